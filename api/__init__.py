@@ -1,0 +1,1 @@
+"""HTTP in and out: routers, dependencies and the one error-rendering module."""

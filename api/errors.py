@@ -1,0 +1,79 @@
+"""The one place errors become HTTP responses.
+
+Every error body is an ErrorBody: `detail` for people, a stable `code` for programs,
+and the `request_id` that also appears in the X-Request-ID header and in our logs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgi_correlation_id import correlation_id
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from models.errors import ErrorBody
+from services.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(
+    status_code: int, detail: str, code: str, errors: list[dict[str, Any]] | None = None
+) -> JSONResponse:
+    request_id = correlation_id.get()
+    body = ErrorBody(detail=detail, code=code, request_id=request_id, errors=errors)
+    headers = {"X-Request-ID": request_id} if request_id else None
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status_code, headers=headers
+    )
+
+
+async def _service_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return error_response(exc.status_code, exc.message, exc.code)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [_describe(error) for error in exc.errors()]
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return error_response(422, summary or "invalid request", "validation_error", errors)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    return error_response(exc.status_code, str(exc.detail), code)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "Internal server error", "internal_error")
+
+
+def _describe(error: Any) -> dict[str, Any]:
+    """A validation error without the offending input (it may be huge or private)."""
+    location = [str(part) for part in error.get("loc", ())]
+    if location and location[0] in ("body", "query", "path", "header"):
+        location = location[1:] or location
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    return {"field": ".".join(location) or "body", "message": message, "type": error.get("type")}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,40 @@
+"""Health routes: the full report, liveness and readiness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.deps import HealthDep
+from models.health import HealthReport, Liveness, Readiness
+
+router = APIRouter(prefix="/api/health", tags=["health"])
+UNAVAILABLE: dict[int | str, Any] = {
+    503: {"description": "The database is not usable", "model": HealthReport}
+}
+NOT_READY: dict[int | str, Any] = {
+    503: {"description": "Database or LLM server not reachable", "model": Readiness}
+}
+
+
+@router.get("", response_model=HealthReport, responses=UNAVAILABLE)
+async def health(service: HealthDep) -> JSONResponse:
+    """Database and LLM server state: 200 ok/degraded, 503 when the database fails."""
+    report = await service.report()
+    code = 200 if report.database.ok else 503
+    return JSONResponse(report.model_dump(mode="json"), status_code=code)
+
+
+@router.get("/live", response_model=Liveness)
+async def live() -> Liveness:
+    """The process is up and serving requests."""
+    return Liveness()
+
+
+@router.get("/ready", response_model=Readiness, responses=NOT_READY)
+async def ready(service: HealthDep) -> JSONResponse:
+    """200 when both the database and the LLM server answer, else 503."""
+    readiness = await service.readiness()
+    return JSONResponse(readiness.model_dump(), status_code=200 if readiness.ready else 503)

@@ -1,0 +1,88 @@
+"""Session routes: create, list, read, update, delete, and message history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Response, status
+
+from api.deps import HistoryDep, SessionsDep, require_json_body
+from api.responses import NOT_JSON, SESSION_NOT_FOUND, VALIDATION, error_doc
+from models.message import MessagePage
+from models.session import SessionCreate, SessionPage, SessionPublic, SessionUpdate
+
+router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+BAD_CURSOR = error_doc(
+    422,
+    "Malformed or foreign cursor",
+    "cursor 'x' is not one this service handed out",
+    "invalid_cursor",
+)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SessionPublic,
+    responses={**VALIDATION, **NOT_JSON},
+    dependencies=[Depends(require_json_body)],
+)
+async def create_session(
+    sessions: SessionsDep, body: Annotated[SessionCreate | None, Body()] = None
+) -> SessionPublic:
+    """Create a session; the body (metadata, system_prompt) is optional."""
+    body = body or SessionCreate()
+    return await sessions.create(body.metadata, body.system_prompt)
+
+
+@router.get("", response_model=SessionPage, responses=BAD_CURSOR)
+async def list_sessions(
+    sessions: SessionsDep,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 20,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> SessionPage:
+    """List live sessions, most recently accessed first, keyset-paginated."""
+    return await sessions.list_page(limit, cursor)
+
+
+@router.get("/{session_id}", response_model=SessionPublic, responses=SESSION_NOT_FOUND)
+async def get_session(session_id: str, sessions: SessionsDep) -> SessionPublic:
+    """Read one session (counts as access: it postpones expiry)."""
+    return await sessions.get(session_id)
+
+
+@router.patch(
+    "/{session_id}",
+    response_model=SessionPublic,
+    responses={**SESSION_NOT_FOUND, **VALIDATION, **NOT_JSON},
+    dependencies=[Depends(require_json_body)],
+)
+async def update_session(
+    session_id: str, body: SessionUpdate, sessions: SessionsDep
+) -> SessionPublic:
+    """Replace the metadata and/or the system prompt; fields left out are kept."""
+    return await sessions.update(session_id, body.metadata, body.system_prompt)
+
+
+@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=SESSION_NOT_FOUND)
+async def delete_session(session_id: str, sessions: SessionsDep) -> Response:
+    """Delete a session and all its messages."""
+    await sessions.delete(session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{session_id}/messages",
+    response_model=MessagePage,
+    responses={**SESSION_NOT_FOUND, **BAD_CURSOR},
+)
+async def list_messages(
+    session_id: str,
+    history: HistoryDep,
+    limit: Annotated[int, Query(ge=1, le=500, description="How many messages")] = 50,
+    before: Annotated[
+        str | None, Query(description="message_id: return only older messages")
+    ] = None,
+) -> MessagePage:
+    """The newest messages (before `before`), in chronological order."""
+    return await history.page(session_id, limit, before)

@@ -1,0 +1,121 @@
+"""The application: create_app(), its lifespan, and `python main.py` to serve it.
+
+The lifespan owns the long-lived resources: one database engine and one pooled
+httpx.AsyncClient, built at startup, handed to routes through api/deps.py, and
+closed at shutdown. Nothing does I/O at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+from asgi_correlation_id import CorrelationIdFilter, CorrelationIdMiddleware
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api import chat, health, sessions
+from api.errors import install_error_handlers
+from config import APP_VERSION, Settings, get_settings
+from models.database import create_engine, create_tables
+from services.container import build_services
+from services.expiry import purge_expired_sessions_forever
+from services.llm.factory import create_http_client
+
+log = logging.getLogger("chat_backend")
+MAX_REQUEST_ID_CHARS = 128
+
+DESCRIPTION = """
+Session-persistent chat backend: every session and message is stored (SQLite by
+default); each turn sends a bounded window of the session's history to an
+OpenAI-compatible (or `simple`) LLM server and returns the reply whole or as
+Server-Sent Events. Errors share one body: `{detail, code, request_id}`.
+"""
+
+
+def _valid_request_id(value: str) -> bool:
+    return 0 < len(value) <= MAX_REQUEST_ID_CHARS and value.isprintable()
+
+
+def configure_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(CorrelationIdFilter(uuid_length=32, default_value="-"))
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(settings.log_level)
+
+
+def make_lifespan(settings: Settings) -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        engine = create_engine(settings.database_url, settings.db_busy_timeout_ms)
+        try:
+            await create_tables(engine)
+        except Exception as exc:
+            log.error("cannot open database %s: %s", settings.database_url, exc)
+            await engine.dispose()
+            raise
+        http = create_http_client(settings)
+        services = build_services(settings, engine, http)
+        purger = asyncio.create_task(
+            purge_expired_sessions_forever(
+                services.sessions, settings.session_purge_interval_seconds
+            )
+        )
+        log.info("serving; LLM %s (%s)", settings.llm_server_url, settings.llm_protocol)
+        try:
+            yield {"services": services}
+        finally:
+            purger.cancel()
+            await http.aclose()
+            await engine.dispose()
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    app = FastAPI(
+        title="Chat Backend",
+        version=APP_VERSION,
+        description=DESCRIPTION,
+        debug=False,
+        lifespan=make_lifespan(settings),
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials="*" not in settings.cors_origins,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["X-Request-ID"],
+    )
+    app.add_middleware(
+        CorrelationIdMiddleware, header_name="X-Request-ID", validator=_valid_request_id
+    )
+    install_error_handlers(app)
+    for module in (sessions, chat, health):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()
+
+
+if __name__ == "__main__":
+    current = get_settings()
+    uvicorn.run(
+        "main:app",
+        host=current.host,
+        port=current.port,
+        log_level=current.log_level.lower(),
+        reload=current.debug,
+    )

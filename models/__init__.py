@@ -1,0 +1,1 @@
+"""SQLModel tables, API schemas and the storage engine."""

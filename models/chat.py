@@ -1,0 +1,98 @@
+"""Request and response shapes of a chat turn (whole and streamed)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from models.message import TokenUsage
+
+MAX_STOP_SEQUENCES = 4
+
+
+class ChatRequest(BaseModel):
+    """One user turn. Without session_id a new session is created for it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "session_id": "3f2b8c1e-5d6a-4e8f-9a0b-1c2d3e4f5a6b",
+                    "message": "Hello!",
+                    "max_new_tokens": 256,
+                    "temperature": 0.7,
+                    "do_sample": True,
+                }
+            ]
+        },
+    )
+
+    session_id: str | None = Field(None, description="Omit to start a new session")
+    message: str = Field(
+        ..., description="The user's message; not empty, at most MAX_MESSAGE_CHARS"
+    )
+    max_new_tokens: int | None = Field(
+        None, ge=1, le=32768, description="Reply length cap; default DEFAULT_MAX_TOKENS"
+    )
+    temperature: float | None = Field(
+        None, ge=0, le=2, description="Sampling temperature; default DEFAULT_TEMPERATURE"
+    )
+    top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass")
+    do_sample: bool | None = Field(None, description="false = greedy (temperature 0)")
+    stop: str | list[str] | None = Field(
+        None, description="Up to 4 stop sequences (a string or a list)"
+    )
+
+    @field_validator("message")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("message must not be empty or whitespace")
+        return value
+
+    @field_validator("stop")
+    @classmethod
+    def _stop_list(cls, value: str | list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        stops = [value] if isinstance(value, str) else value
+        if len(stops) > MAX_STOP_SEQUENCES or any(not s for s in stops):
+            raise ValueError(f"stop takes 1 to {MAX_STOP_SEQUENCES} non-empty strings")
+        return stops
+
+
+class ChatResponse(BaseModel):
+    """The assistant's reply to one turn, after both messages are stored."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "session_id": "3f2b8c1e-5d6a-4e8f-9a0b-1c2d3e4f5a6b",
+                    "user_message_id": "1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d",
+                    "message_id": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+                    "role": "assistant",
+                    "content": "Hello! How can I help?",
+                    "created_at": "2026-11-21T10:05:00Z",
+                    "finish_reason": "stop",
+                    "token_usage": {
+                        "prompt_tokens": 12,
+                        "completion_tokens": 7,
+                        "total_tokens": 19,
+                        "estimated": False,
+                    },
+                }
+            ]
+        }
+    )
+
+    session_id: str
+    user_message_id: str
+    message_id: str
+    role: str = "assistant"
+    content: str
+    created_at: datetime
+    finish_reason: str | None
+    token_usage: TokenUsage

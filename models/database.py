@@ -1,0 +1,83 @@
+"""The async engine: URL handling, SQLite pragmas, transactions and table creation.
+
+SQLite notes: every connection runs in WAL mode with foreign keys on, a busy
+timeout and synchronous=NORMAL. Python's sqlite3 BEGINs lazily (DEFERRED), which
+lets two writers both take a read snapshot and then fail to upgrade with "database
+is locked" no matter the busy timeout; so we emit BEGIN ourselves and write
+transactions use BEGIN IMMEDIATE, which waits on the busy timeout instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlmodel import SQLModel
+
+from models.message import messages_table
+from models.session import sessions_table
+
+TABLES = [sessions_table, messages_table]
+_IMMEDIATE = "begin_immediate"
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite"}
+
+
+def to_async_url(database_url: str) -> str:
+    """Accept a bare file path or any SQLAlchemy URL; pick the async driver."""
+    if "://" not in database_url:
+        return f"sqlite+aiosqlite:///{Path(database_url).expanduser()}"
+    url = make_url(database_url)
+    driver = _ASYNC_DRIVERS.get(url.drivername)
+    return url.set(drivername=driver).render_as_string(False) if driver else database_url
+
+
+def create_engine(database_url: str, busy_timeout_ms: int = 5000) -> AsyncEngine:
+    """Build the process's one engine; SQLite gets its pragmas and explicit BEGINs."""
+    engine = create_async_engine(to_async_url(database_url))
+    if engine.dialect.name == "sqlite":
+        _install_sqlite_hooks(engine, busy_timeout_ms)
+    return engine
+
+
+def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction that takes the write lock up front and commits on exit."""
+    async with engine.connect() as conn:
+        await conn.execution_options(**{_IMMEDIATE: True})
+        async with conn.begin():
+            yield conn
+
+
+@asynccontextmanager
+async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads; one snapshot per statement group, nothing written."""
+    async with engine.connect() as conn:
+        yield conn
+
+
+async def create_tables(engine: AsyncEngine) -> None:
+    """Create missing tables and indexes; existing ones are left untouched."""
+    async with engine.begin() as conn:
+        await conn.run_sync(SQLModel.metadata.create_all, tables=TABLES)

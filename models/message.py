@@ -1,0 +1,138 @@
+"""Stored messages and their API shapes.
+
+`seq` orders a session's messages (unique with session_id); timestamps never do,
+because two messages can share one. The unique index on (session_id, seq) also
+serves the newest-N context window read backwards.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, String, Table, UniqueConstraint
+from sqlmodel import Field as TableField
+from sqlmodel import SQLModel
+
+from models.types import UTCDateTime
+
+
+class Role(StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class MessageStatus(StrEnum):
+    """Lifecycle of a message; user messages are always complete."""
+
+    COMPLETE = "complete"
+    STREAMING = "streaming"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+def _in_list(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class MessageRecord(SQLModel, table=True):
+    """One user or assistant message of a session."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("session_id", "seq", name="uq_messages_session_seq"),
+        CheckConstraint(_in_list("role", Role), name="ck_messages_role"),
+        CheckConstraint(_in_list("status", MessageStatus), name="ck_messages_status"),
+    )
+
+    message_id: str = TableField(primary_key=True, max_length=36)
+    session_id: str = TableField(
+        sa_column=Column(
+            String(36), ForeignKey("sessions.session_id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    seq: int
+    role: str
+    content: str
+    status: str = MessageStatus.COMPLETE
+    created_at: datetime = TableField(sa_column=Column(UTCDateTime(), nullable=False))
+    token_usage: dict[str, Any] | None = TableField(default=None, sa_column=Column(JSON))
+    finish_reason: str | None = None
+    error: str | None = None
+
+
+messages_table: Table = MessageRecord.__table__  # type: ignore[attr-defined]
+
+
+class TokenUsage(BaseModel):
+    """Token counts of one turn; `estimated` when the LLM server gave none."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    estimated: bool = False
+
+
+class MessagePublic(BaseModel):
+    """A stored message as clients see it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "message_id": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+                    "session_id": "3f2b8c1e-5d6a-4e8f-9a0b-1c2d3e4f5a6b",
+                    "role": "assistant",
+                    "content": "Hello! How can I help?",
+                    "status": "complete",
+                    "created_at": "2026-11-21T10:05:00Z",
+                    "token_usage": {
+                        "prompt_tokens": 12,
+                        "completion_tokens": 7,
+                        "total_tokens": 19,
+                        "estimated": False,
+                    },
+                    "finish_reason": "stop",
+                    "error": None,
+                }
+            ]
+        }
+    )
+
+    message_id: str
+    session_id: str
+    role: Role
+    content: str
+    status: MessageStatus
+    created_at: datetime
+    token_usage: TokenUsage | None
+    finish_reason: str | None
+    error: str | None = Field(None, description="Error code of a failed assistant message")
+
+    @classmethod
+    def from_record(cls, record: MessageRecord) -> MessagePublic:
+        return cls(
+            message_id=record.message_id,
+            session_id=record.session_id,
+            role=Role(record.role),
+            content=record.content,
+            status=MessageStatus(record.status),
+            created_at=record.created_at,
+            token_usage=TokenUsage(**record.token_usage) if record.token_usage else None,
+            finish_reason=record.finish_reason,
+            error=record.error,
+        )
+
+
+class MessagePage(BaseModel):
+    """The newest messages before a point, in chronological order."""
+
+    items: list[MessagePublic]
+    next_cursor: str | None = Field(
+        None,
+        description="message_id to pass as `before` for the older page; null when none",
+    )

@@ -1,0 +1,122 @@
+"""The chat session: its table and its API shapes."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import JSON, Column, Index, Table
+from sqlmodel import Field as TableField
+from sqlmodel import SQLModel
+
+from models.types import UTCDateTime
+
+MAX_METADATA_BYTES = 16 * 1024
+MAX_SYSTEM_PROMPT_CHARS = 32000
+
+
+class SessionRecord(SQLModel, table=True):
+    """One conversation. `last_seq` hands out message positions without a scan."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_last_accessed", "last_accessed", "session_id"),)
+
+    session_id: str = TableField(primary_key=True, max_length=36)
+    created_at: datetime = TableField(sa_column=Column(UTCDateTime(), nullable=False))
+    last_accessed: datetime = TableField(sa_column=Column(UTCDateTime(), nullable=False))
+    meta: dict[str, Any] = TableField(
+        default_factory=dict, sa_column=Column("metadata", JSON, nullable=False)
+    )
+    system_prompt: str | None = None
+    message_count: int = 0
+    last_seq: int = 0
+
+
+sessions_table: Table = SessionRecord.__table__  # type: ignore[attr-defined]
+
+
+def _check_metadata_size(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None and len(json.dumps(value).encode()) > MAX_METADATA_BYTES:
+        raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    return value
+
+
+class SessionCreate(BaseModel):
+    """Body of POST /api/sessions; both fields optional, the body itself too."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"metadata": {"user_id": "example"}, "system_prompt": "You answer briefly."}
+            ]
+        },
+    )
+
+    metadata: dict[str, Any] | None = Field(
+        None, description="Free-form JSON object, at most 16 KiB"
+    )
+    system_prompt: str | None = Field(
+        None,
+        max_length=MAX_SYSTEM_PROMPT_CHARS,
+        description="Sent first in every context window of this session",
+    )
+
+    _metadata_size = field_validator("metadata")(_check_metadata_size)
+
+
+class SessionUpdate(SessionCreate):
+    """Body of PATCH /api/sessions/{id}; a field left out stays as it is."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"metadata": {"topic": "travel"}}]},
+    )
+
+
+class SessionPublic(BaseModel):
+    """A session as clients see it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "session_id": "3f2b8c1e-5d6a-4e8f-9a0b-1c2d3e4f5a6b",
+                    "created_at": "2026-11-21T10:00:00Z",
+                    "last_accessed": "2026-11-21T10:05:00Z",
+                    "metadata": {"user_id": "example"},
+                    "system_prompt": None,
+                    "message_count": 4,
+                }
+            ]
+        }
+    )
+
+    session_id: str
+    created_at: datetime
+    last_accessed: datetime
+    metadata: dict[str, Any]
+    system_prompt: str | None
+    message_count: int
+
+    @classmethod
+    def from_record(cls, record: SessionRecord) -> SessionPublic:
+        return cls(
+            session_id=record.session_id,
+            created_at=record.created_at,
+            last_accessed=record.last_accessed,
+            metadata=record.meta,
+            system_prompt=record.system_prompt,
+            message_count=record.message_count,
+        )
+
+
+class SessionPage(BaseModel):
+    """One page of the session list, newest-accessed first."""
+
+    items: list[SessionPublic]
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` for the next page; null on the last page"
+    )

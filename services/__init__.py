@@ -1,0 +1,1 @@
+"""The domain: sessions, history, the context window, the turn and the LLM client."""

@@ -1,0 +1,59 @@
+"""Health of the service's two dependencies: the database and the LLM server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from config import APP_VERSION
+from models.database import read_connection
+from models.health import DatabaseHealth, HealthReport, LLMHealth, Readiness
+from models.session import sessions_table
+from services.llm import LLMClient
+
+DATABASE_CHECK_TIMEOUT = 2.0
+
+
+class HealthService:
+    def __init__(self, engine: AsyncEngine, llm: LLMClient) -> None:
+        self.engine = engine
+        self.llm = llm
+
+    async def report(self) -> HealthReport:
+        """Both checks run concurrently; ok, degraded (LLM down) or unavailable (DB down)."""
+        database, llm = await asyncio.gather(self.check_database(), self.check_llm())
+        status = "unavailable" if not database.ok else "ok" if llm.ok else "degraded"
+        return HealthReport(status=status, version=APP_VERSION, database=database, llm=llm)
+
+    async def readiness(self) -> Readiness:
+        report = await self.report()
+        ready = report.database.ok and report.llm.ok
+        return Readiness(ready=ready, database=report.database.ok, llm=report.llm.ok)
+
+    async def check_database(self) -> DatabaseHealth:
+        """Reads a real table page, so a broken file shows up, not just a live connection."""
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(DATABASE_CHECK_TIMEOUT):
+                async with read_connection(self.engine) as db:
+                    await db.execute(select(sessions_table.c.session_id).limit(1))
+        except Exception as exc:  # any failure means "not usable"; the report says which
+            return DatabaseHealth(ok=False, latency_ms=_ms(started), error=type(exc).__name__)
+        return DatabaseHealth(ok=True, latency_ms=_ms(started))
+
+    async def check_llm(self) -> LLMHealth:
+        probe = await self.llm.probe()
+        return LLMHealth(
+            ok=probe.ok,
+            url=self.llm.base_url,
+            model=probe.model,
+            latency_ms=probe.latency_ms,
+            error=probe.error,
+        )
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

@@ -1,0 +1,169 @@
+"""The interface the turn logic talks to, and the translation of transport errors.
+
+Every httpx exception is turned into one of our LLMError classes here, at the
+boundary, so nothing above this package knows about httpx:
+
+    connect refused / connect timeout  -> LLMUnavailable (503)
+    no bytes within the read timeout   -> LLMTimeout     (504)
+    connection broken mid-reply        -> LLMBadReply    (502)
+    non-2xx status                     -> LLMUpstreamError (502, names the status)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from services.errors import LLMBadReply, LLMError, LLMTimeout, LLMUnavailable, LLMUpstreamError
+
+UPSTREAM_DETAIL_CHARS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class LLMRequest:
+    """What the turn asks of the model; protocol classes map it to their wire format."""
+
+    messages: list[dict[str, str]]
+    max_tokens: int
+    temperature: float
+    top_p: float | None = None
+    do_sample: bool = True
+    stop: list[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class LLMReply:
+    """A whole reply. usage is None when the server reported none."""
+
+    content: str
+    finish_reason: str
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamChunk:
+    """One piece of a streamed reply; the last one carries finish_reason/usage."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+@dataclass(slots=True)
+class ProbeResult:
+    ok: bool
+    model: str | None
+    latency_ms: float
+    error: str | None = None
+
+
+@dataclass
+class LLMClient(ABC):
+    """A client for one LLM server; shares the app's one httpx.AsyncClient."""
+
+    http: httpx.AsyncClient
+    base_url: str
+    api_key: str = ""
+    health_timeout: float = 2.0
+    _headers: dict[str, str] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        if self.api_key:
+            self._headers["Authorization"] = f"Bearer {self.api_key}"
+
+    @abstractmethod
+    async def complete(self, request: LLMRequest) -> LLMReply:
+        """Ask for a whole reply."""
+
+    @abstractmethod
+    def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+        """Ask for a streamed reply; raises LLMError on any failure, even mid-stream."""
+
+    @abstractmethod
+    async def _probe(self) -> str | None:
+        """Check the server answers; return the model name when known."""
+
+    async def probe(self) -> ProbeResult:
+        """Health check: never raises, reports what went wrong instead."""
+        started = time.perf_counter()
+        try:
+            model = await self._probe()
+        except LLMError as exc:
+            return ProbeResult(False, None, _elapsed_ms(started), exc.message)
+        return ProbeResult(True, model, _elapsed_ms(started))
+
+    async def _get_json(self, path: str) -> Any:
+        with translate_transport_errors():
+            response = await self.http.get(
+                self.base_url + path, headers=self._headers, timeout=self.health_timeout
+            )
+        raise_for_upstream_status(response)
+        return parse_json(response.text)
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+@contextmanager
+def translate_transport_errors() -> Iterator[None]:
+    """Turn httpx transport failures into our LLM errors (see module docstring)."""
+    try:
+        yield
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise LLMUnavailable() from exc
+    except httpx.TimeoutException as exc:
+        raise LLMTimeout("LLM server did not answer in time") from exc
+    except httpx.TransportError as exc:
+        raise LLMBadReply("connection to the LLM server broke during the reply") from exc
+
+
+def raise_for_upstream_status(response: httpx.Response) -> None:
+    """Raise LLMUpstreamError naming the status; the body must already be read."""
+    if response.is_success:
+        return
+    raise LLMUpstreamError(response.status_code, upstream_error_text(response.text))
+
+
+def upstream_error_text(body: str) -> str:
+    """The upstream's own error message when it sent one, shortened."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return body.strip()[:UPSTREAM_DETAIL_CHARS]
+    if isinstance(payload, dict):
+        error = payload.get("error", payload.get("detail", payload))
+        if isinstance(error, dict):
+            error = error.get("message", error)
+        return str(error)[:UPSTREAM_DETAIL_CHARS]
+    return str(payload)[:UPSTREAM_DETAIL_CHARS]
+
+
+def parse_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise LLMBadReply("LLM server sent a reply that is not valid JSON") from exc
+
+
+def usage_from(payload: Any) -> Usage | None:
+    """Read an OpenAI-style usage object, or None when absent or malformed."""
+    if not isinstance(payload, dict):
+        return None
+    prompt, completion = payload.get("prompt_tokens"), payload.get("completion_tokens")
+    if isinstance(prompt, int) and isinstance(completion, int):
+        return Usage(prompt, completion)
+    return None

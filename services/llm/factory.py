@@ -1,0 +1,34 @@
+"""Pick the protocol class the configuration names."""
+
+from __future__ import annotations
+
+import httpx
+
+from config import Settings
+from services.llm.base import LLMClient
+from services.llm.openai import OpenAIClient
+from services.llm.simple import SimpleClient
+
+
+def create_llm_client(settings: Settings, http: httpx.AsyncClient) -> LLMClient:
+    common = {
+        "http": http,
+        "base_url": settings.llm_server_url,
+        "api_key": settings.llm_api_key,
+        "health_timeout": settings.llm_health_timeout,
+    }
+    if settings.llm_protocol == "simple":
+        return SimpleClient(**common)  # type: ignore[arg-type]
+    return OpenAIClient(**common, model=settings.llm_model)  # type: ignore[arg-type]
+
+
+def create_http_client(settings: Settings) -> httpx.AsyncClient:
+    """The app's one pooled HTTP client for talking to the LLM server."""
+    timeout = httpx.Timeout(
+        connect=settings.llm_connect_timeout,
+        read=settings.llm_read_timeout,
+        write=settings.llm_connect_timeout,
+        pool=settings.llm_read_timeout,
+    )
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    return httpx.AsyncClient(timeout=timeout, limits=limits)

@@ -1,0 +1,120 @@
+"""The in-house `simple` protocol of the seed's midm_LLM_serving.
+
+Whole reply: POST {url}/chat with {messages, max_new_tokens, temperature, do_sample}
+(plus top_p and stop when given). Accepted replies: a JSON object carrying the text
+under `response`, `content`, `text` or `generated_text` (first string found, in that
+order), or a bare JSON string. Optional `finish_reason` and OpenAI-style `usage`.
+
+Stream: POST {url}/chat/stream answering SSE. Each `data:` is either JSON — an object
+with the text under `token`, `content` or `text` (optional `finish_reason`, `usage`),
+or a JSON string — or plain text used as is. The stream ends at `data: [DONE]` or
+when the server closes it; both are a good end. Health: GET {url}/health, any 2xx.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from httpx_sse import SSEError, aconnect_sse
+
+from services.errors import LLMBadReply
+from services.llm.base import (
+    LLMClient,
+    LLMReply,
+    LLMRequest,
+    StreamChunk,
+    parse_json,
+    raise_for_upstream_status,
+    translate_transport_errors,
+    usage_from,
+)
+
+REPLY_KEYS = ("response", "content", "text", "generated_text")
+CHUNK_KEYS = ("token", "content", "text")
+DONE = "[DONE]"
+
+
+@dataclass
+class SimpleClient(LLMClient):
+    async def complete(self, request: LLMRequest) -> LLMReply:
+        with translate_transport_errors():
+            response = await self.http.post(
+                f"{self.base_url}/chat", json=_body(request), headers=self._headers
+            )
+        raise_for_upstream_status(response)
+        payload = parse_json(response.text)
+        text = _first_text(payload, REPLY_KEYS)
+        if text is None:
+            raise LLMBadReply(f"LLM reply has none of {', '.join(REPLY_KEYS)}")
+        return LLMReply(text, _finish_reason(payload) or "stop", _usage(payload))
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+        url = f"{self.base_url}/chat/stream"
+        with translate_transport_errors():
+            async with aconnect_sse(
+                self.http, "POST", url, json=_body(request), headers=dict(self._headers)
+            ) as source:
+                if not source.response.is_success:
+                    await source.response.aread()
+                    raise_for_upstream_status(source.response)
+                try:
+                    async for event in source.aiter_sse():
+                        if event.data.strip() == DONE:
+                            break
+                        yield _chunk_from(event.data)
+                except SSEError as exc:
+                    raise LLMBadReply("LLM server did not answer with an event stream") from exc
+        yield StreamChunk(finish_reason="stop")
+
+    async def _probe(self) -> str | None:
+        await self._get_json("/health")
+        return None
+
+
+def _body(request: LLMRequest) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "messages": request.messages,
+        "max_new_tokens": request.max_tokens,
+        "temperature": request.temperature,
+        "do_sample": request.do_sample,
+    }
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    if request.stop:
+        body["stop"] = request.stop
+    return body
+
+
+def _chunk_from(data: str) -> StreamChunk:
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return StreamChunk(text=data)
+    if isinstance(payload, (int, float)) or payload is None:
+        return StreamChunk(text=data)
+    text = _first_text(payload, CHUNK_KEYS)
+    if text is None:
+        return StreamChunk(finish_reason=_finish_reason(payload, None), usage=_usage(payload))
+    return StreamChunk(text, _finish_reason(payload, None), _usage(payload))
+
+
+def _first_text(payload: Any, keys: tuple[str, ...]) -> str | None:
+    if isinstance(payload, str):
+        return payload
+    if isinstance(payload, dict):
+        for key in keys:
+            if isinstance(payload.get(key), str):
+                return str(payload[key])
+    return None
+
+
+def _finish_reason(payload: Any, default: str | None = "stop") -> str | None:
+    reason = payload.get("finish_reason") if isinstance(payload, dict) else None
+    return reason if isinstance(reason, str) else default
+
+
+def _usage(payload: Any) -> Any:
+    return usage_from(payload.get("usage")) if isinstance(payload, dict) else None

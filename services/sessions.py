@@ -1,0 +1,139 @@
+"""Sessions: create, read, list, update, delete, and expiry.
+
+A session is alive while it has been accessed within SESSION_TIMEOUT_HOURS; an
+expired one answers 404 like a deleted one, and `purge_expired` removes it (its
+messages go with it through the foreign-key cascade). Reading a session or its
+history counts as access.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, insert, select, true, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from models.database import read_connection, write_transaction
+from models.session import SessionPage, SessionPublic, sessions_table
+from models.types import utcnow
+from services.errors import InvalidCursor, SessionNotFound
+
+S = sessions_table.c
+
+
+class SessionService:
+    def __init__(self, engine: AsyncEngine, timeout_hours: float) -> None:
+        self.engine = engine
+        self.timeout_hours = timeout_hours
+
+    def alive(self, now: datetime) -> ColumnElement[bool]:
+        """SQL condition: the session has not expired at `now`."""
+        if self.timeout_hours <= 0:
+            return true()
+        return S.last_accessed >= now - timedelta(hours=self.timeout_hours)
+
+    async def create(
+        self, metadata: dict[str, Any] | None = None, system_prompt: str | None = None
+    ) -> SessionPublic:
+        async with write_transaction(self.engine) as db:
+            return await insert_session(db, metadata or {}, system_prompt)
+
+    async def get(self, session_id: str) -> SessionPublic:
+        """The session, marked as accessed now; 404 when missing or expired."""
+        return await self._update(session_id, {})
+
+    async def update(
+        self, session_id: str, metadata: dict[str, Any] | None, system_prompt: str | None
+    ) -> SessionPublic:
+        changes: dict[str, Any] = {}
+        if metadata is not None:
+            changes["metadata"] = metadata
+        if system_prompt is not None:
+            changes["system_prompt"] = system_prompt
+        return await self._update(session_id, changes)
+
+    async def delete(self, session_id: str) -> None:
+        async with write_transaction(self.engine) as db:
+            result = await db.execute(
+                delete(sessions_table).where(S.session_id == session_id, self.alive(utcnow()))
+            )
+        if result.rowcount == 0:
+            raise SessionNotFound(session_id)
+
+    async def list_page(self, limit: int, cursor: str | None) -> SessionPage:
+        """Newest-accessed first, keyset-paginated on (last_accessed, session_id)."""
+        query = select(sessions_table).where(self.alive(utcnow()))
+        if cursor:
+            last_accessed, session_id = decode_cursor(cursor)
+            query = query.where(tuple_(S.last_accessed, S.session_id) < (last_accessed, session_id))
+        query = query.order_by(S.last_accessed.desc(), S.session_id.desc()).limit(limit + 1)
+        async with read_connection(self.engine) as db:
+            rows = (await db.execute(query)).mappings().all()
+        items = [SessionPublic(**row) for row in rows[:limit]]
+        next_cursor = encode_cursor(items[-1]) if len(rows) > limit else None
+        return SessionPage(items=items, next_cursor=next_cursor)
+
+    async def purge_expired(self) -> int:
+        """Delete expired sessions (and, by cascade, their messages); returns the count."""
+        if self.timeout_hours <= 0:
+            return 0
+        cutoff = utcnow() - timedelta(hours=self.timeout_hours)
+        async with write_transaction(self.engine) as db:
+            result = await db.execute(delete(sessions_table).where(S.last_accessed < cutoff))
+        return result.rowcount
+
+    async def _update(self, session_id: str, changes: dict[str, Any]) -> SessionPublic:
+        now = utcnow()
+        statement = (
+            update(sessions_table)
+            .where(S.session_id == session_id, self.alive(now))
+            .values(last_accessed=now, **changes)
+            .returning(sessions_table)
+        )
+        async with write_transaction(self.engine) as db:
+            row = (await db.execute(statement)).mappings().first()
+        if row is None:
+            raise SessionNotFound(session_id)
+        return SessionPublic(**row)
+
+
+async def insert_session(
+    db: AsyncConnection,
+    metadata: dict[str, Any],
+    system_prompt: str | None,
+    *,
+    message_count: int = 0,
+    last_seq: int = 0,
+) -> SessionPublic:
+    """Insert a new session inside the caller's transaction."""
+    now = utcnow()
+    values = {
+        "session_id": str(uuid.uuid4()),
+        "created_at": now,
+        "last_accessed": now,
+        "metadata": metadata,
+        "system_prompt": system_prompt,
+        "message_count": message_count,
+        "last_seq": last_seq,
+    }
+    await db.execute(insert(sessions_table).values(**values))
+    return SessionPublic(**values)
+
+
+def encode_cursor(session: SessionPublic) -> str:
+    raw = json.dumps([session.last_accessed.isoformat(), session.session_id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        stamp, session_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(stamp), str(session_id)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise InvalidCursor(cursor) from exc

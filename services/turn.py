@@ -1,0 +1,214 @@
+"""A chat turn, whole or streamed.
+
+Persistence order: (1) the user message is committed (TurnStore.begin); (2) the LLM
+is called with no transaction open; (3) the assistant message is stored with its
+final state. Every way a turn can end leaves a defined stored state:
+
+    good reply              -> assistant `complete`
+    LLM error               -> assistant `failed` (partial text kept), error re-raised
+                               (whole turn) or sent as a final `error` event (stream)
+    stream client went away -> assistant `cancelled` with the text so far
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from config import Settings
+from models.chat import ChatRequest, ChatResponse
+from models.message import MessagePublic, MessageStatus, TokenUsage
+from services.context import ChatMessage, build_context_window, estimate_tokens, message_tokens
+from services.errors import MessageTooLong, ServiceError, SessionNotFound
+from services.llm import LLMClient, LLMRequest, Usage
+from services.turn_store import TurnOutcome, TurnStart, TurnStore
+
+log = logging.getLogger(__name__)
+
+CLIENT_GONE = "client_disconnected"
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEvent:
+    """One event of a streamed turn; `id` is the per-turn sequence number."""
+
+    id: int
+    type: str
+    data: dict[str, Any]
+
+
+@dataclass(slots=True)
+class PreparedTurn:
+    """A turn whose user message is stored, ready to call the LLM."""
+
+    start: TurnStart
+    window: list[ChatMessage]
+    request: LLMRequest
+    parts: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class TurnService:
+    def __init__(self, store: TurnStore, llm: LLMClient, settings: Settings) -> None:
+        self.store = store
+        self.llm = llm
+        self.settings = settings
+
+    async def prepare(self, chat: ChatRequest) -> PreparedTurn:
+        """Validate against configured limits, store the user message, build the window."""
+        limit = self.settings.max_message_chars
+        if len(chat.message) > limit:
+            raise MessageTooLong(len(chat.message), limit)
+        start = await self.store.begin(
+            chat.session_id, chat.message, self.settings.max_context_messages - 1
+        )
+        window = build_context_window(
+            start.system_prompt or self.settings.default_system_prompt or None,
+            start.history_newest_first,
+            chat.message,
+            self.settings.max_context_tokens,
+        )
+        request = self._llm_request(chat, [m.as_dict() for m in window])
+        return PreparedTurn(start, window, request)
+
+    async def complete(self, chat: ChatRequest) -> ChatResponse:
+        turn = await self.prepare(chat)
+        try:
+            reply = await self.llm.complete(turn.request)
+        except Exception as exc:
+            await self._store_failure(turn, exc)
+            raise
+        turn.parts.append(reply.content)
+        stored = await self.store.finish(
+            turn.start,
+            TurnOutcome(
+                reply.content,
+                MessageStatus.COMPLETE,
+                reply.finish_reason,
+                self._usage(turn, reply.usage),
+            ),
+        )
+        return _chat_response(turn.start, stored)
+
+    async def stream(self, turn: PreparedTurn) -> AsyncIterator[TurnEvent]:
+        """Events of a prepared turn: start, delta..., then done or error."""
+        start = turn.start
+        seq = 1
+        yield TurnEvent(seq, "start", _start_payload(start))
+        finish_reason: str | None = None
+        usage: Usage | None = None
+        try:
+            async for chunk in self.llm.stream(turn.request):
+                if chunk.text:
+                    turn.parts.append(chunk.text)
+                    seq += 1
+                    yield TurnEvent(seq, "delta", {"content": chunk.text})
+                finish_reason = finish_reason or chunk.finish_reason
+                usage = chunk.usage or usage
+            outcome = TurnOutcome(
+                turn.text, MessageStatus.COMPLETE, finish_reason or "stop", self._usage(turn, usage)
+            )
+            stored = await self.store.finish(start, outcome)
+        except Exception as exc:
+            await self._store_failure(turn, exc)
+            yield TurnEvent(seq + 1, "error", _error_payload(exc))
+            return
+        except BaseException:
+            await self._store_cancelled(turn)
+            raise
+        yield TurnEvent(seq + 1, "done", _done_payload(stored))
+
+    def _llm_request(self, chat: ChatRequest, messages: list[dict[str, str]]) -> LLMRequest:
+        do_sample = chat.do_sample if chat.do_sample is not None else True
+        temperature = chat.temperature
+        return LLMRequest(
+            messages=messages,
+            max_tokens=chat.max_new_tokens or self.settings.default_max_tokens,
+            temperature=self.settings.default_temperature if temperature is None else temperature,
+            top_p=chat.top_p,
+            do_sample=do_sample,
+            stop=chat.stop,  # type: ignore[arg-type]  # normalised to a list by the model
+        )
+
+    def _usage(self, turn: PreparedTurn, reported: Usage | None) -> TokenUsage:
+        """The server's counts when given, else our estimate, marked as such."""
+        if reported is not None:
+            prompt, completion, estimated = (
+                reported.prompt_tokens,
+                reported.completion_tokens,
+                False,
+            )
+        else:
+            prompt = sum(message_tokens(m) for m in turn.window)
+            completion, estimated = estimate_tokens(turn.text), True
+        return TokenUsage(
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            total_tokens=prompt + completion,
+            estimated=estimated,
+        )
+
+    async def _store_failure(self, turn: PreparedTurn, exc: Exception) -> None:
+        code = exc.code if isinstance(exc, ServiceError) else "internal_error"
+        if not isinstance(exc, ServiceError):
+            log.exception("turn %s failed unexpectedly", turn.start.assistant_message_id)
+        await self._store_quietly(
+            turn, TurnOutcome(turn.text, MessageStatus.FAILED, None, None, code)
+        )
+
+    async def _store_cancelled(self, turn: PreparedTurn) -> None:
+        outcome = TurnOutcome(turn.text, MessageStatus.CANCELLED, "cancelled", None, CLIENT_GONE)
+        await self._store_quietly(turn, outcome)
+
+    async def _store_quietly(self, turn: PreparedTurn, outcome: TurnOutcome) -> None:
+        """Record how a turn ended even while being cancelled; never raises."""
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.store.finish(turn.start, outcome)
+            except SessionNotFound:
+                log.info("session %s was deleted during its turn", turn.start.session_id)
+            except Exception:
+                log.exception("could not store the end of turn %s", turn.start.assistant_message_id)
+
+
+def _start_payload(start: TurnStart) -> dict[str, Any]:
+    return {
+        "session_id": start.session_id,
+        "user_message_id": start.user_message_id,
+        "message_id": start.assistant_message_id,
+    }
+
+
+def _done_payload(stored: MessagePublic) -> dict[str, Any]:
+    usage = stored.token_usage.model_dump() if stored.token_usage else None
+    return {
+        "message_id": stored.message_id,
+        "finish_reason": stored.finish_reason,
+        "token_usage": usage,
+    }
+
+
+def _error_payload(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, ServiceError):
+        return {"code": exc.code, "message": exc.message}
+    return {"code": "internal_error", "message": "Internal server error"}
+
+
+def _chat_response(start: TurnStart, stored: MessagePublic) -> ChatResponse:
+    assert stored.token_usage is not None
+    return ChatResponse(
+        session_id=start.session_id,
+        user_message_id=start.user_message_id,
+        message_id=stored.message_id,
+        content=stored.content,
+        created_at=stored.created_at,
+        finish_reason=stored.finish_reason,
+        token_usage=stored.token_usage,
+    )

@@ -1,0 +1,156 @@
+"""The two write transactions of a turn; no transaction spans the LLM call.
+
+begin: reserve two positions (user, assistant) on the session, store the user
+message and read the context-window candidates, all in one transaction, committed
+before the LLM is called, so an accepted message is never lost.
+finish: store the assistant message (complete or failed) at its reserved position
+and mark the session accessed.
+
+Reserving the assistant's position up front keeps user/assistant pairs adjacent
+even when turns on one session overlap.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from models.database import write_transaction
+from models.message import MessagePublic, MessageStatus, Role, TokenUsage, messages_table
+from models.session import sessions_table
+from models.types import utcnow
+from services.context import ChatMessage
+from services.errors import SessionNotFound
+from services.sessions import SessionService, insert_session
+
+M = messages_table.c
+S = sessions_table.c
+SENDABLE_ASSISTANT = (MessageStatus.COMPLETE, MessageStatus.CANCELLED, MessageStatus.INTERRUPTED)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStart:
+    """What begin_turn stored and read."""
+
+    session_id: str
+    user_message_id: str
+    assistant_message_id: str
+    assistant_seq: int
+    system_prompt: str | None
+    history_newest_first: list[ChatMessage]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnOutcome:
+    content: str
+    status: MessageStatus
+    finish_reason: str | None
+    token_usage: TokenUsage | None
+    error: str | None = None
+
+
+class TurnStore:
+    def __init__(self, engine: AsyncEngine, sessions: SessionService) -> None:
+        self.engine = engine
+        self.sessions = sessions
+
+    async def begin(self, session_id: str | None, user_text: str, history_limit: int) -> TurnStart:
+        now = utcnow()
+        async with write_transaction(self.engine) as db:
+            if session_id is None:
+                session = await insert_session(db, {}, None, message_count=1, last_seq=2)
+                session_id, last_seq, system_prompt = session.session_id, 2, None
+            else:
+                last_seq, system_prompt = await self._reserve(db, session_id, now)
+            user_message_id = str(uuid.uuid4())
+            await db.execute(
+                insert(messages_table).values(
+                    _message_row(session_id, user_message_id, last_seq - 1, Role.USER, now)
+                    | {"content": user_text, "status": MessageStatus.COMPLETE}
+                )
+            )
+            history = await _read_history(db, session_id, last_seq - 1, history_limit)
+        return TurnStart(
+            session_id=session_id,
+            user_message_id=user_message_id,
+            assistant_message_id=str(uuid.uuid4()),
+            assistant_seq=last_seq,
+            system_prompt=system_prompt,
+            history_newest_first=history,
+        )
+
+    async def finish(self, start: TurnStart, outcome: TurnOutcome) -> MessagePublic:
+        """Store the assistant message; SessionNotFound if the session went meanwhile."""
+        now = utcnow()
+        row = _message_row(
+            start.session_id, start.assistant_message_id, start.assistant_seq, Role.ASSISTANT, now
+        ) | {
+            "content": outcome.content,
+            "status": outcome.status,
+            "finish_reason": outcome.finish_reason,
+            "token_usage": outcome.token_usage.model_dump() if outcome.token_usage else None,
+            "error": outcome.error,
+        }
+        async with write_transaction(self.engine) as db:
+            touched = await db.execute(
+                update(sessions_table)
+                .where(S.session_id == start.session_id)
+                .values(last_accessed=now, message_count=S.message_count + 1)
+            )
+            if touched.rowcount == 0:
+                raise SessionNotFound(start.session_id)
+            await db.execute(insert(messages_table).values(row))
+        return MessagePublic(**row)
+
+    async def _reserve(
+        self, db: AsyncConnection, session_id: str, now: datetime
+    ) -> tuple[int, str | None]:
+        result = await db.execute(
+            update(sessions_table)
+            .where(S.session_id == session_id, self.sessions.alive(now))
+            .values(last_seq=S.last_seq + 2, message_count=S.message_count + 1, last_accessed=now)
+            .returning(S.last_seq, S.system_prompt)
+        )
+        reserved = result.first()
+        if reserved is None:
+            raise SessionNotFound(session_id)
+        return reserved.last_seq, reserved.system_prompt
+
+
+def _message_row(
+    session_id: str, message_id: str, seq: int, role: Role, now: datetime
+) -> dict[str, Any]:
+    return {
+        "message_id": message_id,
+        "session_id": session_id,
+        "seq": seq,
+        "role": role,
+        "created_at": now,
+        "token_usage": None,
+        "finish_reason": None,
+        "error": None,
+    }
+
+
+async def _read_history(
+    db: AsyncConnection, session_id: str, before_seq: int, limit: int
+) -> list[ChatMessage]:
+    """The newest sendable messages before the new one: one backwards index walk."""
+    if limit <= 0:
+        return []
+    sendable = or_(
+        M.role != Role.ASSISTANT,
+        and_(M.status.in_(SENDABLE_ASSISTANT), M.content != ""),
+    )
+    rows = await db.execute(
+        select(M.role, M.content)
+        .where(M.session_id == session_id, M.seq < before_seq, sendable)
+        .order_by(M.seq.desc())
+        .limit(limit)
+    )
+    return [ChatMessage(role, content) for role, content in rows]

@@ -1,0 +1,218 @@
+"""A fake LLM server: a real HTTP process speaking both protocols, scriptable by tests.
+
+Run: python tests/fake_llm.py --port 9000
+
+Protocols: OpenAI (`GET /v1/models`, `POST /v1/chat/completions`, stream or not) and
+`simple` (`GET /health`, `POST /chat`, `POST /chat/stream`).
+
+Control API (tests only):
+- `POST /_control/script` with a JSON list of behaviours; each chat request takes the
+  next one (FIFO). With the queue empty the reply is "Echo: <last user message>".
+- `GET /_control/requests` lists every chat request received (path and JSON body).
+- `POST /_control/reset` clears both.
+
+A behaviour is an object with any of:
+  reply (str) | chunks (list[str])   the text, whole or as given pieces
+  status (int), error (str)          answer this HTTP error instead
+  delay (float)                      seconds before the response starts
+  chunk_delay (float)                seconds between stream chunks
+  finish_reason (str, "stop")        usage (bool, true): include OpenAI usage
+  fault: "malformed_json" | "no_done" | "break" | "not_sse" | "simple_plain"
+         | "simple_no_done"
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+MODEL = "fake-model"
+
+
+class Script:
+    def __init__(self) -> None:
+        self.queue: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []
+
+    def next_behaviour(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.queue:
+            return self.queue.pop(0)
+        users = [m["content"] for m in body.get("messages", []) if m.get("role") == "user"]
+        return {"reply": f"Echo: {users[-1] if users else ''}"}
+
+
+script = Script()
+
+
+def pieces(behaviour: dict[str, Any]) -> list[str]:
+    if "chunks" in behaviour:
+        return list(behaviour["chunks"])
+    words = behaviour.get("reply", "").split(" ")
+    return [w if i == 0 else " " + w for i, w in enumerate(words) if w or i == 0]
+
+
+async def take(request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
+    body = await request.json()
+    script.requests.append({"path": request.url.path, "body": body})
+    behaviour = script.next_behaviour(body)
+    await asyncio.sleep(behaviour.get("delay", 0))
+    return body, behaviour
+
+
+def error_response(behaviour: dict[str, Any]) -> Response | None:
+    if "status" not in behaviour:
+        return None
+    message = behaviour.get("error", "fake failure")
+    return JSONResponse({"error": {"message": message}}, status_code=behaviour["status"])
+
+
+def usage_of(body: dict[str, Any], text: str) -> dict[str, int]:
+    prompt = sum(len(m.get("content", "").split()) for m in body.get("messages", []))
+    completion = len(text.split())
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+async def chat_completions(request: Request) -> Response:
+    body, behaviour = await take(request)
+    failure = error_response(behaviour)
+    if failure is not None:
+        return failure
+    text = "".join(pieces(behaviour))
+    if not body.get("stream"):
+        if behaviour.get("fault") == "malformed_json":
+            return PlainTextResponse("{not json", media_type="application/json")
+        reply: dict[str, Any] = {
+            "id": "cmpl-1",
+            "object": "chat.completion",
+            "model": body.get("model"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": behaviour.get("finish_reason", "stop"),
+                }
+            ],
+        }
+        if behaviour.get("usage", True):
+            reply["usage"] = usage_of(body, text)
+        return JSONResponse(reply)
+    if behaviour.get("fault") == "not_sse":
+        return JSONResponse({"unexpected": "json"})
+    return StreamingResponse(openai_events(body, behaviour), media_type="text/event-stream")
+
+
+def openai_chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+    payload = {
+        "id": "cmpl-1",
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(payload)}\n\n"
+
+
+async def openai_events(body: dict[str, Any], behaviour: dict[str, Any]) -> AsyncIterator[str]:
+    fault = behaviour.get("fault")
+    yield openai_chunk({"role": "assistant", "content": ""})
+    parts = pieces(behaviour)
+    for index, part in enumerate(parts):
+        if index:
+            await asyncio.sleep(behaviour.get("chunk_delay", 0))
+        if fault == "break" and index == len(parts) // 2:
+            raise RuntimeError("fake connection break")
+        if fault == "malformed_json" and index == len(parts) // 2:
+            yield "data: {this is not json\n\n"
+        yield openai_chunk({"content": part})
+    yield openai_chunk({}, behaviour.get("finish_reason", "stop"))
+    if behaviour.get("usage", True) and body.get("stream_options", {}).get("include_usage"):
+        usage = {"id": "cmpl-1", "choices": [], "usage": usage_of(body, "".join(parts))}
+        yield f"data: {json.dumps(usage)}\n\n"
+    if fault != "no_done":
+        yield "data: [DONE]\n\n"
+
+
+async def simple_chat(request: Request) -> Response:
+    _, behaviour = await take(request)
+    failure = error_response(behaviour)
+    if failure is not None:
+        return failure
+    if behaviour.get("fault") == "malformed_json":
+        return PlainTextResponse("<html>oops</html>", media_type="application/json")
+    key = behaviour.get("reply_key", "response")
+    return JSONResponse({key: "".join(pieces(behaviour))})
+
+
+async def simple_stream(request: Request) -> Response:
+    _, behaviour = await take(request)
+    failure = error_response(behaviour)
+    if failure is not None:
+        return failure
+
+    async def events() -> AsyncIterator[str]:
+        for index, part in enumerate(pieces(behaviour)):
+            if index:
+                await asyncio.sleep(behaviour.get("chunk_delay", 0))
+            if behaviour.get("fault") == "simple_plain":
+                yield f"data: {part}\n\n"
+            else:
+                yield f"data: {json.dumps({'token': part})}\n\n"
+        if behaviour.get("fault") != "simple_no_done":
+            yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+async def models(_: Request) -> Response:
+    return JSONResponse({"object": "list", "data": [{"id": MODEL, "object": "model"}]})
+
+
+async def health(_: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def control_script(request: Request) -> Response:
+    script.queue.extend(await request.json())
+    return JSONResponse({"queued": len(script.queue)})
+
+
+async def control_requests(_: Request) -> Response:
+    return JSONResponse(script.requests)
+
+
+async def control_reset(_: Request) -> Response:
+    script.queue.clear()
+    script.requests.clear()
+    return JSONResponse({"reset": True})
+
+
+app = Starlette(
+    routes=[
+        Route("/v1/models", models),
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/health", health),
+        Route("/chat", simple_chat, methods=["POST"]),
+        Route("/chat/stream", simple_stream, methods=["POST"]),
+        Route("/_control/script", control_script, methods=["POST"]),
+        Route("/_control/requests", control_requests),
+        Route("/_control/reset", control_reset, methods=["POST"]),
+    ]
+)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
