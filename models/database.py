@@ -9,21 +9,19 @@ transactions use BEGIN IMMEDIATE, which waits on the busy timeout instead.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
 from models.message import messages_table
 from models.session import sessions_table
 
 TABLES = [sessions_table, messages_table]
-_IMMEDIATE = "begin_immediate"
+BEGIN_IMMEDIATE = "begin_immediate"  # execution option read by the BEGIN hook
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite"}
 
 
@@ -57,24 +55,8 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        immediate = conn.get_execution_options().get(BEGIN_IMMEDIATE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-@asynccontextmanager
-async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A transaction that takes the write lock up front and commits on exit."""
-    async with engine.connect() as conn:
-        await conn.execution_options(**{_IMMEDIATE: True})
-        async with conn.begin():
-            yield conn
-
-
-@asynccontextmanager
-async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection for reads; one snapshot per statement group, nothing written."""
-    async with engine.connect() as conn:
-        yield conn
 
 
 async def create_tables(engine: AsyncEngine) -> None:

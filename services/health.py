@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from config import APP_VERSION
-from models.database import read_connection
 from models.health import DatabaseHealth, HealthReport, LLMHealth, Readiness
 from models.session import sessions_table
 from services.llm import LLMClient
+from services.storage import read_connection
 
 DATABASE_CHECK_TIMEOUT = 2.0
 

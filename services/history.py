@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models.database import read_connection
 from models.message import MessagePage, MessagePublic, messages_table
 from services.errors import InvalidCursor
 from services.sessions import SessionService
+from services.storage import read_connection
 
 M = messages_table.c
 

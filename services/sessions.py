@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, insert, select, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from models.database import read_connection, write_transaction
 from models.session import SessionPage, SessionPublic, sessions_table
 from models.types import utcnow
 from services.errors import InvalidCursor, SessionNotFound
+from services.storage import read_connection, write_transaction
 
 S = sessions_table.c
 

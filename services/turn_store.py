@@ -20,13 +20,13 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from models.database import write_transaction
 from models.message import MessagePublic, MessageStatus, Role, TokenUsage, messages_table
 from models.session import sessions_table
 from models.types import utcnow
 from services.context import ChatMessage
 from services.errors import SessionNotFound
 from services.sessions import SessionService, insert_session
+from services.storage import write_transaction
 
 M = messages_table.c
 S = sessions_table.c

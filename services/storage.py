@@ -1,0 +1,50 @@
+"""Transactions, with database failures translated into DatabaseUnavailable (503).
+
+A locked, unwritable, full or corrupt database surfaces from SQLAlchemy as an
+OperationalError or DatabaseError; above this module it is one domain error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.exc import DatabaseError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from models.database import BEGIN_IMMEDIATE
+from services.errors import DatabaseUnavailable
+
+_FAILURES = (OperationalError, InterfaceError, DatabaseError)
+
+
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction that takes the write lock up front and commits on exit."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(**{BEGIN_IMMEDIATE: True})
+            async with conn.begin():
+                yield conn
+    except IntegrityError:
+        raise  # a bug of ours, not an unavailable database
+    except _FAILURES as exc:
+        raise DatabaseUnavailable(_describe(exc)) from exc
+
+
+@asynccontextmanager
+async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads; nothing it does is committed."""
+    try:
+        async with engine.connect() as conn:
+            yield conn
+    except IntegrityError:
+        raise  # a bug of ours, not an unavailable database
+    except _FAILURES as exc:
+        raise DatabaseUnavailable(_describe(exc)) from exc
+
+
+def _describe(exc: Exception) -> str:
+    """The driver's own one-line reason (e.g. 'database or disk is full'), no SQL."""
+    original = getattr(exc, "orig", None) or exc
+    return f"Database unavailable: {str(original).splitlines()[0][:200]}"

@@ -1,0 +1,194 @@
+"""Fixtures that start real processes: the fake LLM server and the app itself.
+
+The app runs as `python main.py` (the README's run command) on 127.0.0.1 with an
+ephemeral port and a SQLite file in a temp dir; its working directory is that temp
+dir, so a developer's own .env never leaks into the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up:\n{log.read_text()}")
+
+
+class Process:
+    """A child process with its output in a log file, stopped gracefully."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> None:
+        self.argv, self.env, self.cwd, self.log = argv, env, cwd, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_url: str) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                self.argv, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT
+            )
+        wait_until_up(ready_url, self.process, self.log)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+class FakeLLM:
+    """Handle on the fake LLM server process (tests/fake_llm.py)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        argv = [sys.executable, str(ROOT / "tests" / "fake_llm.py"), "--port", str(self.port)]
+        self.proc = Process(argv, dict(os.environ), workdir, workdir / "fake_llm.log")
+
+    def start(self) -> None:
+        self.proc.start(f"{self.url}/_control/requests")
+
+    def script(self, *behaviours: dict[str, Any]) -> None:
+        httpx.post(f"{self.url}/_control/script", json=list(behaviours)).raise_for_status()
+
+    def requests(self) -> list[dict[str, Any]]:
+        return list(httpx.get(f"{self.url}/_control/requests").json())
+
+    def last_body(self) -> dict[str, Any]:
+        return dict(self.requests()[-1]["body"])
+
+    def reset(self) -> None:
+        httpx.post(f"{self.url}/_control/reset").raise_for_status()
+
+
+class App:
+    """The service as a real process; restartable on the same database file."""
+
+    def __init__(self, workdir: Path, llm_url: str, **settings: Any) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.db_path = workdir / "chat.db"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "MAX_"))}
+        env.update(
+            HOST="127.0.0.1",
+            PORT=str(self.port),
+            DATABASE_URL=str(self.db_path),
+            LLM_SERVER_URL=llm_url,
+            LLM_READ_TIMEOUT="2",
+            LLM_CONNECT_TIMEOUT="2",
+            SSE_KEEPALIVE_SECONDS="0.3",
+            LOG_LEVEL="INFO",
+        )
+        env.update({key.upper(): str(value) for key, value in settings.items()})
+        self.env = env
+        argv = self.command()
+        self.proc = Process(argv, env, workdir, workdir / "app.log")
+
+    def command(self) -> list[str]:
+        return [sys.executable, str(ROOT / "main.py")]
+
+    def start(self) -> App:
+        self.proc.start(f"{self.url}/api/health/live")
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        self.proc.stop(sig)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=15, **kwargs)
+
+    def db(self) -> sqlite3.Connection:
+        """Read the app's SQLite file directly, as an operator would."""
+        return sqlite3.connect(self.db_path)
+
+    def output(self) -> str:
+        return self.proc.output()
+
+
+@pytest.fixture(scope="session")
+def fake_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeLLM]:
+    server = FakeLLM(tmp_path_factory.mktemp("fake_llm"))
+    server.start()
+    yield server
+    server.proc.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clean_fake_llm(request: pytest.FixtureRequest) -> None:
+    if "fake_llm" in request.fixturenames or "app" in request.fixturenames:
+        request.getfixturevalue("fake_llm").reset()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Iterator[App]:
+    """The shared app: default settings, fake LLM, short timeouts for fast failure tests."""
+    instance = App(tmp_path_factory.mktemp("app"), fake_llm.url).start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def client(app: App) -> Iterator[httpx.Client]:
+    with app.client() as http:
+        yield http
+
+
+@pytest.fixture
+def make_app(
+    tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM
+) -> Iterator[Any]:
+    """Start extra apps with their own settings; all are stopped after the test."""
+    started: list[App] = []
+
+    def start(**settings: Any) -> App:
+        llm_url = settings.pop("llm_server_url", fake_llm.url)
+        instance = App(tmp_path_factory.mktemp("app"), llm_url, **settings).start()
+        started.append(instance)
+        return instance
+
+    yield start
+    for instance in started:
+        instance.stop()

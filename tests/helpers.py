@@ -1,0 +1,65 @@
+"""Client-side helpers: what a Python httpx client of the service would write."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource
+
+
+@dataclass
+class StreamResult:
+    status_code: int
+    headers: httpx.Headers
+    events: list[dict[str, Any]] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    body: dict[str, Any] | None = None
+
+    @property
+    def types(self) -> list[str]:
+        return [event["type"] for event in self.events]
+
+    @property
+    def text(self) -> str:
+        return "".join(e["content"] for e in self.events if e["type"] == "delta")
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.events[-1]
+
+
+def stream_chat(http: httpx.Client, body: Any, **kwargs: Any) -> StreamResult:
+    """POST /api/chat/stream and parse every event with httpx-sse."""
+    with http.stream("POST", "/api/chat/stream", json=body, **kwargs) as response:
+        result = StreamResult(response.status_code, response.headers)
+        if response.status_code != 200:
+            response.read()
+            result.body = response.json()
+            return result
+        for sse in EventSource(response).iter_sse():
+            result.events.append(json.loads(sse.data))
+            result.ids.append(int(sse.id))
+            result.names.append(sse.event)
+    return result
+
+
+def new_session(http: httpx.Client, **body: Any) -> str:
+    response = http.post("/api/sessions", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["session_id"])
+
+
+def chat(http: httpx.Client, **body: Any) -> dict[str, Any]:
+    response = http.post("/api/chat", json=body)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def history(http: httpx.Client, session_id: str, **params: Any) -> list[dict[str, Any]]:
+    response = http.get(f"/api/sessions/{session_id}/messages", params=params)
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
