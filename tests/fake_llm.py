@@ -62,7 +62,13 @@ def pieces(behaviour: dict[str, Any]) -> list[str]:
 
 async def take(request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
     body = await request.json()
-    script.requests.append({"path": request.url.path, "body": body})
+    script.requests.append(
+        {
+            "path": request.url.path,
+            "body": body,
+            "authorization": request.headers.get("authorization"),
+        }
+    )
     behaviour = script.next_behaviour(body)
     await asyncio.sleep(behaviour.get("delay", 0))
     return body, behaviour
