@@ -34,6 +34,20 @@ STREAM_DOC: dict[int | str, Any] = {
         "content": {"text/event-stream": {"example": STREAM_EXAMPLE}},
     }
 }
+
+
+class KeepAlive(ServerSentEvent):
+    """A bare comment line with no blank line after it.
+
+    A blank line after a comment is legal SSE, but clients such as httpx-sse
+    (issue #35) then dispatch a phantom empty event once an `id:` has been seen;
+    without the blank line there is nothing to dispatch in any client.
+    """
+
+    def encode(self) -> bytes:
+        return b": keep-alive\r\n"
+
+
 REQUEST_ERRORS = {**SESSION_NOT_FOUND, **VALIDATION, **NOT_JSON, **TOO_LONG}
 
 
@@ -53,6 +67,7 @@ async def chat_stream(body: ChatRequest, turns: TurnsDep) -> EventSourceResponse
         _frame(turns.stream(turn)),
         headers={"Cache-Control": "no-cache"},
         ping=turns.settings.sse_keepalive_seconds,
+        ping_message_factory=KeepAlive,
     )
 
 

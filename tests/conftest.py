@@ -177,9 +177,7 @@ def client(app: App) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def make_app(
-    tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM
-) -> Iterator[Any]:
+def make_app(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Iterator[Any]:
     """Start extra apps with their own settings; all are stopped after the test."""
     started: list[App] = []
 

@@ -126,9 +126,7 @@ def test_session_system_prompt_comes_first(client: httpx.Client, fake_llm: FakeL
     assert fake_llm.last_body()["messages"][0] == {"role": "system", "content": "You are terse."}
 
 
-def test_default_system_prompt_applies_unless_session_has_one(
-    make_app, fake_llm: FakeLLM
-) -> None:
+def test_default_system_prompt_applies_unless_session_has_one(make_app, fake_llm: FakeLLM) -> None:
     app = make_app(default_system_prompt="Default persona.")
     with app.client() as http:
         chat(http, message="hi")

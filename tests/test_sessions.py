@@ -191,7 +191,5 @@ def test_message_history_rejects_bad_limits_cursors_and_sessions(client: httpx.C
 def test_message_of_another_session_is_not_a_valid_cursor(client: httpx.Client) -> None:
     first = new_session(client)
     other = chat(client, message="elsewhere")
-    response = client.get(
-        f"/api/sessions/{first}/messages", params={"before": other["message_id"]}
-    )
+    response = client.get(f"/api/sessions/{first}/messages", params={"before": other["message_id"]})
     assert response.status_code == 422
