@@ -50,6 +50,8 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(settings.log_level)
+    # httpx logs every upstream request at INFO; one line per turn is noise, not signal.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
 
 
 def make_lifespan(settings: Settings) -> Any:

@@ -32,12 +32,8 @@ HTTP_CODES = {
 def error_response(
     status_code: int, detail: str, code: str, errors: list[dict[str, Any]] | None = None
 ) -> JSONResponse:
-    request_id = correlation_id.get()
-    body = ErrorBody(detail=detail, code=code, request_id=request_id, errors=errors)
-    headers = {"X-Request-ID": request_id} if request_id else None
-    return JSONResponse(
-        body.model_dump(exclude_none=True), status_code=status_code, headers=headers
-    )
+    body = ErrorBody(detail=detail, code=code, request_id=correlation_id.get(), errors=errors)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status_code)
 
 
 async def _service_error(_: Request, exc: Exception) -> JSONResponse:
@@ -60,7 +56,11 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "Internal server error", "internal_error")
+    response = error_response(500, "Internal server error", "internal_error")
+    # This handler runs outside the request-id middleware, so it sets the header itself.
+    if request_id := correlation_id.get():
+        response.headers["X-Request-ID"] = request_id
+    return response
 
 
 def _describe(error: Any) -> dict[str, Any]:

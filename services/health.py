@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from config import APP_VERSION
 from models.health import DatabaseHealth, HealthReport, LLMHealth, Readiness
 from models.session import sessions_table
+from services.errors import DatabaseUnavailable
 from services.llm import LLMClient
-from services.storage import read_connection
+from services.storage import write_transaction
 
 DATABASE_CHECK_TIMEOUT = 2.0
 
@@ -34,14 +35,17 @@ class HealthService:
         return Readiness(ready=ready, database=report.database.ok, llm=report.llm.ok)
 
     async def check_database(self) -> DatabaseHealth:
-        """Reads a real table page, so a broken file shows up, not just a live connection."""
+        """Take the write lock and read a table: the service is useless if it cannot write."""
         started = time.perf_counter()
         try:
             async with asyncio.timeout(DATABASE_CHECK_TIMEOUT):
-                async with read_connection(self.engine) as db:
+                async with write_transaction(self.engine) as db:
                     await db.execute(select(sessions_table.c.session_id).limit(1))
-        except Exception as exc:  # any failure means "not usable"; the report says which
-            return DatabaseHealth(ok=False, latency_ms=_ms(started), error=type(exc).__name__)
+        except DatabaseUnavailable as exc:
+            return DatabaseHealth(ok=False, latency_ms=_ms(started), error=exc.message)
+        except TimeoutError:
+            error = f"no answer within {DATABASE_CHECK_TIMEOUT} s"
+            return DatabaseHealth(ok=False, latency_ms=_ms(started), error=error)
         return DatabaseHealth(ok=True, latency_ms=_ms(started))
 
     async def check_llm(self) -> LLMHealth:

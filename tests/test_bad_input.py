@@ -1,0 +1,143 @@
+"""Bad input: always a 4xx that names the problem, and nothing stored because of it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from config import Settings
+from main import create_app
+from tests.conftest import App, FakeLLM
+from tests.helpers import new_session
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"message": ""}, "message"),
+        ({"message": "   \n\t "}, "message"),
+        ({}, "message"),
+        ({"message": 42}, "message"),
+        ({"message": "hi", "temperature": -0.1}, "temperature"),
+        ({"message": "hi", "temperature": 2.01}, "temperature"),
+        ({"message": "hi", "max_new_tokens": 0}, "max_new_tokens"),
+        ({"message": "hi", "max_new_tokens": 32769}, "max_new_tokens"),
+        ({"message": "hi", "top_p": 0}, "top_p"),
+        ({"message": "hi", "top_p": 1.5}, "top_p"),
+        ({"message": "hi", "stop": ["a", "b", "c", "d", "e"]}, "stop"),
+        ({"message": "hi", "unknown_field": 1}, "unknown_field"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/chat", "/api/chat/stream"])
+def test_bad_chat_fields_are_422_naming_the_field(
+    client: httpx.Client, fake_llm: FakeLLM, path: str, body: dict[str, object], field: str
+) -> None:
+    session_id = new_session(client)
+    response = client.post(path, json={"session_id": session_id, **body})
+    assert response.status_code == 422
+    payload = response.json()
+    assert payload["code"] == "validation_error"
+    assert field in payload["detail"]
+    assert payload["errors"][0]["field"] == field
+    assert client.get(f"/api/sessions/{session_id}").json()["message_count"] == 0
+    assert fake_llm.requests() == []
+
+
+def test_message_over_limit_is_413_and_not_stored(make_app, fake_llm: FakeLLM) -> None:
+    app: App = make_app(max_message_chars=100)
+    with app.client() as http:
+        session_id = new_session(http)
+        for path in ("/api/chat", "/api/chat/stream"):
+            response = http.post(path, json={"session_id": session_id, "message": "x" * 101})
+            assert response.status_code == 413
+            assert response.json()["detail"] == "message has 101 characters; the limit is 100"
+        ok = http.post("/api/chat", json={"session_id": session_id, "message": "x" * 100})
+        assert ok.status_code == 200
+        assert http.get(f"/api/sessions/{session_id}").json()["message_count"] == 2
+
+
+@pytest.mark.parametrize("metadata", [[1, 2], "text", 5, {"blob": "x" * (16 * 1024)}], ids=str)
+def test_bad_metadata_is_422(client: httpx.Client, metadata: object) -> None:
+    response = client.post("/api/sessions", json={"metadata": metadata})
+    assert response.status_code == 422
+    assert "metadata" in response.json()["detail"]
+    session_id = new_session(client, metadata={"keep": True})
+    patched = client.patch(f"/api/sessions/{session_id}", json={"metadata": metadata})
+    assert patched.status_code == 422
+    assert client.get(f"/api/sessions/{session_id}").json()["metadata"] == {"keep": True}
+
+
+def test_metadata_just_under_16_kib_is_accepted(client: httpx.Client) -> None:
+    metadata = {"blob": "x" * (16 * 1024 - 20)}
+    assert len(json.dumps(metadata)) <= 16 * 1024
+    assert client.post("/api/sessions", json={"metadata": metadata}).status_code == 201
+
+
+@pytest.mark.parametrize("path", ["/api/chat", "/api/chat/stream", "/api/sessions"])
+def test_non_json_body_is_422_naming_json(client: httpx.Client, path: str) -> None:
+    response = client.post(path, content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert "JSON" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/api/chat", "/api/chat/stream", "/api/sessions"])
+def test_wrong_content_type_is_415(client: httpx.Client, path: str) -> None:
+    response = client.post(
+        path, content=b'{"message": "hi"}', headers={"content-type": "text/plain"}
+    )
+    assert response.status_code == 415
+    assert response.json()["detail"] == "Content-Type must be application/json, got text/plain"
+    form = client.post(path, data={"message": "hi"})
+    assert form.status_code == 415
+
+
+def test_json_array_body_is_422(client: httpx.Client) -> None:
+    response = client.post("/api/chat", json=["message", "hi"])
+    assert response.status_code == 422
+
+
+def test_unknown_route_and_method_give_json_errors(client: httpx.Client) -> None:
+    missing = client.get("/api/nope")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "not_found"
+    wrong = client.put("/api/chat", json={"message": "x"})
+    assert wrong.status_code == 405
+    assert wrong.json()["code"] == "method_not_allowed"
+
+
+def test_request_id_is_echoed_or_generated(client: httpx.Client) -> None:
+    echoed = client.get("/api/health/live", headers={"X-Request-ID": "my-trace-1"})
+    assert echoed.headers["x-request-id"] == "my-trace-1"
+    generated = client.get("/api/health/live")
+    assert len(generated.headers["x-request-id"]) == 32
+    error = client.get("/api/sessions/nope", headers={"X-Request-ID": "trace-404"})
+    assert error.headers["x-request-id"] == "trace-404"
+    assert error.json()["request_id"] == "trace-404"
+
+
+def test_unexpected_error_is_500_without_traceback(tmp_path) -> None:
+    """The 500 handler, exercised through a route that fails in a way no input can."""
+    app: FastAPI = create_app(Settings(database_url=str(tmp_path / "x.db")))
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals /etc/passwd")
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+            return await http.get("/boom", headers={"X-Request-ID": "trace-500"})
+
+    response = asyncio.run(call())
+    assert response.status_code == 500
+    assert response.json() == {
+        "detail": "Internal server error",
+        "code": "internal_error",
+        "request_id": "trace-500",
+    }
+    assert response.headers["x-request-id"] == "trace-500"
+    assert "secret" not in response.text
