@@ -65,6 +65,22 @@ class MessageRecord(SQLModel, table=True):
     error: str | None = None
 
 
+MESSAGE_EXAMPLE: dict[str, Any] = {
+    "message_id": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+    "session_id": "3f2b8c1e-5d6a-4e8f-9a0b-1c2d3e4f5a6b",
+    "role": "assistant",
+    "content": "Hello! How can I help?",
+    "status": "complete",
+    "created_at": "2026-11-21T10:05:00Z",
+    "token_usage": {
+        "prompt_tokens": 12,
+        "completion_tokens": 7,
+        "total_tokens": 19,
+        "estimated": False,
+    },
+    "finish_reason": "stop",
+    "error": None,
+}
 messages_table: Table = MessageRecord.__table__  # type: ignore[attr-defined]
 
 
@@ -80,28 +96,7 @@ class TokenUsage(BaseModel):
 class MessagePublic(BaseModel):
     """A stored message as clients see it."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "message_id": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
-                    "session_id": "3f2b8c1e-5d6a-4e8f-9a0b-1c2d3e4f5a6b",
-                    "role": "assistant",
-                    "content": "Hello! How can I help?",
-                    "status": "complete",
-                    "created_at": "2026-11-21T10:05:00Z",
-                    "token_usage": {
-                        "prompt_tokens": 12,
-                        "completion_tokens": 7,
-                        "total_tokens": 19,
-                        "estimated": False,
-                    },
-                    "finish_reason": "stop",
-                    "error": None,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [MESSAGE_EXAMPLE]})
 
     message_id: str
     session_id: str
@@ -130,6 +125,17 @@ class MessagePublic(BaseModel):
 
 class MessagePage(BaseModel):
     """The newest messages before a point, in chronological order."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [MESSAGE_EXAMPLE],
+                    "next_cursor": "1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d",
+                }
+            ]
+        }
+    )
 
     items: list[MessagePublic]
     next_cursor: str | None = Field(

@@ -34,6 +34,14 @@ class SessionRecord(SQLModel, table=True):
     last_seq: int = 0
 
 
+SESSION_EXAMPLE: dict[str, Any] = {
+    "session_id": "3f2b8c1e-5d6a-4e8f-9a0b-1c2d3e4f5a6b",
+    "created_at": "2026-11-21T10:00:00Z",
+    "last_accessed": "2026-11-21T10:05:00Z",
+    "metadata": {"user_id": "example"},
+    "system_prompt": None,
+    "message_count": 4,
+}
 sessions_table: Table = SessionRecord.__table__  # type: ignore[attr-defined]
 
 
@@ -79,20 +87,7 @@ class SessionUpdate(SessionCreate):
 class SessionPublic(BaseModel):
     """A session as clients see it."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "session_id": "3f2b8c1e-5d6a-4e8f-9a0b-1c2d3e4f5a6b",
-                    "created_at": "2026-11-21T10:00:00Z",
-                    "last_accessed": "2026-11-21T10:05:00Z",
-                    "metadata": {"user_id": "example"},
-                    "system_prompt": None,
-                    "message_count": 4,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [SESSION_EXAMPLE]})
 
     session_id: str
     created_at: datetime
@@ -115,6 +110,17 @@ class SessionPublic(BaseModel):
 
 class SessionPage(BaseModel):
     """One page of the session list, newest-accessed first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [SESSION_EXAMPLE],
+                    "next_cursor": "WyIyMDI2LTExLTIxVDEwOjA1OjAwKzAwOjAwIiwgIjNmMmIuLi4iXQ",
+                }
+            ]
+        }
+    )
 
     items: list[SessionPublic]
     next_cursor: str | None = Field(

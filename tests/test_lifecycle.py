@@ -1,0 +1,136 @@
+"""Process-level behaviour: configuration errors, expiry, uvicorn and gunicorn runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT, App, FakeLLM, Process
+from tests.helpers import chat, new_session
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("PORT", "eighty", "PORT='eighty'"),
+        ("LLM_PROTOCOL", "grpc", "LLM_PROTOCOL='grpc': Input should be 'openai' or 'simple'"),
+        ("MAX_CONTEXT_MESSAGES", "0", "MAX_CONTEXT_MESSAGES='0'"),
+        ("LLM_SERVER_URL", "localhost:8000", "must be an http:// or https:// URL"),
+        ("DEFAULT_TEMPERATURE", "3", "DEFAULT_TEMPERATURE='3'"),
+    ],
+)
+def test_bad_configuration_stops_startup_with_one_line(
+    tmp_path, variable: str, value: str, expected: str
+) -> None:
+    env = {"PATH": "/usr/bin:/bin", variable: value}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"Invalid configuration: {variable}=")
+    assert expected in lines[0]
+
+
+def test_dotenv_file_is_read(tmp_path) -> None:
+    (tmp_path / ".env").write_text("PORT=notanumber\n")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py")],
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert "PORT='notanumber'" in result.stderr
+
+
+def test_expired_session_is_404_and_purged_with_its_messages(make_app) -> None:
+    app: App = make_app(session_timeout_hours=1 / 3600, session_purge_interval_seconds=0.5)
+    with app.client() as http:
+        session_id = chat(http, message="short-lived")["session_id"]
+        kept_alive = new_session(http)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            http.get(f"/api/sessions/{kept_alive}")  # access keeps it alive
+            time.sleep(0.3)
+        assert http.get(f"/api/sessions/{session_id}").status_code == 404
+        assert http.get(f"/api/sessions/{kept_alive}").status_code == 200
+        listed = [s["session_id"] for s in http.get("/api/sessions").json()["items"]]
+        assert listed == [kept_alive]
+    with app.db() as db:
+        rows = db.execute("SELECT count(*) FROM messages WHERE session_id=?", (session_id,))
+        assert rows.fetchone() == (0,)
+        gone = db.execute("SELECT count(*) FROM sessions WHERE session_id=?", (session_id,))
+        assert gone.fetchone() == (0,)
+
+
+def test_timeout_zero_means_sessions_never_expire(make_app) -> None:
+    app: App = make_app(session_timeout_hours=0, session_purge_interval_seconds=0.2)
+    with app.client() as http:
+        session_id = new_session(http)
+        time.sleep(0.6)
+        assert http.get(f"/api/sessions/{session_id}").status_code == 200
+
+
+class ServerApp(App):
+    """The same app, started by another server command."""
+
+    def __init__(self, argv: list[str], *args, **kwargs) -> None:
+        self._argv = argv
+        super().__init__(*args, **kwargs)
+
+    def command(self) -> list[str]:
+        return [arg.replace("{port}", str(self.port)) for arg in self._argv]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", "{port}"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "main:app",
+            "-w",
+            "2",
+            "-k",
+            "uvicorn.workers.UvicornWorker",
+            "--bind",
+            "127.0.0.1:{port}",
+        ],
+    ],
+    ids=["uvicorn", "gunicorn-2-workers"],
+)
+def test_main_app_runs_under_uvicorn_and_gunicorn(
+    tmp_path, fake_llm: FakeLLM, argv: list[str]
+) -> None:
+    app = ServerApp(argv, tmp_path, fake_llm.url)
+    app.env["PYTHONPATH"] = str(ROOT)
+    app.proc = Process(app.command(), app.env, ROOT, tmp_path / "server.log")
+    app.start()
+    try:
+        with app.client() as http:
+            session_ids = [chat(http, message=f"worker {n}")["session_id"] for n in range(8)]
+            for session_id in session_ids:
+                chat(http, session_id=session_id, message="again")
+            with http.stream("POST", "/api/chat/stream", json={"message": "s"}) as response:
+                assert response.status_code == 200
+                assert "done" in response.read().decode()
+            pages = http.get("/api/sessions", params={"limit": 100}).json()["items"]
+            assert {s["session_id"] for s in pages} >= set(session_ids)
+            assert all(s["message_count"] == 4 for s in pages if s["session_id"] in session_ids)
+    finally:
+        app.stop()
+    assert "Traceback" not in app.output()
