@@ -108,20 +108,6 @@ class MessagePublic(BaseModel):
     finish_reason: str | None
     error: str | None = Field(None, description="Error code of a failed assistant message")
 
-    @classmethod
-    def from_record(cls, record: MessageRecord) -> MessagePublic:
-        return cls(
-            message_id=record.message_id,
-            session_id=record.session_id,
-            role=Role(record.role),
-            content=record.content,
-            status=MessageStatus(record.status),
-            created_at=record.created_at,
-            token_usage=TokenUsage(**record.token_usage) if record.token_usage else None,
-            finish_reason=record.finish_reason,
-            error=record.error,
-        )
-
 
 class MessagePage(BaseModel):
     """The newest messages before a point, in chronological order."""

@@ -96,17 +96,6 @@ class SessionPublic(BaseModel):
     system_prompt: str | None
     message_count: int
 
-    @classmethod
-    def from_record(cls, record: SessionRecord) -> SessionPublic:
-        return cls(
-            session_id=record.session_id,
-            created_at=record.created_at,
-            last_accessed=record.last_accessed,
-            metadata=record.meta,
-            system_prompt=record.system_prompt,
-            message_count=record.message_count,
-        )
-
 
 class SessionPage(BaseModel):
     """One page of the session list, newest-accessed first."""

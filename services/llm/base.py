@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from httpx_sse import ServerSentEvent as SSEvent
+from httpx_sse import SSEError, aconnect_sse
 
 from services.errors import LLMBadReply, LLMError, LLMTimeout, LLMUnavailable, LLMUpstreamError
 
@@ -104,6 +106,28 @@ class LLMClient(ABC):
         except LLMError as exc:
             return ProbeResult(False, None, _elapsed_ms(started), exc.message)
         return ProbeResult(True, model, _elapsed_ms(started))
+
+    async def _post_json(self, url: str, body: dict[str, Any]) -> Any:
+        """POST a JSON body; the parsed JSON reply, or the LLMError that explains why not."""
+        with translate_transport_errors():
+            response = await self.http.post(url, json=body, headers=self._headers)
+        raise_for_upstream_status(response)
+        return parse_json(response.text)
+
+    async def _sse_events(self, url: str, body: dict[str, Any]) -> AsyncIterator[SSEvent]:
+        """POST a JSON body and yield the SSE events of the reply, errors translated."""
+        with translate_transport_errors():
+            async with aconnect_sse(
+                self.http, "POST", url, json=body, headers=dict(self._headers)
+            ) as source:
+                if not source.response.is_success:
+                    await source.response.aread()
+                    raise_for_upstream_status(source.response)
+                try:
+                    async for event in source.aiter_sse():
+                        yield event
+                except SSEError as exc:
+                    raise LLMBadReply("LLM server did not answer with an event stream") from exc
 
     async def _get_json(self, path: str) -> Any:
         with translate_transport_errors():

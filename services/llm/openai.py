@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from httpx_sse import EventSource, SSEError, aconnect_sse
-
 from services.errors import LLMBadReply
 from services.llm.base import (
     LLMClient,
@@ -16,8 +14,6 @@ from services.llm.base import (
     LLMRequest,
     StreamChunk,
     parse_json,
-    raise_for_upstream_status,
-    translate_transport_errors,
     usage_from,
 )
 
@@ -33,22 +29,17 @@ class OpenAIClient(LLMClient):
 
     async def complete(self, request: LLMRequest) -> LLMReply:
         body = await self._body(request, stream=False)
-        with translate_transport_errors():
-            response = await self.http.post(self._url, json=body, headers=self._headers)
-        raise_for_upstream_status(response)
-        return _reply_from(parse_json(response.text))
+        return _reply_from(await self._post_json(self._url, body))
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+        """Parse `data:` chunks until [DONE]; a stream that just ends is a failure."""
         body = await self._body(request, stream=True)
-        with translate_transport_errors():
-            async with aconnect_sse(
-                self.http, "POST", self._url, json=body, headers=dict(self._headers)
-            ) as source:
-                if not source.response.is_success:
-                    await source.response.aread()
-                    raise_for_upstream_status(source.response)
-                async for chunk in _chunks_until_done(source):
-                    yield chunk
+        async for event in self._sse_events(self._url, body):
+            if event.data.strip() == DONE:
+                return
+            if event.data:
+                yield _chunk_from(parse_json(event.data))
+        raise LLMBadReply("LLM stream ended without [DONE]")
 
     async def _probe(self) -> str | None:
         listed = _first_model_id(await self._get_json("/v1/models"))
@@ -82,19 +73,6 @@ class OpenAIClient(LLMClient):
         if stream:
             body["stream_options"] = {"include_usage": True}
         return body
-
-
-async def _chunks_until_done(source: EventSource) -> AsyncIterator[StreamChunk]:
-    """Parse `data:` chunks until [DONE]; a stream that just ends is a failure."""
-    try:
-        async for event in source.aiter_sse():
-            if event.data.strip() == DONE:
-                return
-            if event.data:
-                yield _chunk_from(parse_json(event.data))
-    except SSEError as exc:
-        raise LLMBadReply("LLM server did not answer with an event stream") from exc
-    raise LLMBadReply("LLM stream ended without [DONE]")
 
 
 def _chunk_from(payload: Any) -> StreamChunk:

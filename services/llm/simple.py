@@ -18,17 +18,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from httpx_sse import SSEError, aconnect_sse
-
 from services.errors import LLMBadReply
 from services.llm.base import (
     LLMClient,
     LLMReply,
     LLMRequest,
     StreamChunk,
-    parse_json,
-    raise_for_upstream_status,
-    translate_transport_errors,
     usage_from,
 )
 
@@ -40,33 +35,17 @@ DONE = "[DONE]"
 @dataclass
 class SimpleClient(LLMClient):
     async def complete(self, request: LLMRequest) -> LLMReply:
-        with translate_transport_errors():
-            response = await self.http.post(
-                f"{self.base_url}/chat", json=_body(request), headers=self._headers
-            )
-        raise_for_upstream_status(response)
-        payload = parse_json(response.text)
+        payload = await self._post_json(f"{self.base_url}/chat", _body(request))
         text = _first_text(payload, REPLY_KEYS)
         if text is None:
             raise LLMBadReply(f"LLM reply has none of {', '.join(REPLY_KEYS)}")
         return LLMReply(text, _finish_reason(payload) or "stop", _usage(payload))
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
-        url = f"{self.base_url}/chat/stream"
-        with translate_transport_errors():
-            async with aconnect_sse(
-                self.http, "POST", url, json=_body(request), headers=dict(self._headers)
-            ) as source:
-                if not source.response.is_success:
-                    await source.response.aread()
-                    raise_for_upstream_status(source.response)
-                try:
-                    async for event in source.aiter_sse():
-                        if event.data.strip() == DONE:
-                            break
-                        yield _chunk_from(event.data)
-                except SSEError as exc:
-                    raise LLMBadReply("LLM server did not answer with an event stream") from exc
+        async for event in self._sse_events(f"{self.base_url}/chat/stream", _body(request)):
+            if event.data.strip() == DONE:
+                break
+            yield _chunk_from(event.data)
         yield StreamChunk(finish_reason="stop")
 
     async def _probe(self) -> str | None:
