@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from models.message import TokenUsage
 
 MAX_STOP_SEQUENCES = 4
+
+
+def _as_list(value: object) -> object:
+    """`stop` may be one string, as in the OpenAI API; we always carry a list."""
+    return [value] if isinstance(value, str) else value
 
 
 class ChatRequest(BaseModel):
@@ -41,8 +47,16 @@ class ChatRequest(BaseModel):
     )
     top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass")
     do_sample: bool | None = Field(None, description="false = greedy (temperature 0)")
-    stop: str | list[str] | None = Field(
-        None, description="Up to 4 stop sequences (a string or a list)"
+    stop: Annotated[list[str] | None, BeforeValidator(_as_list)] = Field(
+        None,
+        description="Up to 4 stop sequences (a string or a list)",
+        json_schema_extra={
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}, "maxItems": MAX_STOP_SEQUENCES},
+                {"type": "null"},
+            ]
+        },
     )
 
     @field_validator("message")
@@ -54,11 +68,8 @@ class ChatRequest(BaseModel):
 
     @field_validator("stop")
     @classmethod
-    def _stop_list(cls, value: str | list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        stops = [value] if isinstance(value, str) else value
-        if len(stops) > MAX_STOP_SEQUENCES or any(not s for s in stops):
+    def _stop_count(cls, stops: list[str] | None) -> list[str] | None:
+        if stops is not None and (len(stops) > MAX_STOP_SEQUENCES or not all(stops)):
             raise ValueError(f"stop takes 1 to {MAX_STOP_SEQUENCES} non-empty strings")
         return stops
 

@@ -115,7 +115,7 @@ class TurnService:
             outcome = TurnOutcome(
                 turn.text, MessageStatus.COMPLETE, finish_reason or "stop", self._usage(turn, usage)
             )
-            stored = await self.store.finish(start, outcome)
+            stored = await self._store(turn, outcome)
         except Exception as exc:
             await self._store_failure(turn, exc)
             yield TurnEvent(seq + 1, "error", _error_payload(exc))
@@ -134,7 +134,7 @@ class TurnService:
             temperature=self.settings.default_temperature if temperature is None else temperature,
             top_p=chat.top_p,
             do_sample=do_sample,
-            stop=chat.stop,  # type: ignore[arg-type]  # normalised to a list by the model
+            stop=chat.stop,
         )
 
     def _usage(self, turn: PreparedTurn, reported: Usage | None) -> TokenUsage:
@@ -167,15 +167,20 @@ class TurnService:
         outcome = TurnOutcome(turn.text, MessageStatus.CANCELLED, "cancelled", None, CLIENT_GONE)
         await self._store_quietly(turn, outcome)
 
-    async def _store_quietly(self, turn: PreparedTurn, outcome: TurnOutcome) -> None:
-        """Record how a turn ended even while being cancelled; never raises."""
+    async def _store(self, turn: PreparedTurn, outcome: TurnOutcome) -> MessagePublic:
+        """Store how a turn ended; shielded, so a client leaving cannot cut it in half."""
         with anyio.CancelScope(shield=True):
-            try:
-                await self.store.finish(turn.start, outcome)
-            except SessionNotFound:
-                log.info("session %s was deleted during its turn", turn.start.session_id)
-            except Exception:
-                log.exception("could not store the end of turn %s", turn.start.assistant_message_id)
+            stored = await self.store.finish(turn.start, outcome)
+        return stored
+
+    async def _store_quietly(self, turn: PreparedTurn, outcome: TurnOutcome) -> None:
+        """Like _store, for failure paths: logs instead of raising."""
+        try:
+            await self._store(turn, outcome)
+        except SessionNotFound:
+            log.info("session %s was deleted during its turn", turn.start.session_id)
+        except Exception:
+            log.exception("could not store the end of turn %s", turn.start.assistant_message_id)
 
 
 def _start_payload(start: TurnStart) -> dict[str, Any]:

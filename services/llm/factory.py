@@ -11,15 +11,10 @@ from services.llm.simple import SimpleClient
 
 
 def create_llm_client(settings: Settings, http: httpx.AsyncClient) -> LLMClient:
-    common = {
-        "http": http,
-        "base_url": settings.llm_server_url,
-        "api_key": settings.llm_api_key,
-        "health_timeout": settings.llm_health_timeout,
-    }
+    url, key, timeout = settings.llm_server_url, settings.llm_api_key, settings.llm_health_timeout
     if settings.llm_protocol == "simple":
-        return SimpleClient(**common)  # type: ignore[arg-type]
-    return OpenAIClient(**common, model=settings.llm_model)  # type: ignore[arg-type]
+        return SimpleClient(http, url, key, timeout)
+    return OpenAIClient(http, url, key, timeout, model=settings.llm_model)
 
 
 def create_http_client(settings: Settings) -> httpx.AsyncClient:
