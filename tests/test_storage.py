@@ -1,0 +1,67 @@
+"""The SQLite file itself: pragmas, constraints and the accepted DATABASE_URL forms."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import httpx
+import pytest
+
+from tests.conftest import App
+from tests.helpers import chat, history
+
+
+def test_database_runs_in_wal_mode_with_schema_constraints(app: App, client: httpx.Client) -> None:
+    reply = chat(client, message="constraints")
+    with app.db() as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        db.execute("PRAGMA foreign_keys=ON")
+        bad_role = (
+            "INSERT INTO messages (message_id, session_id, seq, role, content, status, "
+            "created_at) VALUES ('m1', ?, 99, 'robot', 'x', 'complete', '2026-01-01')"
+        )
+        with pytest.raises(sqlite3.IntegrityError, match="ck_messages_role"):
+            db.execute(bad_role, (reply["session_id"],))
+        with pytest.raises(sqlite3.IntegrityError, match="ck_messages_status"):
+            db.execute(
+                bad_role.replace("'robot'", "'user'").replace("'complete'", "'lost'"),
+                (reply["session_id"],),
+            )
+        with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+            db.execute(
+                bad_role.replace("'robot'", "'user'").replace("99", "1"),
+                (reply["session_id"],),
+            )
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+            db.execute(bad_role.replace("'robot'", "'user'"), ("no-such-session",))
+        indexes = {row[1] for row in db.execute("PRAGMA index_list('sessions')")}
+        assert "ix_sessions_last_accessed" in indexes
+
+
+def test_database_url_accepts_a_sqlalchemy_url(make_app, tmp_path) -> None:
+    path = tmp_path / "via-url.db"
+    app: App = make_app(database_url=f"sqlite:///{path}")
+    with app.client() as http:
+        reply = chat(http, message="stored via URL")
+    with sqlite3.connect(path) as db:
+        count = db.execute(
+            "SELECT count(*) FROM messages WHERE session_id=?", (reply["session_id"],)
+        )
+        assert count.fetchone() == (2,)
+
+
+def test_tables_are_created_in_a_new_directory_file(make_app, tmp_path) -> None:
+    app: App = make_app(database_url=str(tmp_path / "fresh.db"))
+    with app.client() as http:
+        reply = chat(http, message="first ever")
+        assert len(history(http, reply["session_id"])) == 2
+
+
+def test_cors_allows_only_listed_origins(make_app) -> None:
+    app: App = make_app(cors_origins="http://a.example, http://b.example")
+    preflight = {"Access-Control-Request-Method": "POST"}
+    with app.client() as http:
+        allowed = http.options("/api/chat", headers={"Origin": "http://b.example", **preflight})
+        assert allowed.headers["access-control-allow-origin"] == "http://b.example"
+        refused = http.options("/api/chat", headers={"Origin": "http://evil.example", **preflight})
+        assert "access-control-allow-origin" not in refused.headers
