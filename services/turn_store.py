@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Select, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from models.message import MessagePublic, MessageStatus, Role, TokenUsage, messages_table
@@ -137,20 +137,24 @@ def _message_row(
     }
 
 
-async def _read_history(
-    db: AsyncConnection, session_id: str, before_seq: int, limit: int
-) -> list[ChatMessage]:
+def history_query(session_id: str, before_seq: int, limit: int) -> Select[tuple[str, str]]:
     """The newest sendable messages before the new one: one backwards index walk."""
-    if limit <= 0:
-        return []
     sendable = or_(
         M.role != Role.ASSISTANT,
         and_(M.status.in_(SENDABLE_ASSISTANT), M.content != ""),
     )
-    rows = await db.execute(
+    return (
         select(M.role, M.content)
         .where(M.session_id == session_id, M.seq < before_seq, sendable)
         .order_by(M.seq.desc())
         .limit(limit)
     )
-    return [ChatMessage(role, content) for role, content in rows]
+
+
+async def _read_history(
+    db: AsyncConnection, session_id: str, before_seq: int, limit: int
+) -> list[ChatMessage]:
+    if limit <= 0:
+        return []
+    rows = await db.execute(history_query(session_id, before_seq, limit))
+    return [ChatMessage(row.role, row.content) for row in rows]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 
 import httpx
+from sqlalchemy.dialects import sqlite
 
+from services.turn_store import history_query
 from tests.conftest import App, FakeLLM
 from tests.helpers import chat, history, new_session
 
@@ -190,19 +192,16 @@ def test_failed_and_empty_assistant_messages_are_never_sent(
 
 
 def test_turn_reads_only_the_window_not_the_whole_session(app: App, fake_llm: FakeLLM) -> None:
-    """The window query is an index range scan on (session_id, seq), never a table scan."""
+    """The service's own window query is an index range scan, never a scan or a sort."""
     with app.client() as http:
         chat(http, message="make sure tables exist")
+    query = history_query("some-session", 10, 9)
+    sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
     with app.db() as db:
-        plan = db.execute(
-            "EXPLAIN QUERY PLAN SELECT role, content FROM messages "
-            "WHERE session_id = ? AND seq < ? AND (role != 'assistant' OR "
-            "(status IN ('complete','cancelled','interrupted') AND content != '')) "
-            "ORDER BY seq DESC LIMIT 9",
-            ("x", 10),
-        ).fetchall()
+        plan = db.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
     detail = " ".join(row[-1] for row in plan)
     assert "uq_messages_session_seq" in detail or "sqlite_autoindex_messages" in detail
+    assert "(session_id=? AND seq<?)" in detail
     assert "TEMP B-TREE" not in detail
 
 
