@@ -86,16 +86,9 @@ class TurnService:
             await self._store_failure(turn, exc)
             raise
         turn.parts.append(reply.content)
-        stored = await self.store.finish(
-            turn.start,
-            TurnOutcome(
-                reply.content,
-                MessageStatus.COMPLETE,
-                reply.finish_reason,
-                self._usage(turn, reply.usage),
-            ),
-        )
-        return _chat_response(turn.start, stored)
+        usage = self._usage(turn, reply.usage)
+        outcome = TurnOutcome(reply.content, MessageStatus.COMPLETE, reply.finish_reason, usage)
+        return _chat_response(turn.start, await self._store(turn, outcome))
 
     async def stream(self, turn: PreparedTurn) -> AsyncIterator[TurnEvent]:
         """Events of a prepared turn: start, delta..., then done or error."""
