@@ -86,7 +86,7 @@ def describe_validation_error(error: ValidationError) -> str:
     """One line per bad variable: its name, the value given and what it accepts."""
     lines = []
     for item in error.errors():
-        name = "_".join(str(part) for part in item["loc"][:1]).upper() or "SETTINGS"
+        name = str(item["loc"][0]).upper() if item["loc"] else "SETTINGS"
         given = item.get("input")
         lines.append(f"Invalid configuration: {name}={given!r}: {item['msg']}")
     return "\n".join(lines)

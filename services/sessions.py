@@ -31,11 +31,16 @@ class SessionService:
         self.engine = engine
         self.timeout_hours = timeout_hours
 
+    def _cutoff(self, now: datetime) -> datetime | None:
+        """Sessions last accessed before this have expired; None when they never do."""
+        if self.timeout_hours <= 0:
+            return None
+        return now - timedelta(hours=self.timeout_hours)
+
     def alive(self, now: datetime) -> ColumnElement[bool]:
         """SQL condition: the session has not expired at `now`."""
-        if self.timeout_hours <= 0:
-            return true()
-        return S.last_accessed >= now - timedelta(hours=self.timeout_hours)
+        cutoff = self._cutoff(now)
+        return true() if cutoff is None else S.last_accessed >= cutoff
 
     async def create(
         self, metadata: dict[str, Any] | None = None, system_prompt: str | None = None
@@ -80,9 +85,9 @@ class SessionService:
 
     async def purge_expired(self) -> int:
         """Delete expired sessions (and, by cascade, their messages); returns the count."""
-        if self.timeout_hours <= 0:
+        cutoff = self._cutoff(utcnow())
+        if cutoff is None:
             return 0
-        cutoff = utcnow() - timedelta(hours=self.timeout_hours)
         async with write_transaction(self.engine) as db:
             result = await db.execute(delete(sessions_table).where(S.last_accessed < cutoff))
         return result.rowcount

@@ -30,6 +30,7 @@ from services.storage import write_transaction
 
 M = messages_table.c
 S = sessions_table.c
+FIRST_TURN_LAST_SEQ = 2  # a new session's first turn: user at seq 1, assistant at 2
 SENDABLE_ASSISTANT = (MessageStatus.COMPLETE, MessageStatus.CANCELLED, MessageStatus.INTERRUPTED)
 
 
@@ -63,8 +64,9 @@ class TurnStore:
         now = utcnow()
         async with write_transaction(self.engine) as db:
             if session_id is None:
-                session = await insert_session(db, {}, None, message_count=1, last_seq=2)
-                session_id, last_seq, system_prompt = session.session_id, 2, None
+                last_seq, system_prompt = FIRST_TURN_LAST_SEQ, None
+                session = await insert_session(db, {}, None, message_count=1, last_seq=last_seq)
+                session_id = session.session_id
             else:
                 last_seq, system_prompt = await self._reserve(db, session_id, now)
             user_message_id = str(uuid.uuid4())

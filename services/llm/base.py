@@ -117,6 +117,7 @@ class LLMClient(ABC):
     async def _sse_events(self, url: str, body: dict[str, Any]) -> AsyncIterator[SSEvent]:
         """POST a JSON body and yield the SSE events of the reply, errors translated."""
         with translate_transport_errors():
+            # a copy: aconnect_sse adds its Accept/Cache-Control to the dict it is given
             async with aconnect_sse(
                 self.http, "POST", url, json=body, headers=dict(self._headers)
             ) as source:
