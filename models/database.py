@@ -47,9 +47,11 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
+        # busy_timeout first: switching a new file to WAL needs a lock that
+        # another worker starting at the same moment may hold.
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -60,6 +62,12 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
 
 async def create_tables(engine: AsyncEngine) -> None:
-    """Create missing tables and indexes; existing ones are left untouched."""
-    async with engine.begin() as conn:
+    """Create missing tables and indexes; existing ones are left untouched.
+
+    Several workers (gunicorn -w N) start at once on the same new file: the
+    check-then-create must hold the write lock throughout, or the loser of the
+    race fails its boot with "database is locked" and takes the master down.
+    """
+    immediate = engine.execution_options(**{BEGIN_IMMEDIATE: True})
+    async with immediate.begin() as conn:
         await conn.run_sync(SQLModel.metadata.create_all, tables=TABLES)

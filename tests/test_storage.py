@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 
 import httpx
 import pytest
 
-from tests.conftest import App
+from tests.conftest import ROOT, App
 from tests.helpers import chat, history
 
 
@@ -65,3 +67,36 @@ def test_cors_allows_only_listed_origins(make_app) -> None:
         assert allowed.headers["access-control-allow-origin"] == "http://b.example"
         refused = http.options("/api/chat", headers={"Origin": "http://evil.example", **preflight})
         assert "access-control-allow-origin" not in refused.headers
+
+
+_CREATE_TABLES_SCRIPT = """
+import asyncio, sys
+from models.database import create_engine, create_tables
+
+async def main() -> None:
+    engine = create_engine(sys.argv[1])
+    await create_tables(engine)
+    await engine.dispose()
+
+asyncio.run(main())
+"""
+
+
+def test_workers_starting_together_all_create_tables(tmp_path) -> None:
+    """gunicorn -w N boots N workers at once on one new file: none may fail its boot."""
+    for attempt in range(3):
+        database = tmp_path / f"race{attempt}.db"
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", _CREATE_TABLES_SCRIPT, str(database)],
+                cwd=ROOT,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        errors = [worker.communicate(timeout=60)[1] for worker in workers]
+        assert [worker.returncode for worker in workers] == [0] * len(workers), errors
+        with sqlite3.connect(database) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        assert {"sessions", "messages"} <= tables
