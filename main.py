@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +18,7 @@ import uvicorn
 from asgi_correlation_id import CorrelationIdFilter, CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api import chat, health, sessions
 from api.errors import install_error_handlers
@@ -25,6 +27,12 @@ from models.database import create_engine, create_tables
 from services.container import build_services
 from services.expiry import purge_expired_sessions_forever
 from services.llm.factory import create_http_client
+from services.llm.local_server import (
+    LocalModelError,
+    check_installed,
+    llm_server_for,
+    wants_local_model,
+)
 
 log = logging.getLogger("chat_backend")
 MAX_REQUEST_ID_CHARS = 128
@@ -57,29 +65,36 @@ def configure_logging(settings: Settings) -> None:
 def make_lifespan(settings: Settings) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        engine = create_engine(settings.database_url, settings.db_busy_timeout_ms)
-        try:
-            await create_tables(engine)
-        except Exception as exc:
-            log.error("cannot open database %s: %s", settings.database_url, exc)
-            await engine.dispose()
-            raise
-        http = create_http_client(settings)
-        services = build_services(settings, engine, http)
-        purger = asyncio.create_task(
-            purge_expired_sessions_forever(
-                services.sessions, settings.session_purge_interval_seconds
+        # The local model first: its child process is forked before any worker thread exists.
+        async with llm_server_for(settings) as serving:
+            engine = await open_database(serving)
+            http = create_http_client(serving)
+            services = build_services(serving, engine, http)
+            purger = asyncio.create_task(
+                purge_expired_sessions_forever(
+                    services.sessions, serving.session_purge_interval_seconds
+                )
             )
-        )
-        log.info("serving; LLM %s (%s)", settings.llm_server_url, settings.llm_protocol)
-        try:
-            yield {"services": services}
-        finally:
-            purger.cancel()
-            await http.aclose()
-            await engine.dispose()
+            log.info("serving; LLM %s (%s)", serving.llm_server_url, serving.llm_protocol)
+            try:
+                yield {"services": services}
+            finally:
+                purger.cancel()
+                await http.aclose()
+                await engine.dispose()
 
     return lifespan
+
+
+async def open_database(settings: Settings) -> AsyncEngine:
+    engine = create_engine(settings.database_url, settings.db_busy_timeout_ms)
+    try:
+        await create_tables(engine)
+    except Exception as exc:
+        log.error("cannot open database %s: %s", settings.database_url, exc)
+        await engine.dispose()
+        raise
+    return engine
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -112,8 +127,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 app = create_app()
 
 
+def exit_unless_local_model_installed(settings: Settings) -> None:
+    """`python main.py` with the default LLM_SERVER_URL: say what is missing, in one line."""
+    if not wants_local_model(settings):
+        return
+    try:
+        check_installed(settings)
+    except LocalModelError as exc:
+        print(f"Cannot start the local model: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
     current = get_settings()
+    exit_unless_local_model_installed(current)
     uvicorn.run(
         "main:app",
         host=current.host,

@@ -8,11 +8,13 @@ first SSE byte, as `error` events with the same code and message.
     ├── InvalidCursor              422  invalid_cursor
     ├── MessageTooLong             413  message_too_long
     ├── DatabaseUnavailable        503  database_unavailable
+    ├── ContextTooLong             422  context_too_long
     └── LLMError
         ├── LLMUnavailable         503  llm_unavailable
         ├── LLMTimeout             504  llm_timeout
         ├── LLMUpstreamError       502  llm_upstream_error
         └── LLMBadReply            502  llm_bad_reply
+            └── LLMTruncated       502  llm_truncated
 """
 
 from __future__ import annotations
@@ -100,3 +102,16 @@ class LLMUpstreamError(LLMError):
 
 class LLMBadReply(LLMError):
     code = "llm_bad_reply"
+
+
+class LLMTruncated(LLMBadReply):
+    """The reply stopped without saying why (no finish_reason): it is not a whole reply."""
+
+    code = "llm_truncated"
+
+
+class ContextTooLong(ServiceError):
+    """The prompt cannot fit the model's context, even with the window cut to nothing."""
+
+    status_code = 422
+    code = "context_too_long"

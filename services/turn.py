@@ -22,8 +22,15 @@ import anyio
 from config import Settings
 from models.chat import ChatRequest, ChatResponse
 from models.message import MessagePublic, MessageStatus, TokenUsage
-from services.context import ChatMessage, build_context_window, estimate_tokens, message_tokens
-from services.errors import MessageTooLong, ServiceError, SessionNotFound
+from services.context import (
+    PROMPT_OVERHEAD_TOKENS,
+    ChatMessage,
+    build_context_window,
+    estimate_tokens,
+    message_tokens,
+    prompt_room,
+)
+from services.errors import ContextTooLong, MessageTooLong, ServiceError, SessionNotFound
 from services.llm import LLMClient, LLMRequest, Usage
 from services.turn_store import TurnOutcome, TurnStart, TurnStore
 
@@ -66,6 +73,8 @@ class TurnService:
         limit = self.settings.max_message_chars
         if len(chat.message) > limit:
             raise MessageTooLong(len(chat.message), limit)
+        reply_tokens = chat.max_new_tokens or self.settings.default_max_tokens
+        budget = self._prompt_budget(chat.message, reply_tokens)
         start = await self.store.begin(
             chat.session_id, chat.message, self.settings.max_context_messages - 1
         )
@@ -73,10 +82,25 @@ class TurnService:
             start.system_prompt or self.settings.default_system_prompt or None,
             start.history_newest_first,
             chat.message,
-            self.settings.max_context_tokens,
+            budget,
         )
-        request = self._llm_request(chat, [m.as_dict() for m in window])
+        request = self._llm_request(chat, [m.as_dict() for m in window], reply_tokens)
         return PreparedTurn(start, window, request)
+
+    def _prompt_budget(self, message: str, reply_tokens: int) -> int:
+        """The window's token budget; refuses, before anything is stored, a message
+        that cannot fit the model's context beside the reply's room."""
+        context = self.settings.llm_context_tokens
+        room = prompt_room(context, reply_tokens)
+        needed = message_tokens(ChatMessage("user", message))
+        if needed > room:
+            raise ContextTooLong(
+                f"the message needs about {needed} tokens but the model's context "
+                f"(LLM_CONTEXT_TOKENS={context}) leaves {max(room, 0)} beside the "
+                f"{reply_tokens} kept for the reply: shorten it or lower max_new_tokens"
+            )
+        cap = self.settings.max_context_tokens
+        return min(room, cap) if cap else room
 
     async def complete(self, chat: ChatRequest) -> ChatResponse:
         turn = await self.prepare(chat)
@@ -105,8 +129,9 @@ class TurnService:
                     yield TurnEvent(seq, "delta", {"content": chunk.text})
                 finish_reason = finish_reason or chunk.finish_reason
                 usage = chunk.usage or usage
+            counted = self._usage(turn, usage, completion_tokens=len(turn.parts))
             outcome = TurnOutcome(
-                turn.text, MessageStatus.COMPLETE, finish_reason or "stop", self._usage(turn, usage)
+                turn.text, MessageStatus.COMPLETE, finish_reason or "stop", counted
             )
             stored = await self._store(turn, outcome)
         except Exception as exc:
@@ -118,20 +143,29 @@ class TurnService:
             raise
         yield TurnEvent(seq + 1, "done", _done_payload(stored))
 
-    def _llm_request(self, chat: ChatRequest, messages: list[dict[str, str]]) -> LLMRequest:
+    def _llm_request(
+        self, chat: ChatRequest, messages: list[dict[str, str]], reply_tokens: int
+    ) -> LLMRequest:
         do_sample = chat.do_sample if chat.do_sample is not None else True
         temperature = chat.temperature
         return LLMRequest(
             messages=messages,
-            max_tokens=chat.max_new_tokens or self.settings.default_max_tokens,
+            max_tokens=reply_tokens,
             temperature=self.settings.default_temperature if temperature is None else temperature,
             top_p=chat.top_p,
             do_sample=do_sample,
             stop=chat.stop,
         )
 
-    def _usage(self, turn: PreparedTurn, reported: Usage | None) -> TokenUsage:
-        """The server's counts when given, else our estimate, marked as such."""
+    def _usage(
+        self, turn: PreparedTurn, reported: Usage | None, completion_tokens: int | None = None
+    ) -> TokenUsage:
+        """The server's counts when given, else ours, marked `estimated`.
+
+        Ours: the window's estimate for the prompt; for a stream, the number of
+        text chunks (servers such as llama.cpp send one per token and report no
+        usage in streams), else the text's estimate.
+        """
         if reported is not None:
             prompt, completion, estimated = (
                 reported.prompt_tokens,
@@ -139,8 +173,8 @@ class TurnService:
                 False,
             )
         else:
-            prompt = sum(message_tokens(m) for m in turn.window)
-            completion, estimated = estimate_tokens(turn.text), True
+            prompt = sum(message_tokens(m) for m in turn.window) + PROMPT_OVERHEAD_TOKENS
+            completion, estimated = completion_tokens or estimate_tokens(turn.text), True
         return TokenUsage(
             prompt_tokens=prompt,
             completion_tokens=completion,

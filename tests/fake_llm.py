@@ -14,11 +14,14 @@ Control API (tests only):
 A behaviour is an object with any of:
   reply (str) | chunks (list[str])   the text, whole or as given pieces
   status (int), error (str)          answer this HTTP error instead
+  code (str)                         with this error code (OpenAI style)
   delay (float)                      seconds before the response starts
   chunk_delay (float)                seconds between stream chunks
-  finish_reason (str, "stop")        usage (bool, true): include OpenAI usage
+  finish_reason (str | null, "stop") null: no chunk says why the reply ended
+  usage (bool, true)                 include OpenAI usage
   fault: "malformed_json" | "no_done" | "break" | "not_sse" | "simple_plain"
-         | "simple_no_done"
+         | "simple_no_done" | "empty" (a 200 event stream with no bytes at all:
+         llama.cpp's answer to a streamed prompt over its context)
 """
 
 from __future__ import annotations
@@ -77,8 +80,10 @@ async def take(request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
 def error_response(behaviour: dict[str, Any]) -> Response | None:
     if "status" not in behaviour:
         return None
-    message = behaviour.get("error", "fake failure")
-    return JSONResponse({"error": {"message": message}}, status_code=behaviour["status"])
+    error = {"message": behaviour.get("error", "fake failure")}
+    if "code" in behaviour:
+        error["code"] = behaviour["code"]
+    return JSONResponse({"error": error}, status_code=behaviour["status"])
 
 
 def usage_of(body: dict[str, Any], text: str) -> dict[str, int]:
@@ -117,6 +122,8 @@ async def chat_completions(request: Request) -> Response:
         return JSONResponse(reply)
     if behaviour.get("fault") == "not_sse":
         return JSONResponse({"unexpected": "json"})
+    if behaviour.get("fault") == "empty":
+        return Response(b"", media_type="text/event-stream")
     return StreamingResponse(openai_events(body, behaviour), media_type="text/event-stream")
 
 

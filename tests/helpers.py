@@ -63,3 +63,13 @@ def history(http: httpx.Client, session_id: str, **params: Any) -> list[dict[str
     response = http.get(f"/api/sessions/{session_id}/messages", params=params)
     assert response.status_code == 200, response.text
     return list(response.json()["items"])
+
+
+def assert_failed_turn_then_recovery(http: httpx.Client, session_id: str, code: str) -> None:
+    stored = history(http, session_id)
+    assert [(m["role"], m["status"], m["error"]) for m in stored[-2:]] == [
+        ("user", "complete", None),
+        ("assistant", "failed", code),
+    ]
+    reply = chat(http, session_id=session_id, message="next")
+    assert reply["content"] == "Echo: next"

@@ -74,9 +74,9 @@ def test_usage_is_estimated_and_marked_when_server_gives_none(
     fake_llm.script({"reply": "x" * 40, "usage": False})
     usage = chat(client, message="y" * 40)["token_usage"]
     assert usage["estimated"] is True
-    assert usage["completion_tokens"] == 10  # 40 bytes / 4
-    assert usage["prompt_tokens"] == 14  # 40 bytes / 4 + 4 per message
-    assert usage["total_tokens"] == 24
+    assert usage["completion_tokens"] == 14  # 40 letters / 3, rounded up
+    assert usage["prompt_tokens"] == 51  # 14 + 5 for the message + 32 for the prompt
+    assert usage["total_tokens"] == 65
 
 
 def test_generation_parameters_reach_the_llm(client: httpx.Client, fake_llm: FakeLLM) -> None:
@@ -155,13 +155,13 @@ def test_window_keeps_newest_max_context_messages(make_app, fake_llm: FakeLLM) -
 def test_window_respects_token_cap_but_always_sends_new_message(
     make_app, fake_llm: FakeLLM
 ) -> None:
-    app = make_app(max_context_tokens=30, max_context_messages=50)
+    app = make_app(max_context_tokens=38, max_context_messages=50)
     with app.client() as http:
         session_id = new_session(http)
         for n in range(5):
             fake_llm.script({"reply": f"r{n}"})
-            chat(http, session_id=session_id, message="w" * 16 + str(n))  # ~9 tokens each
-        # cap 30: new message 9, then newest-first r3 (5), w3 (9), r2 (5); w2 would not fit
+            chat(http, session_id=session_id, message="w" * 16 + str(n))  # 12 tokens each
+        # cap 38: new message 12, then newest-first r3 (7), w3 (12), r2 (7); w2 would not fit
         sent = [m["content"] for m in fake_llm.last_body()["messages"]]
         assert sent == ["r2", "w" * 16 + "3", "r3", "w" * 16 + "4"]
         huge = "z" * 400  # alone it is over the cap: still sent, history dropped

@@ -6,17 +6,7 @@ import httpx
 import pytest
 
 from tests.conftest import App, FakeLLM
-from tests.helpers import chat, history, new_session
-
-
-def assert_failed_turn_then_recovery(http: httpx.Client, session_id: str, code: str) -> None:
-    stored = history(http, session_id)
-    assert [(m["role"], m["status"], m["error"]) for m in stored[-2:]] == [
-        ("user", "complete", None),
-        ("assistant", "failed", code),
-    ]
-    reply = chat(http, session_id=session_id, message="next")
-    assert reply["content"] == "Echo: next"
+from tests.helpers import assert_failed_turn_then_recovery, history, new_session
 
 
 @pytest.mark.parametrize(

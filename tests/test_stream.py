@@ -76,15 +76,6 @@ def test_keepalives_never_surface_as_events_in_httpx_sse(
     assert result.types == ["start", "delta", "delta", "delta", "done"]
 
 
-def test_stream_usage_is_estimated_when_upstream_omits_it(
-    client: httpx.Client, fake_llm: FakeLLM
-) -> None:
-    fake_llm.script({"reply": "abcd" * 5, "usage": False})
-    usage = stream_chat(client, {"message": "x"}).last["token_usage"]
-    assert usage["estimated"] is True
-    assert usage["completion_tokens"] == 5
-
-
 def test_unknown_session_is_a_plain_404_before_any_stream(client: httpx.Client) -> None:
     result = stream_chat(client, {"session_id": str(uuid.uuid4()), "message": "hi"})
     assert result.status_code == 404

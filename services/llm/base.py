@@ -23,9 +23,17 @@ import httpx
 from httpx_sse import ServerSentEvent as SSEvent
 from httpx_sse import SSEError, aconnect_sse
 
-from services.errors import LLMBadReply, LLMError, LLMTimeout, LLMUnavailable, LLMUpstreamError
+from services.errors import (
+    ContextTooLong,
+    LLMBadReply,
+    LLMError,
+    LLMTimeout,
+    LLMUnavailable,
+    LLMUpstreamError,
+)
 
 UPSTREAM_DETAIL_CHARS = 200
+CONTEXT_TOO_LONG_MARKERS = ("context_length_exceeded", "maximum context length", "context window")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +165,22 @@ def translate_transport_errors() -> Iterator[None]:
 
 
 def raise_for_upstream_status(response: httpx.Response) -> None:
-    """Raise LLMUpstreamError naming the status; the body must already be read."""
+    """Raise LLMUpstreamError naming the status; the body must already be read.
+
+    A 400 saying the prompt is over the model's context (llama.cpp, vLLM and
+    OpenAI word it differently) becomes ContextTooLong: the caller can act on it.
+    """
     if response.is_success:
         return
-    raise LLMUpstreamError(response.status_code, upstream_error_text(response.text))
+    detail = upstream_error_text(response.text)
+    if response.status_code == 400 and _says_context_too_long(response.text):
+        raise ContextTooLong(f"the prompt is longer than the model's context: {detail}")
+    raise LLMUpstreamError(response.status_code, detail)
+
+
+def _says_context_too_long(body: str) -> bool:
+    text = body.lower()
+    return any(marker in text for marker in CONTEXT_TOO_LONG_MARKERS)
 
 
 def upstream_error_text(body: str) -> str:

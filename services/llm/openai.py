@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.errors import LLMBadReply
+from services.errors import LLMBadReply, LLMTruncated
 from services.llm.base import (
     LLMClient,
     LLMReply,
@@ -18,6 +18,7 @@ from services.llm.base import (
 )
 
 DONE = "[DONE]"
+NO_FINISH_REASON = "LLM reply ended without a finish_reason: it is incomplete"
 
 
 @dataclass
@@ -32,13 +33,23 @@ class OpenAIClient(LLMClient):
         return _reply_from(await self._post_json(self._url, body))
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
-        """Parse `data:` chunks until [DONE]; a stream that just ends is a failure."""
+        """Parse `data:` chunks until [DONE]; a stream that just ends is a failure.
+
+        So is a [DONE] that never came with a finish_reason: llama.cpp's server ends
+        a stream cut short by another request (or by a prompt over its context)
+        exactly like that, and the text so far is not a whole reply.
+        """
         body = await self._body(request, stream=True)
+        finished = False
         async for event in self._sse_events(self._url, body):
             if event.data.strip() == DONE:
+                if not finished:
+                    raise LLMTruncated(NO_FINISH_REASON)
                 return
             if event.data:
-                yield _chunk_from(parse_json(event.data))
+                chunk = _chunk_from(parse_json(event.data))
+                finished = finished or chunk.finish_reason is not None
+                yield chunk
         raise LLMBadReply("LLM stream ended without [DONE]")
 
     async def _probe(self) -> str | None:
@@ -102,11 +113,10 @@ def _reply_from(payload: Any) -> LLMReply:
         raise LLMBadReply("LLM reply has no choices[0].message.content") from exc
     if not isinstance(content, str):
         raise LLMBadReply("LLM reply content is not a string")
-    return LLMReply(
-        content=content,
-        finish_reason=choice.get("finish_reason") or "stop",
-        usage=usage_from(payload.get("usage")),
-    )
+    finish_reason = choice.get("finish_reason")
+    if not finish_reason:
+        raise LLMTruncated(NO_FINISH_REASON)
+    return LLMReply(content, str(finish_reason), usage_from(payload.get("usage")))
 
 
 def _first_model_id(payload: Any) -> str:

@@ -1,0 +1,31 @@
+"""gunicorn reads this file from the working directory.
+
+With LLM_SERVER_URL unset or `local`, the master starts the local model server
+once, before forking, and hands its URL to the workers through the environment:
+`-w 4` means four API workers sharing one model, not four models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from config import load_settings
+from services.llm.local_server import LocalModelServer, start, wants_local_model
+
+_local_model: list[LocalModelServer] = []
+
+
+def on_starting(server: Any) -> None:
+    settings = load_settings()
+    if wants_local_model(settings):
+        model = asyncio.run(start(settings))
+        _local_model.append(model)
+        os.environ["LLM_SERVER_URL"] = model.url
+        server.log.info("local model server at %s for all workers", model.url)
+
+
+def on_exit(server: Any) -> None:
+    while _local_model:
+        _local_model.pop().stop()
