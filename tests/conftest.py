@@ -138,7 +138,8 @@ class App:
         self.start()
 
     def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=15, **kwargs)
+        kwargs.setdefault("timeout", 15)
+        return httpx.Client(base_url=self.url, **kwargs)
 
     def db(self) -> sqlite3.Connection:
         """Read the app's SQLite file directly, as an operator would."""

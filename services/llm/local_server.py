@@ -42,6 +42,10 @@ INSTALL_HINT = (
     "or set LLM_SERVER_URL to the URL of your own OpenAI-compatible server"
 )
 LOG_TAIL_LINES = 15
+# The child sees only these variables: llama-cpp-python reads its settings from the
+# environment with no prefix, so our own HOST/PORT would override its --port.
+CHILD_ENV_NAMES = {"PATH", "HOME", "USER", "LANG", "TZ", "TMPDIR", "LD_LIBRARY_PATH", "PYTHONPATH"}
+CHILD_ENV_PREFIXES = ("LC_", "OMP_", "GGML_", "CUDA_", "OPENBLAS_", "MKL_")
 PR_SET_PDEATHSIG = 1
 
 
@@ -139,6 +143,7 @@ def launch(settings: Settings) -> LocalModelServer:
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
+            env=child_environment(),
             preexec_fn=_die_with_parent(),
         )
     server = LocalModelServer(process, f"http://127.0.0.1:{port}", Path(log_file.name))
@@ -192,6 +197,14 @@ async def llm_server_for(settings: Settings) -> AsyncIterator[Settings]:
         yield settings.model_copy(update={"llm_server_url": server.url})
     finally:
         server.stop()
+
+
+def child_environment() -> dict[str, str]:
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name in CHILD_ENV_NAMES or name.startswith(CHILD_ENV_PREFIXES)
+    }
 
 
 def _free_port() -> int:

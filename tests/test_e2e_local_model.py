@@ -1,0 +1,273 @@
+"""End to end on the real default model: llama.cpp + SmolLM2, started by the service.
+
+Run with `pytest -m e2e` after `make install-llm`. The service runs as `python
+main.py` with LLM_SERVER_URL unset, exactly as a newcomer runs it. Assertions are
+about the service (stored, ordered, complete, counted, bounded), never about what
+the model says.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, App, free_port
+from tests.helpers import chat, history, new_session, stream_chat
+
+pytestmark = pytest.mark.e2e
+
+CONTEXT_TOKENS = 2048  # the default LLM_CONTEXT_TOKENS, also the local server's n_ctx
+GREEDY = {"do_sample": False}
+ENGLISH = "Tell me about the long history of the old harbour town and its people. "
+KOREAN = "오래된 항구 도시와 그 사람들의 긴 역사에 대해 자세히 이야기해 주세요. "
+
+
+def local_app(workdir: Path, **settings: str) -> App:
+    """The service with LLM_SERVER_URL unset: it must start the local model itself."""
+    app = App(workdir, "local", LLM_READ_TIMEOUT="120", **settings)
+    del app.env["LLM_SERVER_URL"]
+    return app
+
+
+@pytest.fixture(scope="module")
+def model_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    app = local_app(tmp_path_factory.mktemp("e2e"))
+    app.start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture
+def http(model_app: App) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=model_app.url, timeout=180) as client:
+        yield client
+
+
+def model_servers(parent_pid: int) -> list[int]:
+    """Live llama.cpp server processes whose parent is `parent_pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent_pid and b"llama_cpp.server" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def wait_gone(pid: int, seconds: float = 15) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists() or "(Z)" in _state(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _state(pid: int) -> str:
+    try:
+        return "(" + Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] + ")"
+    except OSError:
+        return "(gone)"
+
+
+def test_health_reports_the_local_model(http: httpx.Client) -> None:
+    body = http.get("/api/health").json()
+    assert body["status"] == "ok"
+    assert body["llm"]["ok"] is True
+    assert body["llm"]["model"] == "smollm2"
+
+
+def test_full_reply_is_stored_with_the_servers_usage(http: httpx.Client) -> None:
+    reply = chat(http, message="What is the capital of France?", max_new_tokens=32, **GREEDY)
+    assert reply["finish_reason"] in {"stop", "length"}
+    usage = reply["token_usage"]
+    assert usage["estimated"] is False
+    assert 0 < usage["completion_tokens"] <= 32
+    assert usage["prompt_tokens"] > 0
+    stored = history(http, reply["session_id"])
+    assert [(m["role"], m["status"]) for m in stored] == [
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    assert stored[1]["content"] == reply["content"]
+    assert stored[1]["token_usage"] == usage
+
+
+def test_streamed_reply_deltas_add_up_to_the_stored_content(http: httpx.Client) -> None:
+    result = stream_chat(http, {"message": "Write a short poem.", "max_new_tokens": 48, **GREEDY})
+    assert result.types[0] == "start"
+    assert result.types[-1] == "done"
+    assert set(result.types[1:-1]) == {"delta"}
+    assert result.ids == list(range(1, len(result.ids) + 1))
+    done = result.last
+    assert done["finish_reason"] in {"stop", "length"}
+    session_id = result.events[0]["session_id"]
+    stored = history(http, session_id)[-1]
+    assert stored["status"] == "complete"
+    assert stored["content"] == result.text
+    usage = done["token_usage"]
+    # llama.cpp sends no usage in streams: completion tokens are the chunks counted
+    assert usage["estimated"] is True
+    assert usage["completion_tokens"] == len(result.types) - 2
+    assert usage["completion_tokens"] <= 48
+
+
+def test_second_turn_prompt_carries_the_first(http: httpx.Client) -> None:
+    first = chat(http, message="My name is Ada. Remember it.", max_new_tokens=24, **GREEDY)
+    second = chat(
+        http,
+        session_id=first["session_id"],
+        message="What is my name?",
+        max_new_tokens=24,
+        **GREEDY,
+    )
+    one, two = first["token_usage"], second["token_usage"]
+    assert not one["estimated"]
+    assert not two["estimated"]
+    # the server's own count: the second prompt holds the first turn's both messages
+    assert two["prompt_tokens"] >= one["prompt_tokens"] + one["completion_tokens"]
+    stored = history(http, first["session_id"])
+    assert [m["role"] for m in stored] == ["user", "assistant", "user", "assistant"]
+    assert all(m["status"] == "complete" for m in stored)
+
+
+def test_conversation_longer_than_the_context_keeps_working(http: httpx.Client) -> None:
+    """English and Korean turns of ~300 real tokens each: the history soon outgrows
+    n_ctx=2048, yet every turn succeeds because the window stays bounded."""
+    session_id = new_session(http)
+    prompts = []
+    for turn in range(10):
+        text = (ENGLISH if turn % 2 else KOREAN) * (8 if turn % 2 else 5)
+        reply = chat(
+            http,
+            session_id=session_id,
+            message=f"{turn}. {text}",
+            max_new_tokens=8,
+            **GREEDY,
+        )
+        usage = reply["token_usage"]
+        assert usage["estimated"] is False
+        assert usage["prompt_tokens"] + 8 <= CONTEXT_TOKENS
+        prompts.append(usage["prompt_tokens"])
+    stored = history(http, session_id, limit=100)
+    assert len(stored) == 20
+    assert all(m["status"] == "complete" for m in stored)
+    history_tokens = sum(
+        m["token_usage"]["completion_tokens"] for m in stored if m["role"] == "assistant"
+    )
+    assert max(prompts) > 1000  # the window was used, not starved
+    assert prompts[-1] < history_tokens + sum(prompts) / 2  # and older turns were left out
+
+
+def test_a_second_request_does_not_truncate_a_running_stream(
+    http: httpx.Client, model_app: App
+) -> None:
+    """llama-cpp-python without --interrupt_requests false cuts a running stream short
+    whenever another request arrives, even a health probe's GET /v1/models."""
+    results: list[object] = []
+
+    def other_requests() -> None:
+        with model_app.client(timeout=180) as other:
+            time.sleep(0.3)
+            results.append(other.get("/api/health").status_code)
+            results.append(chat(other, message="Say hi.", max_new_tokens=8)["finish_reason"])
+
+    meddler = threading.Thread(target=other_requests)
+    meddler.start()
+    streamed = stream_chat(
+        http, {"message": "Count slowly from one to forty.", "max_new_tokens": 96, **GREEDY}
+    )
+    meddler.join()
+    assert streamed.types[-1] == "done", streamed.last
+    assert streamed.last["finish_reason"] in {"stop", "length"}
+    assert results[0] == 200
+    assert results[1] in {"stop", "length"}
+
+
+def test_history_survives_a_restart_and_the_model_comes_back(tmp_path: Path) -> None:
+    app = local_app(tmp_path / "restart")
+    app.start()
+    try:
+        with app.client(timeout=180) as client:
+            first = chat(client, message="Remember: blue.", max_new_tokens=8, **GREEDY)
+        app.restart()
+        with app.client(timeout=180) as client:
+            stored = history(client, first["session_id"])
+            assert [m["content"] for m in stored][1] == first["content"]
+            second = chat(
+                client,
+                session_id=first["session_id"],
+                message="What colour?",
+                max_new_tokens=8,
+                **GREEDY,
+            )
+        usage = second["token_usage"]
+        assert usage["prompt_tokens"] >= (
+            first["token_usage"]["prompt_tokens"] + first["token_usage"]["completion_tokens"]
+        )
+    finally:
+        app.stop()
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL])
+def test_stopping_the_service_stops_its_model_server(tmp_path: Path, stop_signal: int) -> None:
+    app = local_app(tmp_path / "stop")
+    app.start()
+    assert app.proc.process is not None
+    children = model_servers(app.proc.process.pid)
+    assert len(children) == 1
+    app.stop(stop_signal)
+    assert wait_gone(children[0]), f"model server {children[0]} outlived the service"
+
+
+def test_gunicorn_workers_share_one_model_server(tmp_path: Path) -> None:
+    app = local_app(tmp_path / "gunicorn")
+    argv = [
+        sys.executable, "-m", "gunicorn", "main:app", "-w", "2",
+        "-k", "uvicorn.workers.UvicornWorker", "--bind", f"127.0.0.1:{app.port}",
+    ]  # fmt: skip
+    app.proc.argv = argv
+    app.proc.cwd = ROOT  # gunicorn reads gunicorn.conf.py from its working directory
+    app.env["PYTHONPATH"] = str(ROOT)
+    app.start()
+    try:
+        assert app.proc.process is not None
+        children = model_servers(app.proc.process.pid)
+        assert len(children) == 1
+        with app.client(timeout=180) as client:
+            for n in range(4):
+                assert chat(client, message=f"Hi {n}", max_new_tokens=4)["finish_reason"]
+    finally:
+        app.stop()
+    assert wait_gone(children[0])
+
+
+def test_a_model_server_that_cannot_start_is_a_clear_startup_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "not-a-model.gguf"
+    bogus.write_bytes(b"this is not a GGUF file")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "LOCAL_"))}
+    env.update(PORT=str(free_port()), HOST="127.0.0.1", LOCAL_MODEL_PATH=str(bogus))
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "main.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode != 0
+    assert "the local model server exited with code" in run.stderr
