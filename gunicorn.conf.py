@@ -11,14 +11,15 @@ import asyncio
 import os
 from typing import Any
 
-from config import load_settings
+from config import get_settings
 from services.llm.local_server import LocalModelServer, start, wants_local_model
 
 _local_model: list[LocalModelServer] = []
 
 
 def on_starting(server: Any) -> None:
-    settings = load_settings()
+    settings = get_settings()  # a bad setting stops the master here, with one clear line
+    get_settings.cache_clear()  # workers must read LLM_SERVER_URL again, as set below
     if wants_local_model(settings):
         model = asyncio.run(start(settings))
         _local_model.append(model)

@@ -18,7 +18,7 @@ from tests.helpers import chat, new_session
         ("PORT", "eighty", "PORT='eighty'"),
         ("LLM_PROTOCOL", "grpc", "LLM_PROTOCOL='grpc': Input should be 'openai' or 'simple'"),
         ("MAX_CONTEXT_MESSAGES", "0", "MAX_CONTEXT_MESSAGES='0'"),
-        ("LLM_SERVER_URL", "localhost:8000", "must be an http:// or https:// URL"),
+        ("LLM_SERVER_URL", "localhost:8000", "must be an http:// or https:// URL, or 'local'"),
         ("DEFAULT_TEMPERATURE", "3", "DEFAULT_TEMPERATURE='3'"),
     ],
 )
@@ -39,6 +39,41 @@ def test_bad_configuration_stops_startup_with_one_line(
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"Invalid configuration: {variable}=")
     assert expected in lines[0]
+
+
+def run_main(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py")],
+        env={"PATH": "/usr/bin:/bin", **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_a_reply_longer_than_the_context_is_a_configuration_error(tmp_path) -> None:
+    result = run_main(tmp_path, DEFAULT_MAX_TOKENS="4096", LLM_CONTEXT_TOKENS="2048")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "Invalid configuration: DEFAULT_MAX_TOKENS (4096) must be below "
+        "LLM_CONTEXT_TOKENS (2048): the prompt needs room too"
+    )
+
+
+@pytest.mark.parametrize("url", [None, "local", "LOCAL"])
+def test_default_local_model_that_cannot_start_is_one_clear_line(tmp_path, url) -> None:
+    """LLM_SERVER_URL unset or `local` means the local model; a missing model file (or
+    a missing llama-cpp-python, whichever this environment lacks first) is named."""
+    env = {"LOCAL_MODEL_PATH": str(tmp_path / "missing.gguf")}
+    if url is not None:
+        env["LLM_SERVER_URL"] = url
+    result = run_main(tmp_path, **env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Cannot start the local model: ")
+    assert "missing.gguf" in lines[0] or "make install-llm" in lines[0]
 
 
 def test_dotenv_file_is_read(tmp_path) -> None:
