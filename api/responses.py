@@ -6,14 +6,26 @@ from typing import Any
 
 from models.errors import ErrorBody
 
+REQUEST_ID_EXAMPLE = "5f0c6e0a9b7d4c1e8a2b3c4d5e6f7a8b"
+
 
 def error_doc(status: int, description: str, detail: str, code: str) -> dict[int | str, Any]:
-    example = {"detail": detail, "code": code, "request_id": "5f0c6e0a9b7d4c1e8a2b3c4d5e6f7a8b"}
+    return error_examples(status, description, {code: detail})
+
+
+def error_examples(
+    status: int, description: str, details_by_code: dict[str, str]
+) -> dict[int | str, Any]:
+    """One status that several error codes share, with an example of each."""
+    examples = {
+        code: {"value": {"detail": detail, "code": code, "request_id": REQUEST_ID_EXAMPLE}}
+        for code, detail in details_by_code.items()
+    }
     return {
         status: {
             "model": ErrorBody,
             "description": description,
-            "content": {"application/json": {"example": example}},
+            "content": {"application/json": {"examples": examples}},
         }
     }
 
@@ -36,6 +48,17 @@ NOT_JSON = error_doc(
     "Content-Type must be application/json, got text/plain",
     "unsupported_media_type",
 )
+CHAT_UNPROCESSABLE = error_examples(
+    422,
+    "A bad field; or a message that cannot fit the model's context (LLM_CONTEXT_TOKENS)"
+    " beside max_new_tokens, or that the LLM server found over its context",
+    {
+        "validation_error": "temperature: Input should be less than or equal to 2",
+        "context_too_long": "the message needs about 2400 tokens but the model's context"
+        " (LLM_CONTEXT_TOKENS=2048) leaves 1760 beside the 256 kept for the reply:"
+        " shorten it or lower max_new_tokens",
+    },
+)
 TOO_LONG = error_doc(
     413,
     "Message over MAX_MESSAGE_CHARS",
@@ -45,7 +68,8 @@ TOO_LONG = error_doc(
 LLM_ERRORS: dict[int | str, Any] = {
     **error_doc(
         502,
-        "LLM server answered an error or an unparseable reply",
+        "LLM server answered an error, an unparseable reply (llm_bad_reply) or one with"
+        " no finish_reason (llm_truncated)",
         "LLM server answered HTTP 500: out of memory",
         "llm_upstream_error",
     ),

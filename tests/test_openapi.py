@@ -80,4 +80,6 @@ def test_stream_endpoint_documents_event_stream_with_example(client: httpx.Clien
 def test_chat_documents_each_llm_failure_status(client: httpx.Client) -> None:
     responses = client.get("/openapi.json").json()["paths"]["/api/chat"]["post"]["responses"]
     for code in ("404", "413", "415", "422", "502", "503", "504"):
-        assert "example" in responses[code]["content"]["application/json"], code
+        assert "examples" in responses[code]["content"]["application/json"], code
+    unprocessable = responses["422"]["content"]["application/json"]["examples"]
+    assert set(unprocessable) == {"validation_error", "context_too_long"}
