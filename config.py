@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     default_system_prompt: str = ""
     max_message_chars: int = Field(32000, ge=1)
 
+    interrupt_orphans_at_startup: bool = Field(
+        True,
+        description="Mark turns a dead process left `streaming` as `interrupted`; gunicorn "
+        "workers get false because the master does it once, before forking",
+    )
+
     session_timeout_hours: float = Field(24.0, ge=0, description="0 = sessions never expire")
     session_purge_interval_seconds: float = Field(600.0, gt=0)
     sse_keepalive_seconds: float = Field(15.0, gt=0)

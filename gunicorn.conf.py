@@ -1,8 +1,10 @@
 """gunicorn reads this file from the working directory.
 
-With LLM_SERVER_URL unset or `local`, the master starts the local model server
-once, before forking, and hands its URL to the workers through the environment:
-`-w 4` means four API workers sharing one model, not four models.
+The master does, once and before forking, what a single process does in its
+lifespan: it marks turns left `streaming` by a previous run as `interrupted` (a
+worker doing it would interrupt its live siblings' turns), and with LLM_SERVER_URL
+unset or `local` it starts the local model server and hands its URL to the workers
+through the environment: `-w 4` means four API workers sharing one model.
 """
 
 from __future__ import annotations
@@ -11,15 +13,21 @@ import asyncio
 import os
 from typing import Any
 
-from config import get_settings
+from config import Settings, get_settings
+from models.database import create_engine, create_tables
 from services.llm.local_server import LocalModelError, LocalModelServer, start, wants_local_model
+from services.turn_store import interrupt_orphaned_turns
 
 _local_model: list[LocalModelServer] = []
 
 
 def on_starting(server: Any) -> None:
     settings = get_settings()  # a bad setting stops the master here, with one clear line
-    get_settings.cache_clear()  # workers must read LLM_SERVER_URL again, as set below
+    get_settings.cache_clear()  # workers must read the environment again, as set below
+    if settings.interrupt_orphans_at_startup:
+        count = asyncio.run(_interrupt_orphans(settings))
+        server.log.info("%d turn(s) left streaming by a previous run are now interrupted", count)
+        os.environ["INTERRUPT_ORPHANS_AT_STARTUP"] = "false"  # live workers own their turns
     if wants_local_model(settings):
         try:
             model = asyncio.run(start(settings))
@@ -29,6 +37,15 @@ def on_starting(server: Any) -> None:
         _local_model.append(model)
         os.environ["LLM_SERVER_URL"] = model.url
         server.log.info("local model server at %s for all workers", model.url)
+
+
+async def _interrupt_orphans(settings: Settings) -> int:
+    engine = create_engine(settings.database_url, settings.db_busy_timeout_ms)
+    try:
+        await create_tables(engine)
+        return await interrupt_orphaned_turns(engine)
+    finally:
+        await engine.dispose()
 
 
 def on_exit(server: Any) -> None:

@@ -33,6 +33,7 @@ from services.llm.local_server import (
     llm_server_for,
     wants_local_model,
 )
+from services.turn_store import interrupt_orphaned_turns
 
 log = logging.getLogger("chat_backend")
 MAX_REQUEST_ID_CHARS = 128
@@ -68,6 +69,8 @@ def make_lifespan(settings: Settings) -> Any:
         # The local model first: its child process is forked before any worker thread exists.
         async with llm_server_for(settings) as serving:
             engine = await open_database(serving)
+            if serving.interrupt_orphans_at_startup:
+                await log_interrupted(engine)
             http = create_http_client(serving)
             services = build_services(serving, engine, http)
             purger = asyncio.create_task(
@@ -84,6 +87,11 @@ def make_lifespan(settings: Settings) -> Any:
                 await engine.dispose()
 
     return lifespan
+
+
+async def log_interrupted(engine: AsyncEngine) -> None:
+    if count := await interrupt_orphaned_turns(engine):
+        log.warning("%d turn(s) left streaming by a previous process are now interrupted", count)
 
 
 async def open_database(settings: Settings) -> AsyncEngine:

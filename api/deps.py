@@ -11,6 +11,7 @@ from services.health import HealthService
 from services.history import HistoryService
 from services.sessions import SessionService
 from services.turn import TurnService
+from services.turn_status import TurnStatusReader
 
 
 def get_services(request: Request) -> Services:
@@ -30,6 +31,10 @@ def _turns(request: Request) -> TurnService:
     return get_services(request).turns
 
 
+def _turn_status(request: Request) -> TurnStatusReader:
+    return get_services(request).turn_status
+
+
 def _health(request: Request) -> HealthService:
     return get_services(request).health
 
@@ -38,6 +43,7 @@ SessionsDep = Annotated[SessionService, Depends(_sessions)]
 HistoryDep = Annotated[HistoryService, Depends(_history)]
 TurnsDep = Annotated[TurnService, Depends(_turns)]
 HealthDep = Annotated[HealthService, Depends(_health)]
+TurnStatusDep = Annotated[TurnStatusReader, Depends(_turn_status)]
 
 
 async def require_json_body(request: Request) -> None:

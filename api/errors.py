@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models.errors import ErrorBody
-from services.errors import ServiceError
+from services.errors import ServiceError, TurnInProgress
 
 log = logging.getLogger(__name__)
 
@@ -29,23 +29,22 @@ HTTP_CODES = {
 }
 
 
-def error_response(
-    status_code: int, detail: str, code: str, errors: list[dict[str, Any]] | None = None
-) -> JSONResponse:
-    body = ErrorBody(detail=detail, code=code, request_id=correlation_id.get(), errors=errors)
+def error_response(status_code: int, detail: str, code: str, **extra: Any) -> JSONResponse:
+    body = ErrorBody(detail=detail, code=code, request_id=correlation_id.get(), **extra)
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status_code)
 
 
 async def _service_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    return error_response(exc.status_code, exc.message, exc.code)
+    message_id = exc.message_id if isinstance(exc, TurnInProgress) else None
+    return error_response(exc.status_code, exc.message, exc.code, message_id=message_id)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [_describe(error) for error in exc.errors()]
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return error_response(422, summary or "invalid request", "validation_error", errors)
+    return error_response(422, summary or "invalid request", "validation_error", errors=errors)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:

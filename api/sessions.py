@@ -1,4 +1,4 @@
-"""Session routes: create, list, read, update, delete, and message history."""
+"""Session routes: create, list, read, update, delete, message history, turn status."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response, status
 
-from api.deps import HistoryDep, SessionsDep, require_json_body
+from api.deps import HistoryDep, SessionsDep, TurnStatusDep, require_json_body
 from api.responses import NOT_JSON, SESSION_NOT_FOUND, VALIDATION, error_doc
+from models.chat import TurnStatus
 from models.message import MessagePage
 from models.session import SessionCreate, SessionPage, SessionPublic, SessionUpdate
 
@@ -86,3 +87,13 @@ async def list_messages(
 ) -> MessagePage:
     """The newest messages (before `before`), in chronological order."""
     return await history.page(session_id, limit, before)
+
+
+@router.get("/{session_id}/status", response_model=TurnStatus, responses=SESSION_NOT_FOUND)
+async def turn_status(session_id: str, reader: TurnStatusDep) -> TurnStatus:
+    """Is the session generating a reply, and how much of it is stored so far?
+
+    Read from the database, so any worker answers alike; polling it does not count
+    as access to the session.
+    """
+    return await reader.status(session_id)

@@ -107,3 +107,31 @@ class ChatResponse(BaseModel):
     created_at: datetime
     finish_reason: str | None
     token_usage: TokenUsage
+
+
+class TurnStatus(BaseModel):
+    """Whether a session is generating, and how far its newest reply has got."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "active": True,
+                    "message_id": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+                    "status": "streaming",
+                    "started_at": "2026-11-21T10:05:00Z",
+                    "chars_so_far": 412,
+                }
+            ]
+        }
+    )
+
+    active: bool = Field(..., description="true while a reply is being generated")
+    message_id: str | None = Field(None, description="The newest assistant message")
+    status: str = Field(
+        ..., description="That message's status (streaming, complete, ...); idle when none"
+    )
+    started_at: datetime | None = Field(None, description="When that turn began")
+    chars_so_far: int = Field(
+        0, description="Characters of it stored so far (checkpointed while streaming)"
+    )

@@ -70,4 +70,12 @@ async def create_tables(engine: AsyncEngine) -> None:
     """
     immediate = engine.execution_options(**{BEGIN_IMMEDIATE: True})
     async with immediate.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all, tables=TABLES)
+        await conn.run_sync(_create_missing)
+
+
+def _create_missing(conn: Connection) -> None:
+    """create_all skips tables that exist, and with them any index added since."""
+    SQLModel.metadata.create_all(conn, tables=TABLES)
+    for table in TABLES:
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)

@@ -16,3 +16,6 @@ class ErrorBody(BaseModel):
     errors: list[dict[str, Any]] | None = Field(
         None, description="Per-field problems of a 422 validation error"
     )
+    message_id: str | None = Field(
+        None, description="409 turn_in_progress: the assistant message being generated"
+    )

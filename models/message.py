@@ -12,7 +12,17 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
 
@@ -47,6 +57,14 @@ class MessageRecord(SQLModel, table=True):
         UniqueConstraint("session_id", "seq", name="uq_messages_session_seq"),
         CheckConstraint(_in_list("role", Role), name="ck_messages_role"),
         CheckConstraint(_in_list("status", MessageStatus), name="ck_messages_status"),
+        # Only turns being generated: finds a session's active turn (409, status, stop)
+        # and the startup sweep without touching the rest of the table.
+        Index(
+            "ix_messages_streaming",
+            "session_id",
+            sqlite_where=text(f"status = '{MessageStatus.STREAMING.value}'"),
+            postgresql_where=text(f"status = '{MessageStatus.STREAMING.value}'"),
+        ),
     )
 
     message_id: str = TableField(primary_key=True, max_length=36)

@@ -13,6 +13,7 @@ from services.history import HistoryService
 from services.llm import LLMClient, create_llm_client
 from services.sessions import SessionService
 from services.turn import TurnService
+from services.turn_status import TurnStatusReader
 from services.turn_store import TurnStore
 
 
@@ -23,6 +24,7 @@ class Services:
     sessions: SessionService
     history: HistoryService
     turns: TurnService
+    turn_status: TurnStatusReader
     health: HealthService
 
 
@@ -35,5 +37,6 @@ def build_services(settings: Settings, engine: AsyncEngine, http: httpx.AsyncCli
         sessions=sessions,
         history=HistoryService(engine, sessions),
         turns=TurnService(TurnStore(engine, sessions), llm, settings),
+        turn_status=TurnStatusReader(engine, sessions),
         health=HealthService(engine, llm),
     )

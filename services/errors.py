@@ -9,6 +9,7 @@ first SSE byte, as `error` events with the same code and message.
     ├── MessageTooLong             413  message_too_long
     ├── DatabaseUnavailable        503  database_unavailable
     ├── ContextTooLong             422  context_too_long
+    ├── TurnInProgress             409  turn_in_progress (names the streaming message_id)
     └── LLMError
         ├── LLMUnavailable         503  llm_unavailable
         ├── LLMTimeout             504  llm_timeout
@@ -115,3 +116,17 @@ class ContextTooLong(ServiceError):
 
     status_code = 422
     code = "context_too_long"
+
+
+class TurnInProgress(ServiceError):
+    """One generation at a time per session: the client can follow or stop that one."""
+
+    status_code = 409
+    code = "turn_in_progress"
+
+    def __init__(self, session_id: str, message_id: str) -> None:
+        super().__init__(
+            f"Session {session_id} is already generating message {message_id}; "
+            "follow it or stop it first"
+        )
+        self.message_id = message_id

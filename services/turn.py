@@ -13,6 +13,7 @@ final state. Every way a turn can end leaves a defined stored state:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,8 @@ from services.turn_store import TurnOutcome, TurnStart, TurnStore
 log = logging.getLogger(__name__)
 
 CLIENT_GONE = "client_disconnected"
+CHECKPOINT_SECONDS = 0.25
+CHECKPOINT_CHUNKS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,12 +124,14 @@ class TurnService:
         yield TurnEvent(seq, "start", _start_payload(start))
         finish_reason: str | None = None
         usage: Usage | None = None
+        checkpoint = Checkpointer(self.store, turn)
         try:
             async for chunk in self.llm.stream(turn.request):
                 if chunk.text:
                     turn.parts.append(chunk.text)
                     seq += 1
                     yield TurnEvent(seq, "delta", {"content": chunk.text})
+                    await checkpoint.after_chunk()
                 finish_reason = finish_reason or chunk.finish_reason
                 usage = chunk.usage or usage
             counted = self._usage(turn, usage, completion_tokens=len(turn.parts))
@@ -208,6 +213,26 @@ class TurnService:
             log.info("session %s was deleted during its turn", turn.start.session_id)
         except Exception:
             log.exception("could not store the end of turn %s", turn.start.assistant_message_id)
+
+
+class Checkpointer:
+    """Saves a streaming turn's text every CHECKPOINT_SECONDS or CHECKPOINT_CHUNKS,
+    whichever comes first, so a crash loses at most that much of it."""
+
+    def __init__(self, store: TurnStore, turn: PreparedTurn) -> None:
+        self.store, self.turn = store, turn
+        self.saved_at, self.unsaved = time.monotonic(), 0
+
+    async def after_chunk(self) -> None:
+        self.unsaved += 1
+        now = time.monotonic()
+        if self.unsaved < CHECKPOINT_CHUNKS and now - self.saved_at < CHECKPOINT_SECONDS:
+            return
+        self.saved_at, self.unsaved = now, 0
+        try:
+            await self.store.checkpoint(self.turn.start, self.turn.text)
+        except ServiceError as exc:  # the final store will try again; keep streaming
+            log.warning("checkpoint of %s skipped: %s", self.turn.start.assistant_message_id, exc)
 
 
 def _start_payload(start: TurnStart) -> dict[str, Any]:

@@ -1,13 +1,13 @@
-"""The two write transactions of a turn; no transaction spans the LLM call.
+"""The write transactions of a turn; no transaction spans the LLM call.
 
-begin: reserve two positions (user, assistant) on the session, store the user
-message and read the context-window candidates, all in one transaction, committed
-before the LLM is called, so an accepted message is never lost.
-finish: store the assistant message (complete or failed) at its reserved position
-and mark the session accessed.
-
-Reserving the assistant's position up front keeps user/assistant pairs adjacent
-even when turns on one session overlap.
+begin: refuse a second turn while one is generating (409), reserve two positions
+(user, assistant) on the session, store the user message and the assistant's
+`streaming` placeholder, and read the context-window candidates, all in one
+transaction committed before the LLM is called: an accepted message is never lost
+and a turn is visible (history, status) from its first moment.
+checkpoint: save the partial text while streaming, so a crash keeps it.
+finish: move the placeholder to its final state and mark the session accessed.
+interrupt_orphans: at startup, placeholders a dead process left become `interrupted`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from models.message import MessagePublic, MessageStatus, Role, TokenUsage, messa
 from models.session import sessions_table
 from models.types import utcnow
 from services.context import ChatMessage
-from services.errors import SessionNotFound
+from services.errors import SessionNotFound, TurnInProgress
 from services.sessions import SessionService, insert_session
 from services.storage import write_transaction
 
@@ -44,6 +44,7 @@ class TurnStart:
     assistant_seq: int
     system_prompt: str | None
     history_newest_first: list[ChatMessage]
+    started_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,37 +62,57 @@ class TurnStore:
         self.sessions = sessions
 
     async def begin(self, session_id: str | None, user_text: str, history_limit: int) -> TurnStart:
+        """Store the user message and the assistant's `streaming` placeholder; read history.
+
+        The active-turn check and the placeholder share one write transaction, so two
+        turns racing on one session (in any worker) cannot both pass: the loser is 409.
+        """
         now = utcnow()
         async with write_transaction(self.engine) as db:
             if session_id is None:
                 last_seq, system_prompt = FIRST_TURN_LAST_SEQ, None
-                session = await insert_session(db, {}, None, message_count=1, last_seq=last_seq)
+                session = await insert_session(db, {}, None, message_count=2, last_seq=last_seq)
                 session_id = session.session_id
             else:
+                await _refuse_if_generating(db, session_id)
                 last_seq, system_prompt = await self._reserve(db, session_id, now)
-            user_message_id = str(uuid.uuid4())
+            user_message_id, assistant_message_id = str(uuid.uuid4()), str(uuid.uuid4())
             await db.execute(
-                insert(messages_table).values(
+                insert(messages_table),
+                [
                     _message_row(session_id, user_message_id, last_seq - 1, Role.USER, now)
-                    | {"content": user_text, "status": MessageStatus.COMPLETE}
-                )
+                    | {"content": user_text, "status": MessageStatus.COMPLETE},
+                    _message_row(session_id, assistant_message_id, last_seq, Role.ASSISTANT, now)
+                    | {"content": "", "status": MessageStatus.STREAMING},
+                ],
             )
             history = await _read_history(db, session_id, last_seq - 1, history_limit)
         return TurnStart(
             session_id=session_id,
             user_message_id=user_message_id,
-            assistant_message_id=str(uuid.uuid4()),
+            assistant_message_id=assistant_message_id,
             assistant_seq=last_seq,
             system_prompt=system_prompt,
             history_newest_first=history,
+            started_at=now,
         )
 
+    async def checkpoint(self, start: TurnStart, text: str) -> None:
+        """Save the partial text of a turn still streaming (a crash keeps it)."""
+        async with write_transaction(self.engine) as db:
+            await db.execute(
+                update(messages_table)
+                .where(
+                    M.message_id == start.assistant_message_id,
+                    M.status == MessageStatus.STREAMING,
+                )
+                .values(content=text)
+            )
+
     async def finish(self, start: TurnStart, outcome: TurnOutcome) -> MessagePublic:
-        """Store the assistant message; SessionNotFound if the session went meanwhile."""
+        """Move the placeholder to its final state; SessionNotFound if the session went."""
         now = utcnow()
-        row = _message_row(
-            start.session_id, start.assistant_message_id, start.assistant_seq, Role.ASSISTANT, now
-        ) | {
+        final = {
             "content": outcome.content,
             "status": outcome.status,
             "finish_reason": outcome.finish_reason,
@@ -99,15 +120,27 @@ class TurnStore:
             "error": outcome.error,
         }
         async with write_transaction(self.engine) as db:
-            touched = await db.execute(
+            stored = await db.execute(
+                update(messages_table)
+                .where(M.message_id == start.assistant_message_id)
+                .values(final)
+                .returning(M.created_at)
+            )
+            created_at = stored.scalar_one_or_none()
+            if created_at is None:
+                raise SessionNotFound(start.session_id)
+            await db.execute(
                 update(sessions_table)
                 .where(S.session_id == start.session_id)
-                .values(last_accessed=now, message_count=S.message_count + 1)
+                .values(last_accessed=now)
             )
-            if touched.rowcount == 0:
-                raise SessionNotFound(start.session_id)
-            await db.execute(insert(messages_table).values(row))
-        return MessagePublic(**row)
+        return MessagePublic(
+            message_id=start.assistant_message_id,
+            session_id=start.session_id,
+            role=Role.ASSISTANT,
+            created_at=created_at,
+            **final,
+        )
 
     async def _reserve(
         self, db: AsyncConnection, session_id: str, now: datetime
@@ -115,13 +148,47 @@ class TurnStore:
         result = await db.execute(
             update(sessions_table)
             .where(S.session_id == session_id, self.sessions.alive(now))
-            .values(last_seq=S.last_seq + 2, message_count=S.message_count + 1, last_accessed=now)
+            .values(last_seq=S.last_seq + 2, message_count=S.message_count + 2, last_accessed=now)
             .returning(S.last_seq, S.system_prompt)
         )
         reserved = result.first()
         if reserved is None:
             raise SessionNotFound(session_id)
         return reserved.last_seq, reserved.system_prompt
+
+
+async def interrupt_orphaned_turns(engine: AsyncEngine) -> int:
+    """Turns left `streaming` by a process that died become `interrupted`, text kept.
+
+    Only safe when no live process owns a turn: at the startup of a single process,
+    or in the gunicorn master before it forks its workers (gunicorn.conf.py).
+    """
+    async with write_transaction(engine) as db:
+        result = await db.execute(
+            update(messages_table)
+            .where(M.status == MessageStatus.STREAMING)
+            .values(
+                status=MessageStatus.INTERRUPTED,
+                finish_reason=MessageStatus.INTERRUPTED.value,
+                error=MessageStatus.INTERRUPTED.value,
+            )
+        )
+    return int(result.rowcount)
+
+
+async def _refuse_if_generating(db: AsyncConnection, session_id: str) -> None:
+    active = (await db.execute(active_turn_query(session_id))).first()
+    if active is not None:
+        raise TurnInProgress(session_id, active.message_id)
+
+
+def active_turn_query(session_id: str) -> Select[tuple[str]]:
+    """The session's message being generated, through the partial index."""
+    return (
+        select(M.message_id)
+        .where(M.session_id == session_id, M.status == MessageStatus.STREAMING)
+        .limit(1)
+    )
 
 
 def _message_row(

@@ -13,6 +13,7 @@ EXPECTED_ROUTES = {
     ("patch", "/api/sessions/{session_id}"),
     ("delete", "/api/sessions/{session_id}"),
     ("get", "/api/sessions/{session_id}/messages"),
+    ("get", "/api/sessions/{session_id}/status"),
     ("post", "/api/chat"),
     ("post", "/api/chat/stream"),
     ("get", "/api/health"),

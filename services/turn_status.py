@@ -1,0 +1,56 @@
+"""A session's turn status, read from the database: right whichever worker asks.
+
+While a turn streams, its text is checkpointed (services/turn.py), so chars_so_far
+follows the generation within a checkpoint interval, from any process.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from models.chat import TurnStatus
+from models.message import MessageStatus, Role, messages_table
+from models.session import sessions_table
+from models.types import utcnow
+from services.errors import SessionNotFound
+from services.sessions import SessionService
+from services.storage import read_connection
+
+M = messages_table.c
+S = sessions_table.c
+IDLE = "idle"
+
+
+class TurnStatusReader:
+    def __init__(self, engine: AsyncEngine, sessions: SessionService) -> None:
+        self.engine = engine
+        self.sessions = sessions
+
+    async def status(self, session_id: str) -> TurnStatus:
+        """The newest assistant message: one backwards step on the (session, seq) index.
+
+        Reading does not count as access: clients poll this.
+        """
+        alive = select(S.session_id).where(
+            S.session_id == session_id, self.sessions.alive(utcnow())
+        )
+        newest = (
+            select(M.message_id, M.status, M.created_at, func.length(M.content).label("chars"))
+            .where(M.session_id == session_id, M.role == Role.ASSISTANT)
+            .order_by(M.seq.desc())
+            .limit(1)
+        )
+        async with read_connection(self.engine) as db:
+            if (await db.execute(alive)).first() is None:
+                raise SessionNotFound(session_id)
+            row = (await db.execute(newest)).first()
+        if row is None:
+            return TurnStatus(active=False, status=IDLE)
+        return TurnStatus(
+            active=row.status == MessageStatus.STREAMING,
+            message_id=row.message_id,
+            status=row.status,
+            started_at=row.created_at,
+            chars_so_far=row.chars or 0,
+        )
