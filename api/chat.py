@@ -10,7 +10,14 @@ from fastapi import APIRouter, Depends
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import TurnsDep, require_json_body
-from api.responses import CHAT_UNPROCESSABLE, LLM_ERRORS, NOT_JSON, SESSION_NOT_FOUND, TOO_LONG
+from api.responses import (
+    CHAT_UNPROCESSABLE,
+    LLM_ERRORS,
+    NOT_JSON,
+    SESSION_NOT_FOUND,
+    TOO_LONG,
+    TURN_IN_PROGRESS,
+)
 from models.chat import ChatRequest, ChatResponse
 from services.turn import TurnEvent
 
@@ -48,7 +55,13 @@ class KeepAlive(ServerSentEvent):
         return b": keep-alive\r\n"
 
 
-REQUEST_ERRORS = {**SESSION_NOT_FOUND, **CHAT_UNPROCESSABLE, **NOT_JSON, **TOO_LONG}
+REQUEST_ERRORS = {
+    **SESSION_NOT_FOUND,
+    **TURN_IN_PROGRESS,
+    **CHAT_UNPROCESSABLE,
+    **NOT_JSON,
+    **TOO_LONG,
+}
 
 
 @router.post("", response_model=ChatResponse, responses={**REQUEST_ERRORS, **LLM_ERRORS})

@@ -59,6 +59,23 @@ CHAT_UNPROCESSABLE = error_examples(
         " shorten it or lower max_new_tokens",
     },
 )
+TURN_IN_PROGRESS: dict[int | str, Any] = {
+    409: {
+        "model": ErrorBody,
+        "description": "The session is already generating a reply (one turn at a time)",
+        "content": {
+            "application/json": {
+                "example": {
+                    "detail": "Session 3f2b8c1e-... is already generating message 9c1d2e3f-...;"
+                    " follow it or stop it first",
+                    "code": "turn_in_progress",
+                    "request_id": REQUEST_ID_EXAMPLE,
+                    "message_id": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+                }
+            }
+        },
+    }
+}
 TOO_LONG = error_doc(
     413,
     "Message over MAX_MESSAGE_CHARS",

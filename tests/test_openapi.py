@@ -82,5 +82,7 @@ def test_chat_documents_each_llm_failure_status(client: httpx.Client) -> None:
     responses = client.get("/openapi.json").json()["paths"]["/api/chat"]["post"]["responses"]
     for code in ("404", "413", "415", "422", "502", "503", "504"):
         assert "examples" in responses[code]["content"]["application/json"], code
+    conflict = responses["409"]["content"]["application/json"]["example"]
+    assert conflict["code"] == "turn_in_progress"
     unprocessable = responses["422"]["content"]["application/json"]["examples"]
     assert set(unprocessable) == {"validation_error", "context_too_long"}
