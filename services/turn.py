@@ -1,13 +1,15 @@
 """A chat turn, whole or streamed.
 
-Persistence order: (1) the user message is committed (TurnStore.begin); (2) the LLM
-is called with no transaction open; (3) the assistant message is stored with its
-final state. Every way a turn can end leaves a defined stored state:
+Persistence order: (1) the user message and the assistant's `streaming` placeholder
+are committed (TurnStore.begin); (2) the LLM is called with no transaction open, a
+stream's text checkpointed on the way (Checkpointer); (3) the placeholder is moved
+to its final state. Every way a turn can end leaves a defined stored state:
 
     good reply              -> assistant `complete`
     LLM error               -> assistant `failed` (partial text kept), error re-raised
                                (whole turn) or sent as a final `error` event (stream)
     stream client went away -> assistant `cancelled` with the text so far
+    process died            -> `interrupted` at the next startup, checkpointed text kept
 """
 
 from __future__ import annotations

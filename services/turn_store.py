@@ -44,7 +44,6 @@ class TurnStart:
     assistant_seq: int
     system_prompt: str | None
     history_newest_first: list[ChatMessage]
-    started_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +93,6 @@ class TurnStore:
             assistant_seq=last_seq,
             system_prompt=system_prompt,
             history_newest_first=history,
-            started_at=now,
         )
 
     async def checkpoint(self, start: TurnStart, text: str) -> None:
