@@ -45,6 +45,20 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise RuntimeError(f"{url} did not come up:\n{log.read_text()}")
 
 
+def run_main(
+    cwd: Path, env: dict[str, str], timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """`python main.py` run to its exit (a startup that must fail), output captured."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py")],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 class Process:
     """A child process with its output in a log file, stopped gracefully."""
 

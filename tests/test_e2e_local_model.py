@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, App, free_port
+from tests.conftest import ROOT, App, free_port, run_main
 from tests.helpers import chat, history, new_session, stream_chat
 
 pytestmark = pytest.mark.e2e
@@ -265,13 +264,6 @@ def test_a_model_server_that_cannot_start_is_a_clear_startup_error(tmp_path: Pat
     bogus.write_bytes(b"this is not a GGUF file")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "LOCAL_"))}
     env.update(PORT=str(free_port()), HOST="127.0.0.1", LOCAL_MODEL_PATH=str(bogus))
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "main.py")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = run_main(tmp_path, env, timeout=120)
     assert run.returncode != 0
     assert "the local model server exited with code" in run.stderr

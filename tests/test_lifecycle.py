@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 
 import pytest
 
-from tests.conftest import ROOT, App, FakeLLM, Process
+from tests.conftest import ROOT, App, FakeLLM, Process, run_main
 from tests.helpers import chat, new_session
 
 
@@ -25,15 +24,7 @@ from tests.helpers import chat, new_session
 def test_bad_configuration_stops_startup_with_one_line(
     tmp_path, variable: str, value: str, expected: str
 ) -> None:
-    env = {"PATH": "/usr/bin:/bin", variable: value}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "main.py")],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_main(tmp_path, {"PATH": "/usr/bin:/bin", variable: value})
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -41,19 +32,9 @@ def test_bad_configuration_stops_startup_with_one_line(
     assert expected in lines[0]
 
 
-def run_main(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "main.py")],
-        env={"PATH": "/usr/bin:/bin", **env},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-
-
 def test_a_reply_longer_than_the_context_is_a_configuration_error(tmp_path) -> None:
-    result = run_main(tmp_path, DEFAULT_MAX_TOKENS="4096", LLM_CONTEXT_TOKENS="2048")
+    env = {"PATH": "/usr/bin:/bin", "DEFAULT_MAX_TOKENS": "4096", "LLM_CONTEXT_TOKENS": "2048"}
+    result = run_main(tmp_path, env)
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "Invalid configuration: DEFAULT_MAX_TOKENS (4096) must be below "
@@ -65,10 +46,10 @@ def test_a_reply_longer_than_the_context_is_a_configuration_error(tmp_path) -> N
 def test_default_local_model_that_cannot_start_is_one_clear_line(tmp_path, url) -> None:
     """LLM_SERVER_URL unset or `local` means the local model; a missing model file (or
     a missing llama-cpp-python, whichever this environment lacks first) is named."""
-    env = {"LOCAL_MODEL_PATH": str(tmp_path / "missing.gguf")}
+    env = {"PATH": "/usr/bin:/bin", "LOCAL_MODEL_PATH": str(tmp_path / "missing.gguf")}
     if url is not None:
         env["LLM_SERVER_URL"] = url
-    result = run_main(tmp_path, **env)
+    result = run_main(tmp_path, env)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -78,14 +59,7 @@ def test_default_local_model_that_cannot_start_is_one_clear_line(tmp_path, url) 
 
 def test_dotenv_file_is_read(tmp_path) -> None:
     (tmp_path / ".env").write_text("PORT=notanumber\n")
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "main.py")],
-        env={"PATH": "/usr/bin:/bin"},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_main(tmp_path, {"PATH": "/usr/bin:/bin"})
     assert "PORT='notanumber'" in result.stderr
 
 
