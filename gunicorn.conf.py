@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from config import Settings, get_settings
-from models.database import create_engine, create_tables
+from models.database import create_engine, migrate
 from services.llm.local_server import LocalModelError, LocalModelServer, start, wants_local_model
 from services.turn_store import interrupt_orphaned_turns
 
@@ -42,7 +42,7 @@ def on_starting(server: Any) -> None:
 async def _interrupt_orphans(settings: Settings) -> int:
     engine = create_engine(settings.database_url, settings.db_busy_timeout_ms)
     try:
-        await create_tables(engine)
+        await migrate(engine)
         return await interrupt_orphaned_turns(engine)
     finally:
         await engine.dispose()

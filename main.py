@@ -20,10 +20,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api import chat, health, sessions
+from api import chat, health, messages, sessions
 from api.errors import install_error_handlers
 from config import APP_VERSION, Settings, get_settings
-from models.database import create_engine, create_tables
+from models.database import create_engine, migrate
 from services.container import build_services
 from services.expiry import purge_expired_sessions_forever
 from services.llm.factory import create_http_client
@@ -73,16 +73,21 @@ def make_lifespan(settings: Settings) -> Any:
                 await log_interrupted(engine)
             http = create_http_client(serving)
             services = build_services(serving, engine, http)
-            purger = asyncio.create_task(
-                purge_expired_sessions_forever(
-                    services.sessions, serving.session_purge_interval_seconds
-                )
-            )
+            background = [
+                asyncio.create_task(
+                    purge_expired_sessions_forever(
+                        services.sessions, serving.session_purge_interval_seconds
+                    )
+                ),
+                asyncio.create_task(services.runner.watch_stop_requests_forever()),
+            ]
             log.info("serving; LLM %s (%s)", serving.llm_server_url, serving.llm_protocol)
             try:
                 yield {"services": services}
             finally:
-                purger.cancel()
+                for task in background:
+                    task.cancel()
+                await services.runner.shutdown()
                 await http.aclose()
                 await engine.dispose()
 
@@ -97,7 +102,7 @@ async def log_interrupted(engine: AsyncEngine) -> None:
 async def open_database(settings: Settings) -> AsyncEngine:
     engine = create_engine(settings.database_url, settings.db_busy_timeout_ms)
     try:
-        await create_tables(engine)
+        await migrate(engine)
     except Exception as exc:
         log.error("cannot open database %s: %s", settings.database_url, exc)
         await engine.dispose()
@@ -127,7 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CorrelationIdMiddleware, header_name="X-Request-ID", validator=_valid_request_id
     )
     install_error_handlers(app)
-    for module in (sessions, chat, health):
+    for module in (sessions, chat, messages, health):
         app.include_router(module.router)
     return app
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from api.deps import TurnsDep, require_json_body
+from api.deps import RunnerDep, TurnsDep, require_json_body
 from api.responses import (
     CHAT_UNPROCESSABLE,
     LLM_ERRORS,
@@ -19,7 +19,7 @@ from api.responses import (
     TURN_IN_PROGRESS,
 )
 from models.chat import ChatRequest, ChatResponse
-from services.turn import TurnEvent
+from services.live_turn import TurnEvent
 
 router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=[Depends(require_json_body)])
 
@@ -65,19 +65,28 @@ REQUEST_ERRORS = {
 
 
 @router.post("", response_model=ChatResponse, responses={**REQUEST_ERRORS, **LLM_ERRORS})
-async def chat(body: ChatRequest, turns: TurnsDep) -> ChatResponse:
-    """Send a message and get the whole reply; both messages are stored first."""
-    return await turns.complete(body)
+async def chat(body: ChatRequest, runner: RunnerDep) -> ChatResponse:
+    """Send a message and get the whole reply; both messages are stored first.
+
+    The reply can be stopped from another request (`POST /api/sessions/{id}/stop`):
+    this call then answers 200 with the partial content and `finish_reason: cancelled`.
+    """
+    return await runner.complete(body)
 
 
 @router.post(
     "/stream", response_class=EventSourceResponse, responses={**STREAM_DOC, **REQUEST_ERRORS}
 )
-async def chat_stream(body: ChatRequest, turns: TurnsDep) -> EventSourceResponse:
-    """Send a message and receive the reply as Server-Sent Events."""
-    turn = await turns.prepare(body)
+async def chat_stream(body: ChatRequest, turns: TurnsDep, runner: RunnerDep) -> EventSourceResponse:
+    """Send a message and receive the reply as Server-Sent Events.
+
+    Generation runs on the server: if the connection drops, the reply is still
+    generated and stored (unless `on_disconnect` is `cancel`), and
+    `GET /api/messages/{message_id}/stream` with `Last-Event-ID` picks it up again.
+    """
+    live = runner.start(await turns.prepare(body))
     return EventSourceResponse(
-        _frame(turns.stream(turn)),
+        _frame(runner.follow(live, on_disconnect=body.on_disconnect)),
         headers={"Cache-Control": "no-cache"},
         ping=turns.settings.sse_keepalive_seconds,
         ping_message_factory=KeepAlive,

@@ -11,6 +11,7 @@ from services.health import HealthService
 from services.history import HistoryService
 from services.sessions import SessionService
 from services.turn import TurnService
+from services.turn_runner import TurnRunner
 from services.turn_status import TurnStatusReader
 
 
@@ -31,6 +32,10 @@ def _turns(request: Request) -> TurnService:
     return get_services(request).turns
 
 
+def _runner(request: Request) -> TurnRunner:
+    return get_services(request).runner
+
+
 def _turn_status(request: Request) -> TurnStatusReader:
     return get_services(request).turn_status
 
@@ -42,6 +47,7 @@ def _health(request: Request) -> HealthService:
 SessionsDep = Annotated[SessionService, Depends(_sessions)]
 HistoryDep = Annotated[HistoryService, Depends(_history)]
 TurnsDep = Annotated[TurnService, Depends(_turns)]
+RunnerDep = Annotated[TurnRunner, Depends(_runner)]
 HealthDep = Annotated[HealthService, Depends(_health)]
 TurnStatusDep = Annotated[TurnStatusReader, Depends(_turn_status)]
 

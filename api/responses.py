@@ -36,6 +36,12 @@ SESSION_NOT_FOUND = error_doc(
     "Session 3f2b8c1e-... not found",
     "session_not_found",
 )
+MESSAGE_NOT_FOUND = error_doc(
+    404,
+    "Unknown message, not an assistant reply, or its session is gone",
+    "Message 9c1d2e3f-... not found",
+    "message_not_found",
+)
 VALIDATION = error_doc(
     422,
     "The request names a bad field",

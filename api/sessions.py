@@ -1,4 +1,4 @@
-"""Session routes: create, list, read, update, delete, message history, turn status."""
+"""Session routes: create, list, read, update, delete, message history, turn status, stop."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response, status
 
-from api.deps import HistoryDep, SessionsDep, TurnStatusDep, require_json_body
+from api.deps import HistoryDep, RunnerDep, SessionsDep, TurnStatusDep, require_json_body
 from api.responses import NOT_JSON, SESSION_NOT_FOUND, VALIDATION, error_doc
-from models.chat import TurnStatus
+from models.chat import StopResult, TurnStatus
 from models.message import MessagePage
 from models.session import SessionCreate, SessionPage, SessionPublic, SessionUpdate
 
@@ -97,3 +97,16 @@ async def turn_status(session_id: str, reader: TurnStatusDep) -> TurnStatus:
     as access to the session.
     """
     return await reader.status(session_id)
+
+
+@router.post("/{session_id}/stop", response_model=StopResult, responses=SESSION_NOT_FOUND)
+async def stop_turn(session_id: str, runner: RunnerDep) -> StopResult:
+    """Stop the reply the session is generating, whichever worker generates it.
+
+    The upstream stream is closed at once (the LLM server stops decoding), the reply
+    is stored `cancelled` with its text so far, and a client reading its stream gets
+    a last `done` event with `finish_reason: cancelled`. Answers once the reply has
+    ended (normally within a few hundred ms). No reply being generated: 200 with
+    `stopped: false`.
+    """
+    return await runner.stop_session(session_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -57,6 +57,15 @@ class ChatRequest(BaseModel):
                 {"type": "null"},
             ]
         },
+    )
+
+    on_disconnect: Literal["continue", "cancel"] = Field(
+        "continue",
+        description=(
+            "What a dropped stream (SSE or WebSocket) does to the generation: `continue` "
+            "(default) generates and stores the whole reply, which can be resumed; "
+            "`cancel` stops it as a stop request would"
+        ),
     )
 
     @field_validator("message")
@@ -135,3 +144,34 @@ class TurnStatus(BaseModel):
     chars_so_far: int = Field(
         0, description="Characters of it stored so far (checkpointed while streaming)"
     )
+
+
+class StopResult(BaseModel):
+    """What a stop request did. Stopping nothing is not an error: stopped is false."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "stopped": True,
+                    "message_id": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+                    "status": "cancelled",
+                    "chars": 412,
+                    "detail": "stopped",
+                },
+                {
+                    "stopped": False,
+                    "message_id": None,
+                    "status": "idle",
+                    "chars": 0,
+                    "detail": "no reply is being generated; nothing to stop",
+                },
+            ]
+        }
+    )
+
+    stopped: bool = Field(..., description="true when this request ended the generation")
+    message_id: str | None = Field(None, description="The reply concerned, when there is one")
+    status: str = Field(..., description="That reply's status now (cancelled, complete, ...)")
+    chars: int = Field(0, description="Characters of it stored (kept when cancelled)")
+    detail: str

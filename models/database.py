@@ -1,4 +1,4 @@
-"""The async engine: URL handling, SQLite pragmas, transactions and table creation.
+"""The async engine: URL handling, SQLite pragmas, transactions and schema migrations.
 
 SQLite notes: every connection runs in WAL mode with foreign keys on, a busy
 timeout and synchronous=NORMAL. Python's sqlite3 BEGINs lazily (DEFERRED), which
@@ -12,17 +12,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlmodel import SQLModel
 
-from models.message import messages_table
+import models.message
+import models.turn_stop  # noqa: F401  (every table on the metadata, for `alembic revision`)
 from models.session import sessions_table
 
-TABLES = [sessions_table, messages_table]
 BEGIN_IMMEDIATE = "begin_immediate"  # execution option read by the BEGIN hook
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite"}
+_SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql+psycopg"}
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# The schema of databases made before migrations existed (by create_all).
+PRE_MIGRATIONS_REVISION = "0001"
 
 
 def to_async_url(database_url: str) -> str:
@@ -32,6 +37,13 @@ def to_async_url(database_url: str) -> str:
     url = make_url(database_url)
     driver = _ASYNC_DRIVERS.get(url.drivername)
     return url.set(drivername=driver).render_as_string(False) if driver else database_url
+
+
+def to_sync_url(database_url: str) -> str:
+    """The same database through a sync driver, for the `alembic` command line."""
+    url = make_url(to_async_url(database_url))
+    driver = _SYNC_DRIVERS.get(url.drivername)
+    return url.set(drivername=driver).render_as_string(False) if driver else str(url)
 
 
 def create_engine(database_url: str, busy_timeout_ms: int = 5000) -> AsyncEngine:
@@ -61,21 +73,23 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-async def create_tables(engine: AsyncEngine) -> None:
-    """Create missing tables and indexes; existing ones are left untouched.
+async def migrate(engine: AsyncEngine) -> None:
+    """Bring the schema to the newest migration (creating it in a new database).
 
-    Several workers (gunicorn -w N) start at once on the same new file: the
-    check-then-create must hold the write lock throughout, or the loser of the
-    race fails its boot with "database is locked" and takes the master down.
+    Several workers (gunicorn -w N) start at once on the same file: the whole
+    upgrade holds the write lock, so one migrates while the others wait and then
+    find nothing to do. SQLite DDL is transactional: a failed upgrade rolls back.
     """
     immediate = engine.execution_options(**{BEGIN_IMMEDIATE: True})
     async with immediate.begin() as conn:
-        await conn.run_sync(_create_missing)
+        await conn.run_sync(_upgrade_to_head)
 
 
-def _create_missing(conn: Connection) -> None:
-    """create_all skips tables that exist, and with them any index added since."""
-    SQLModel.metadata.create_all(conn, tables=TABLES)
-    for table in TABLES:
-        for index in table.indexes:
-            index.create(conn, checkfirst=True)
+def _upgrade_to_head(conn: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    tables = set(inspect(conn).get_table_names())
+    if "alembic_version" not in tables and sessions_table.name in tables:
+        command.stamp(config, PRE_MIGRATIONS_REVISION)
+    command.upgrade(config, "head")

@@ -81,6 +81,9 @@ class MessageRecord(SQLModel, table=True):
     token_usage: dict[str, Any] | None = TableField(default=None, sa_column=Column(JSON))
     finish_reason: str | None = None
     error: str | None = None
+    # The length of each streamed delta, in order: maps an SSE event id to a text
+    # offset, so any worker can resume a stream from the stored text alone.
+    delta_lengths: list[int] | None = TableField(default=None, sa_column=Column(JSON))
 
 
 MESSAGE_EXAMPLE: dict[str, Any] = {

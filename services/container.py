@@ -13,7 +13,9 @@ from services.history import HistoryService
 from services.llm import LLMClient, create_llm_client
 from services.sessions import SessionService
 from services.turn import TurnService
+from services.turn_runner import TurnRunner
 from services.turn_status import TurnStatusReader
+from services.turn_stops import TurnStops
 from services.turn_store import TurnStore
 
 
@@ -24,6 +26,7 @@ class Services:
     sessions: SessionService
     history: HistoryService
     turns: TurnService
+    runner: TurnRunner
     turn_status: TurnStatusReader
     health: HealthService
 
@@ -31,12 +34,14 @@ class Services:
 def build_services(settings: Settings, engine: AsyncEngine, http: httpx.AsyncClient) -> Services:
     llm = create_llm_client(settings, http)
     sessions = SessionService(engine, settings.session_timeout_hours)
+    turns = TurnService(TurnStore(engine, sessions), llm, settings)
     return Services(
         settings=settings,
         llm=llm,
         sessions=sessions,
         history=HistoryService(engine, sessions),
-        turns=TurnService(TurnStore(engine, sessions), llm, settings),
+        turns=turns,
+        runner=TurnRunner(turns, TurnStops(engine, sessions)),
         turn_status=TurnStatusReader(engine, sessions),
         health=HealthService(engine, llm),
     )

@@ -10,6 +10,7 @@ first SSE byte, as `error` events with the same code and message.
     ├── DatabaseUnavailable        503  database_unavailable
     ├── ContextTooLong             422  context_too_long
     ├── TurnInProgress             409  turn_in_progress (names the streaming message_id)
+    ├── TurnInterrupted            503  interrupted (the service stopped mid-reply)
     └── LLMError
         ├── LLMUnavailable         503  llm_unavailable
         ├── LLMTimeout             504  llm_timeout
@@ -130,3 +131,13 @@ class TurnInProgress(ServiceError):
             "follow it or stop it first"
         )
         self.message_id = message_id
+
+
+class TurnInterrupted(ServiceError):
+    """The service shut down (or died) while generating; the text so far is kept."""
+
+    status_code = 503
+    code = "interrupted"
+
+    def __init__(self) -> None:
+        super().__init__("the service stopped during this reply; the text so far is kept")

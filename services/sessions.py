@@ -42,6 +42,12 @@ class SessionService:
         cutoff = self._cutoff(now)
         return true() if cutoff is None else S.last_accessed >= cutoff
 
+    async def require_alive(self, db: AsyncConnection, session_id: str) -> None:
+        """SessionNotFound unless the session exists and has not expired."""
+        alive = select(S.session_id).where(S.session_id == session_id, self.alive(utcnow()))
+        if (await db.execute(alive)).first() is None:
+            raise SessionNotFound(session_id)
+
     async def create(
         self, metadata: dict[str, Any] | None = None, system_prompt: str | None = None
     ) -> SessionPublic:

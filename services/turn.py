@@ -1,4 +1,4 @@
-"""A chat turn, whole or streamed.
+"""A chat turn: prepare (store, window), then generate (stream, checkpoint, store).
 
 Persistence order: (1) the user message and the assistant's `streaming` placeholder
 are committed (TurnStore.begin); (2) the LLM is called with no transaction open, a
@@ -6,17 +6,19 @@ stream's text checkpointed on the way (Checkpointer); (3) the placeholder is mov
 to its final state. Every way a turn can end leaves a defined stored state:
 
     good reply              -> assistant `complete`
-    LLM error               -> assistant `failed` (partial text kept), error re-raised
-                               (whole turn) or sent as a final `error` event (stream)
-    stream client went away -> assistant `cancelled` with the text so far
+    LLM error               -> assistant `failed` (partial text kept), a final `error`
+    stopped (any worker)    -> assistant `cancelled` with the text so far, `done`
+    service shutting down   -> `interrupted` with the text so far, `error`
     process died            -> `interrupted` at the next startup, checkpointed text kept
+
+A client leaving does not end the turn: generation runs in its own task
+(TurnRunner) and is stored whole; `on_disconnect: cancel` asks for a stop instead.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,24 +35,24 @@ from services.context import (
     message_tokens,
     prompt_room,
 )
-from services.errors import ContextTooLong, MessageTooLong, ServiceError, SessionNotFound
+from services.errors import (
+    ContextTooLong,
+    MessageTooLong,
+    ServiceError,
+    SessionNotFound,
+    TurnInterrupted,
+)
+from services.live_turn import LiveTurn
 from services.llm import LLMClient, LLMRequest, Usage
 from services.turn_store import TurnOutcome, TurnStart, TurnStore
 
 log = logging.getLogger(__name__)
 
-CLIENT_GONE = "client_disconnected"
+CANCELLED = "cancelled"
 CHECKPOINT_SECONDS = 0.25
 CHECKPOINT_CHUNKS = 64
-
-
-@dataclass(frozen=True, slots=True)
-class TurnEvent:
-    """One event of a streamed turn; `id` is the per-turn sequence number."""
-
-    id: int
-    type: str
-    data: dict[str, Any]
+TOKEN_CHUNK_CHARS = 8  # chunks this short on average are taken as one token each
+INTERRUPTED = (MessageStatus.INTERRUPTED, "interrupted", None, TurnInterrupted.code)
 
 
 @dataclass(slots=True)
@@ -65,6 +67,17 @@ class PreparedTurn:
     @property
     def text(self) -> str:
         return "".join(self.parts)
+
+    def outcome(
+        self,
+        status: MessageStatus,
+        finish_reason: str | None,
+        usage: TokenUsage | None,
+        error: str | None = None,
+    ) -> TurnOutcome:
+        """How the turn ended, with the text and delta lengths generated so far."""
+        lengths = [len(part) for part in self.parts]
+        return TurnOutcome(self.text, status, finish_reason, usage, error, lengths)
 
 
 class TurnService:
@@ -107,48 +120,45 @@ class TurnService:
         cap = self.settings.max_context_tokens
         return min(room, cap) if cap else room
 
-    async def complete(self, chat: ChatRequest) -> ChatResponse:
-        turn = await self.prepare(chat)
-        try:
-            reply = await self.llm.complete(turn.request)
-        except Exception as exc:
-            await self._store_failure(turn, exc)
-            raise
-        turn.parts.append(reply.content)
-        usage = self._usage(turn, reply.usage)
-        outcome = TurnOutcome(reply.content, MessageStatus.COMPLETE, reply.finish_reason, usage)
-        return _chat_response(turn.start, await self._store(turn, outcome))
+    async def generate(self, turn: PreparedTurn, live: LiveTurn) -> None:
+        """Stream the reply into `live` (start, delta..., done or error) and store it.
 
-    async def stream(self, turn: PreparedTurn) -> AsyncIterator[TurnEvent]:
-        """Events of a prepared turn: start, delta..., then done or error."""
-        start = turn.start
-        seq = 1
-        yield TurnEvent(seq, "start", _start_payload(start))
+        Runs in its own task (TurnRunner). A stop cancels only the scope around the
+        upstream stream, which closes that connection at once; what was generated
+        is then stored `cancelled` and the followers get `done`.
+        """
+        live.emit("start", _start_payload(turn.start))
         finish_reason: str | None = None
         usage: Usage | None = None
         checkpoint = Checkpointer(self.store, turn)
         try:
-            async for chunk in self.llm.stream(turn.request):
-                if chunk.text:
-                    turn.parts.append(chunk.text)
-                    seq += 1
-                    yield TurnEvent(seq, "delta", {"content": chunk.text})
-                    await checkpoint.after_chunk()
-                finish_reason = finish_reason or chunk.finish_reason
-                usage = chunk.usage or usage
-            counted = self._usage(turn, usage, completion_tokens=len(turn.parts))
-            outcome = TurnOutcome(
-                turn.text, MessageStatus.COMPLETE, finish_reason or "stop", counted
-            )
+            with anyio.CancelScope() as upstream:
+                live.guard_upstream(upstream)
+                async for chunk in self.llm.stream(turn.request):
+                    if chunk.text:
+                        turn.parts.append(chunk.text)
+                        live.emit("delta", {"content": chunk.text})
+                        await checkpoint.after_chunk()
+                    finish_reason = finish_reason or chunk.finish_reason
+                    usage = chunk.usage or usage
+            counted = self._usage(turn, usage)
+            if upstream.cancelled_caught:
+                outcome = turn.outcome(MessageStatus.CANCELLED, CANCELLED, counted)
+            else:
+                outcome = turn.outcome(MessageStatus.COMPLETE, finish_reason or "stop", counted)
             stored = await self._store(turn, outcome)
         except Exception as exc:
             await self._store_failure(turn, exc)
-            yield TurnEvent(seq + 1, "error", _error_payload(exc))
+            live.failure = exc
+            live.emit("error", _error_payload(exc))
             return
-        except BaseException:
-            await self._store_cancelled(turn)
+        except BaseException:  # the process is shutting down under this turn
+            await self._store_quietly(turn, turn.outcome(*INTERRUPTED))
+            live.failure = TurnInterrupted()
+            live.emit("error", _error_payload(live.failure))
             raise
-        yield TurnEvent(seq + 1, "done", _done_payload(stored))
+        live.result = stored
+        live.emit("done", _done_payload(stored))
 
     def _llm_request(
         self, chat: ChatRequest, messages: list[dict[str, str]], reply_tokens: int
@@ -164,14 +174,12 @@ class TurnService:
             stop=chat.stop,
         )
 
-    def _usage(
-        self, turn: PreparedTurn, reported: Usage | None, completion_tokens: int | None = None
-    ) -> TokenUsage:
+    def _usage(self, turn: PreparedTurn, reported: Usage | None) -> TokenUsage:
         """The server's counts when given, else ours, marked `estimated`.
 
-        Ours: the window's estimate for the prompt; for a stream, the number of
-        text chunks (servers such as llama.cpp send one per token and report no
-        usage in streams), else the text's estimate.
+        Ours: the window's estimate for the prompt; for the reply, the number of
+        chunks when they look like single tokens (llama.cpp sends one per token and
+        reports no usage in streams), else the text's estimate.
         """
         if reported is not None:
             prompt, completion, estimated = (
@@ -181,7 +189,7 @@ class TurnService:
             )
         else:
             prompt = sum(message_tokens(m) for m in turn.window) + PROMPT_OVERHEAD_TOKENS
-            completion, estimated = completion_tokens or estimate_tokens(turn.text), True
+            completion, estimated = _completion_estimate(turn.parts), True
         return TokenUsage(
             prompt_tokens=prompt,
             completion_tokens=completion,
@@ -193,13 +201,7 @@ class TurnService:
         code = exc.code if isinstance(exc, ServiceError) else "internal_error"
         if not isinstance(exc, ServiceError):
             log.exception("turn %s failed unexpectedly", turn.start.assistant_message_id)
-        await self._store_quietly(
-            turn, TurnOutcome(turn.text, MessageStatus.FAILED, None, None, code)
-        )
-
-    async def _store_cancelled(self, turn: PreparedTurn) -> None:
-        outcome = TurnOutcome(turn.text, MessageStatus.CANCELLED, "cancelled", None, CLIENT_GONE)
-        await self._store_quietly(turn, outcome)
+        await self._store_quietly(turn, turn.outcome(MessageStatus.FAILED, None, None, code))
 
     async def _store(self, turn: PreparedTurn, outcome: TurnOutcome) -> MessagePublic:
         """Store how a turn ended; shielded, so a client leaving cannot cut it in half."""
@@ -232,9 +234,17 @@ class Checkpointer:
             return
         self.saved_at, self.unsaved = now, 0
         try:
-            await self.store.checkpoint(self.turn.start, self.turn.text)
+            with anyio.CancelScope(shield=True):  # a stop must not cut a write in half
+                await self.store.checkpoint(self.turn.start, self.turn.parts)
         except ServiceError as exc:  # the final store will try again; keep streaming
             log.warning("checkpoint of %s skipped: %s", self.turn.start.assistant_message_id, exc)
+
+
+def _completion_estimate(parts: list[str]) -> int:
+    text_estimate = estimate_tokens("".join(parts))
+    if parts and sum(map(len, parts)) <= TOKEN_CHUNK_CHARS * len(parts):
+        return len(parts)
+    return text_estimate
 
 
 def _start_payload(start: TurnStart) -> dict[str, Any]:
@@ -260,7 +270,7 @@ def _error_payload(exc: Exception) -> dict[str, Any]:
     return {"code": "internal_error", "message": "Internal server error"}
 
 
-def _chat_response(start: TurnStart, stored: MessagePublic) -> ChatResponse:
+def chat_response(start: TurnStart, stored: MessagePublic) -> ChatResponse:
     assert stored.token_usage is not None
     return ChatResponse(
         session_id=start.session_id,

@@ -12,8 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from models.chat import TurnStatus
 from models.message import MessageStatus, Role, messages_table
 from models.session import sessions_table
-from models.types import utcnow
-from services.errors import SessionNotFound
 from services.sessions import SessionService
 from services.storage import read_connection
 
@@ -32,9 +30,6 @@ class TurnStatusReader:
 
         Reading does not count as access: clients poll this.
         """
-        alive = select(S.session_id).where(
-            S.session_id == session_id, self.sessions.alive(utcnow())
-        )
         newest = (
             select(M.message_id, M.status, M.created_at, func.length(M.content).label("chars"))
             .where(M.session_id == session_id, M.role == Role.ASSISTANT)
@@ -42,8 +37,7 @@ class TurnStatusReader:
             .limit(1)
         )
         async with read_connection(self.engine) as db:
-            if (await db.execute(alive)).first() is None:
-                raise SessionNotFound(session_id)
+            await self.sessions.require_alive(db, session_id)
             row = (await db.execute(newest)).first()
         if row is None:
             return TurnStatus(active=False, status=IDLE)

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, insert, or_, select, update
+from sqlalchemy import Select, and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from models.message import MessagePublic, MessageStatus, Role, TokenUsage, messages_table
 from models.session import sessions_table
+from models.turn_stop import turn_stops_table
 from models.types import utcnow
 from services.context import ChatMessage
 from services.errors import SessionNotFound, TurnInProgress
@@ -30,6 +31,7 @@ from services.storage import write_transaction
 
 M = messages_table.c
 S = sessions_table.c
+STOPS = turn_stops_table.c
 FIRST_TURN_LAST_SEQ = 2  # a new session's first turn: user at seq 1, assistant at 2
 SENDABLE_ASSISTANT = (MessageStatus.COMPLETE, MessageStatus.CANCELLED, MessageStatus.INTERRUPTED)
 
@@ -53,6 +55,7 @@ class TurnOutcome:
     finish_reason: str | None
     token_usage: TokenUsage | None
     error: str | None = None
+    delta_lengths: list[int] | None = None
 
 
 class TurnStore:
@@ -95,8 +98,10 @@ class TurnStore:
             history_newest_first=history,
         )
 
-    async def checkpoint(self, start: TurnStart, text: str) -> None:
-        """Save the partial text of a turn still streaming (a crash keeps it)."""
+    async def checkpoint(self, start: TurnStart, parts: list[str]) -> None:
+        """Save the partial text of a turn still streaming (a crash keeps it), with
+        its delta lengths (a resume from any worker maps event ids to text)."""
+        text, lengths = "".join(parts), [len(part) for part in parts]
         async with write_transaction(self.engine) as db:
             await db.execute(
                 update(messages_table)
@@ -104,7 +109,7 @@ class TurnStore:
                     M.message_id == start.assistant_message_id,
                     M.status == MessageStatus.STREAMING,
                 )
-                .values(content=text)
+                .values(content=text, delta_lengths=lengths)
             )
 
     async def finish(self, start: TurnStart, outcome: TurnOutcome) -> MessagePublic:
@@ -118,10 +123,13 @@ class TurnStore:
             "error": outcome.error,
         }
         async with write_transaction(self.engine) as db:
+            await db.execute(
+                delete(turn_stops_table).where(STOPS.message_id == start.assistant_message_id)
+            )
             stored = await db.execute(
                 update(messages_table)
                 .where(M.message_id == start.assistant_message_id)
-                .values(final)
+                .values({**final, "delta_lengths": outcome.delta_lengths})
                 .returning(M.created_at)
             )
             created_at = stored.scalar_one_or_none()
@@ -162,6 +170,7 @@ async def interrupt_orphaned_turns(engine: AsyncEngine) -> int:
     or in the gunicorn master before it forks its workers (gunicorn.conf.py).
     """
     async with write_transaction(engine) as db:
+        await db.execute(delete(turn_stops_table))  # nothing left to stop
         result = await db.execute(
             update(messages_table)
             .where(M.status == MessageStatus.STREAMING)

@@ -8,7 +8,9 @@ Protocols: OpenAI (`GET /v1/models`, `POST /v1/chat/completions`, stream or not)
 Control API (tests only):
 - `POST /_control/script` with a JSON list of behaviours; each chat request takes the
   next one (FIFO). With the queue empty the reply is "Echo: <last user message>".
-- `GET /_control/requests` lists every chat request received (path and JSON body).
+- `GET /_control/requests` lists every chat request received (path and JSON body);
+  a stream's entry also gets `closed_at` (time.time()) and `ended`: "completed", or
+  "client_disconnected" when the caller closed the connection first (a stop).
 - `POST /_control/reset` clears both.
 
 A behaviour is an object with any of:
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -75,6 +78,27 @@ async def take(request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
     behaviour = script.next_behaviour(body)
     await asyncio.sleep(behaviour.get("delay", 0))
     return body, behaviour
+
+
+def event_stream(events: AsyncIterator[str]) -> StreamingResponse:
+    """Stream `events`, noting in the request log how and when the stream ended."""
+    record = script.requests[-1]
+
+    async def recorded() -> AsyncIterator[str]:
+        try:
+            async for event in events:
+                yield event
+            record["ended"] = "completed"
+        except (asyncio.CancelledError, GeneratorExit):
+            record["ended"] = "client_disconnected"
+            raise
+        except Exception:
+            record["ended"] = "broken"  # a scripted fault
+            raise
+        finally:
+            record["closed_at"] = time.time()
+
+    return StreamingResponse(recorded(), media_type="text/event-stream")
 
 
 def error_response(behaviour: dict[str, Any]) -> Response | None:
@@ -124,7 +148,7 @@ async def chat_completions(request: Request) -> Response:
         return JSONResponse({"unexpected": "json"})
     if behaviour.get("fault") == "empty":
         return Response(b"", media_type="text/event-stream")
-    return StreamingResponse(openai_events(body, behaviour), media_type="text/event-stream")
+    return event_stream(openai_events(body, behaviour))
 
 
 def openai_chunk(delta: dict[str, Any], finish: str | None = None) -> str:
@@ -184,7 +208,7 @@ async def simple_stream(request: Request) -> Response:
         if behaviour.get("fault") != "simple_no_done":
             yield "data: [DONE]\n\n"
 
-    return StreamingResponse(events(), media_type="text/event-stream")
+    return event_stream(events())
 
 
 async def models(_: Request) -> Response:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,3 +76,27 @@ def assert_failed_turn_then_recovery(http: httpx.Client, session_id: str, code: 
     ]
     reply = chat(http, session_id=session_id, message="next")
     assert reply["content"] == "Echo: next"
+
+
+@contextmanager
+def streaming_turn(http: httpx.Client, session_id: str, deltas: int) -> Iterator[Any]:
+    """Open a stream and read its start event and `deltas` deltas; the caller acts
+    while the turn is still generating, then may read the rest from the iterator."""
+    body = {"session_id": session_id, "message": "go slowly"}
+    with http.stream("POST", "/api/chat/stream", json=body) as response:
+        assert response.status_code == 200
+        events = (json.loads(sse.data) for sse in EventSource(response).iter_sse())
+        start = next(events)
+        assert start["type"] == "start"
+        for _ in range(deltas):
+            assert next(events)["type"] == "delta"
+        yield start, events
+
+
+def wait_for(check: Callable[[], Any], seconds: float = 3.0) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)

@@ -94,7 +94,8 @@ def test_generation_parameters_reach_the_llm(client: httpx.Client, fake_llm: Fak
     assert body["temperature"] == 1.3
     assert body["top_p"] == 0.9
     assert body["stop"] == ["END", "STOP"]
-    assert body["stream"] is False
+    # whole replies are streamed from upstream too, so that a stop can end them
+    assert body["stream"] is True
 
 
 def test_defaults_are_sent_when_parameters_are_omitted(

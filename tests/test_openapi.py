@@ -14,6 +14,8 @@ EXPECTED_ROUTES = {
     ("delete", "/api/sessions/{session_id}"),
     ("get", "/api/sessions/{session_id}/messages"),
     ("get", "/api/sessions/{session_id}/status"),
+    ("post", "/api/sessions/{session_id}/stop"),
+    ("post", "/api/messages/{message_id}/cancel"),
     ("post", "/api/chat"),
     ("post", "/api/chat/stream"),
     ("get", "/api/health"),
@@ -66,7 +68,7 @@ def test_every_endpoint_has_description_and_examples(client: httpx.Client) -> No
         if content:  # 204 has none
             media = next(iter(content.values()))
             assert has_example(schema, media), f"{key}: response has no example"
-        if "{session_id}" in key[1]:
+        if "{session_id}" in key[1] or "{message_id}" in key[1]:
             assert "404" in operation["responses"], key
 
 

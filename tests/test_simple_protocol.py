@@ -24,30 +24,22 @@ def http(simple_app: App) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.mark.parametrize("key", ["response", "content", "text", "generated_text"])
-def test_whole_reply_is_read_from_each_accepted_key(
-    http: httpx.Client, fake_llm: FakeLLM, key: str
+def test_whole_reply_is_assembled_from_the_token_stream(
+    http: httpx.Client, fake_llm: FakeLLM
 ) -> None:
-    fake_llm.script({"reply": f"under {key}", "reply_key": key})
+    fake_llm.script({"chunks": ["Hi", " there"]})
     reply = chat(http, message="hi", max_new_tokens=12, temperature=0.2, do_sample=False)
-    assert reply["content"] == f"under {key}"
+    assert reply["content"] == "Hi there"
     assert reply["finish_reason"] == "stop"
     assert reply["token_usage"]["estimated"] is True
     request = fake_llm.requests()[-1]
-    assert request["path"] == "/chat"
+    assert request["path"] == "/chat/stream"
     assert request["body"] == {
         "messages": [{"role": "user", "content": "hi"}],
         "max_new_tokens": 12,
         "temperature": 0.2,
         "do_sample": False,
     }
-
-
-def test_reply_under_no_known_key_is_502(http: httpx.Client, fake_llm: FakeLLM) -> None:
-    fake_llm.script({"reply": "x", "reply_key": "answer"})
-    response = http.post("/api/chat", json={"message": "hi"})
-    assert response.status_code == 502
-    assert response.json()["code"] == "llm_bad_reply"
 
 
 def test_json_token_stream_ends_at_done(http: httpx.Client, fake_llm: FakeLLM) -> None:

@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import ROOT, App
 from tests.helpers import chat, history
 
+HEAD_REVISION = "0002"
+
 
 def test_database_runs_in_wal_mode_with_schema_constraints(app: App, client: httpx.Client) -> None:
     reply = chat(client, message="constraints")
@@ -69,26 +71,26 @@ def test_cors_allows_only_listed_origins(make_app) -> None:
         assert "access-control-allow-origin" not in refused.headers
 
 
-_CREATE_TABLES_SCRIPT = """
+_MIGRATE_SCRIPT = """
 import asyncio, sys
-from models.database import create_engine, create_tables
+from models.database import create_engine, migrate
 
 async def main() -> None:
     engine = create_engine(sys.argv[1])
-    await create_tables(engine)
+    await migrate(engine)
     await engine.dispose()
 
 asyncio.run(main())
 """
 
 
-def test_workers_starting_together_all_create_tables(tmp_path) -> None:
+def test_workers_starting_together_all_migrate(tmp_path) -> None:
     """gunicorn -w N boots N workers at once on one new file: none may fail its boot."""
     for attempt in range(3):
         database = tmp_path / f"race{attempt}.db"
         workers = [
             subprocess.Popen(
-                [sys.executable, "-c", _CREATE_TABLES_SCRIPT, str(database)],
+                [sys.executable, "-c", _MIGRATE_SCRIPT, str(database)],
                 cwd=ROOT,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -99,4 +101,53 @@ def test_workers_starting_together_all_create_tables(tmp_path) -> None:
         assert [worker.returncode for worker in workers] == [0] * len(workers), errors
         with sqlite3.connect(database) as db:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-        assert {"sessions", "messages"} <= tables
+            version = db.execute("SELECT version_num FROM alembic_version").fetchall()
+        assert {"sessions", "messages", "turn_stops"} <= tables
+        assert version == [(HEAD_REVISION,)]
+
+
+def test_a_database_from_before_migrations_is_upgraded_with_its_data(tmp_path) -> None:
+    """Files made by create_all (no alembic_version) are stamped 0001, then upgraded."""
+    database = tmp_path / "old.db"
+    with sqlite3.connect(database) as db:
+        db.executescript(_PRE_MIGRATIONS_SCHEMA)
+    subprocess.run([sys.executable, "-c", _MIGRATE_SCRIPT, str(database)], cwd=ROOT, check=True)
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT content, delta_lengths FROM messages").fetchall() == [
+            ("kept", None)
+        ]
+        version = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert version == [(HEAD_REVISION,)]
+
+
+_PRE_MIGRATIONS_SCHEMA = """
+CREATE TABLE sessions (session_id VARCHAR(36) PRIMARY KEY, created_at DATETIME NOT NULL,
+  last_accessed DATETIME NOT NULL, metadata JSON NOT NULL, system_prompt VARCHAR,
+  message_count INTEGER NOT NULL, last_seq INTEGER NOT NULL);
+CREATE TABLE messages (message_id VARCHAR(36) PRIMARY KEY, session_id VARCHAR(36) NOT NULL
+  REFERENCES sessions (session_id) ON DELETE CASCADE, seq INTEGER NOT NULL,
+  role VARCHAR NOT NULL, content VARCHAR NOT NULL, status VARCHAR NOT NULL,
+  created_at DATETIME NOT NULL, token_usage JSON, finish_reason VARCHAR, error VARCHAR,
+  CONSTRAINT uq_messages_session_seq UNIQUE (session_id, seq));
+INSERT INTO sessions VALUES ('s1', '2026-01-01 00:00:00', '2026-01-01 00:00:00', '{}', NULL, 1, 1);
+INSERT INTO messages VALUES ('m1', 's1', 1, 'user', 'kept', 'complete',
+  '2026-01-01 00:00:00', NULL, NULL, NULL);
+"""
+
+
+def test_migrations_build_exactly_the_schema_the_models_declare(tmp_path) -> None:
+    """A model change without its migration (or the reverse) fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+    from sqlmodel import SQLModel
+
+    import models.database  # noqa: F401  (registers every table)
+
+    database = tmp_path / "fresh.db"
+    subprocess.run([sys.executable, "-c", _MIGRATE_SCRIPT, str(database)], cwd=ROOT, check=True)
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    engine.dispose()
+    assert differences == []

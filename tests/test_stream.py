@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import Any
 
 import httpx
 from httpx_sse import EventSource
@@ -160,26 +161,51 @@ def test_stream_to_unreachable_llm_ends_with_unavailable_error(make_app) -> None
     }
 
 
-def test_client_disconnect_stores_the_partial_reply_as_cancelled(
-    client: httpx.Client, fake_llm: FakeLLM
-) -> None:
-    fake_llm.script({"chunks": [f"w{n} " for n in range(40)], "chunk_delay": 0.1})
-    received = ""
-    with client.stream("POST", "/api/chat/stream", json={"message": "x"}) as response:
+WORDS = [f"w{n} " for n in range(40)]
+
+
+def _read_then_drop(client: httpx.Client, body: dict[str, Any], deltas: int) -> tuple[str, str]:
+    """Read `deltas` deltas of a new stream, then close the connection."""
+    received, session_id = "", ""
+    with client.stream("POST", "/api/chat/stream", json=body) as response:
         for sse in EventSource(response).iter_sse():
             data = json.loads(sse.data)
             if data["type"] == "start":
                 session_id = data["session_id"]
             elif data["type"] == "delta":
                 received += data["content"]
-                if received.count("w") == 3:
+                if received.count("w") == deltas:
                     break
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        stored = history(client, session_id)
-        if len(stored) == 2:
-            break
-        time.sleep(0.1)
-    assert stored[1]["status"] == "cancelled"
-    assert stored[1]["content"].startswith(received)
-    assert len(stored[1]["content"]) < len("".join(f"w{n} " for n in range(40)))
+    return session_id, received
+
+
+def _final_reply(client: httpx.Client, session_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while (reply := history(client, session_id)[-1])["status"] == "streaming":
+        assert time.monotonic() < deadline, reply
+        time.sleep(0.05)
+    return reply
+
+
+def test_client_disconnect_does_not_stop_the_generation(
+    client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    """The reply is generated server-side: a client that leaves finds it whole later."""
+    fake_llm.script({"chunks": WORDS, "chunk_delay": 0.02})
+    session_id, received = _read_then_drop(client, {"message": "x"}, deltas=3)
+    assert received == "w0 w1 w2 "
+    reply = _final_reply(client, session_id)
+    assert (reply["status"], reply["finish_reason"]) == ("complete", "stop")
+    assert reply["content"] == "".join(WORDS)
+
+
+def test_client_disconnect_with_on_disconnect_cancel_stores_the_partial_reply(
+    client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script({"chunks": WORDS, "chunk_delay": 0.1})
+    body = {"message": "x", "on_disconnect": "cancel"}
+    session_id, received = _read_then_drop(client, body, deltas=3)
+    reply = _final_reply(client, session_id)
+    assert (reply["status"], reply["finish_reason"]) == ("cancelled", "cancelled")
+    assert reply["content"].startswith(received)
+    assert len(reply["content"]) < len("".join(WORDS))

@@ -4,46 +4,17 @@ and `interrupted`, text kept, when the process dies under it."""
 
 from __future__ import annotations
 
-import json
 import signal
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource
 
 from tests.conftest import App, FakeLLM
-from tests.helpers import chat, history, new_session
+from tests.helpers import chat, history, new_session, streaming_turn, wait_for
 
 SLOW_CHUNKS = [f"w{n} " for n in range(20)]
 SLOW_REPLY = {"chunks": SLOW_CHUNKS, "chunk_delay": 0.15}
 FINAL_TEXT = "".join(SLOW_CHUNKS)
-
-
-@contextmanager
-def streaming_turn(http: httpx.Client, session_id: str, deltas: int) -> Iterator[Any]:
-    """Open a stream and read its start event and `deltas` deltas; the caller acts
-    while the turn is still generating, then may read the rest from the iterator."""
-    body = {"session_id": session_id, "message": "go slowly"}
-    with http.stream("POST", "/api/chat/stream", json=body) as response:
-        assert response.status_code == 200
-        events = (json.loads(sse.data) for sse in EventSource(response).iter_sse())
-        start = next(events)
-        assert start["type"] == "start"
-        for _ in range(deltas):
-            assert next(events)["type"] == "delta"
-        yield start, events
-
-
-def wait_for(check: Callable[[], Any], seconds: float = 3.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.05)
 
 
 def test_a_streaming_turn_is_stored_and_checkpointed_while_it_runs(

@@ -55,15 +55,6 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
-class LLMReply:
-    """A whole reply. usage is None when the server reported none."""
-
-    content: str
-    finish_reason: str
-    usage: Usage | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class StreamChunk:
     """One piece of a streamed reply; the last one carries finish_reason/usage."""
 
@@ -95,10 +86,6 @@ class LLMClient(ABC):
             self._headers["Authorization"] = f"Bearer {self.api_key}"
 
     @abstractmethod
-    async def complete(self, request: LLMRequest) -> LLMReply:
-        """Ask for a whole reply."""
-
-    @abstractmethod
     def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         """Ask for a streamed reply; raises LLMError on any failure, even mid-stream."""
 
@@ -114,13 +101,6 @@ class LLMClient(ABC):
         except LLMError as exc:
             return ProbeResult(False, None, _elapsed_ms(started), exc.message)
         return ProbeResult(True, model, _elapsed_ms(started))
-
-    async def _post_json(self, url: str, body: dict[str, Any]) -> Any:
-        """POST a JSON body; the parsed JSON reply, or the LLMError that explains why not."""
-        with translate_transport_errors():
-            response = await self.http.post(url, json=body, headers=self._headers)
-        raise_for_upstream_status(response)
-        return parse_json(response.text)
 
     async def _sse_events(self, url: str, body: dict[str, Any]) -> AsyncIterator[SSEvent]:
         """POST a JSON body and yield the SSE events of the reply, errors translated."""

@@ -1,4 +1,8 @@
-"""The OpenAI-compatible protocol (vLLM, llama.cpp server, Ollama, TGI, SGLang, LM Studio)."""
+"""The OpenAI-compatible protocol (vLLM, llama.cpp server, Ollama, TGI, SGLang, LM Studio).
+
+Every turn, whole or streamed, is a streamed request upstream: closing it is how
+a stop makes the server stop decoding.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from typing import Any
 from services.errors import LLMBadReply, LLMTruncated
 from services.llm.base import (
     LLMClient,
-    LLMReply,
     LLMRequest,
     StreamChunk,
     parse_json,
@@ -28,10 +31,6 @@ class OpenAIClient(LLMClient):
     model: str = ""
     _model_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
-    async def complete(self, request: LLMRequest) -> LLMReply:
-        body = await self._body(request, stream=False)
-        return _reply_from(await self._post_json(self._url, body))
-
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         """Parse `data:` chunks until [DONE]; a stream that just ends is a failure.
 
@@ -39,7 +38,7 @@ class OpenAIClient(LLMClient):
         a stream cut short by another request (or by a prompt over its context)
         exactly like that, and the text so far is not a whole reply.
         """
-        body = await self._body(request, stream=True)
+        body = await self._body(request)
         finished = False
         async for event in self._sse_events(self._url, body):
             if event.data.strip() == DONE:
@@ -69,20 +68,19 @@ class OpenAIClient(LLMClient):
     def _url(self) -> str:
         return f"{self.base_url}/v1/chat/completions"
 
-    async def _body(self, request: LLMRequest, *, stream: bool) -> dict[str, Any]:
+    async def _body(self, request: LLMRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": await self.resolve_model(),
             "messages": request.messages,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature if request.do_sample else 0.0,
-            "stream": stream,
+            "stream": True,
+            "stream_options": {"include_usage": True},
         }
         if request.top_p is not None:
             body["top_p"] = request.top_p
         if request.stop:
             body["stop"] = request.stop
-        if stream:
-            body["stream_options"] = {"include_usage": True}
         return body
 
 
@@ -103,20 +101,6 @@ def _chunk_from(payload: Any) -> StreamChunk:
         finish_reason=choice.get("finish_reason"),
         usage=usage,
     )
-
-
-def _reply_from(payload: Any) -> LLMReply:
-    try:
-        choice = payload["choices"][0]
-        content = choice["message"]["content"] or ""
-    except (KeyError, IndexError, TypeError) as exc:
-        raise LLMBadReply("LLM reply has no choices[0].message.content") from exc
-    if not isinstance(content, str):
-        raise LLMBadReply("LLM reply content is not a string")
-    finish_reason = choice.get("finish_reason")
-    if not finish_reason:
-        raise LLMTruncated(NO_FINISH_REASON)
-    return LLMReply(content, str(finish_reason), usage_from(payload.get("usage")))
 
 
 def _first_model_id(payload: Any) -> str:

@@ -1,11 +1,8 @@
 """The in-house `simple` protocol of the seed's midm_LLM_serving.
 
-Whole reply: POST {url}/chat with {messages, max_new_tokens, temperature, do_sample}
-(plus top_p and stop when given). Accepted replies: a JSON object carrying the text
-under `response`, `content`, `text` or `generated_text` (first string found, in that
-order), or a bare JSON string. Optional `finish_reason` and OpenAI-style `usage`.
-
-Stream: POST {url}/chat/stream answering SSE. Each `data:` is either JSON — an object
+Every turn, whole or streamed, is asked of POST {url}/chat/stream (so that a stop can
+end it) with {messages, max_new_tokens, temperature, do_sample} (plus top_p and stop
+when given), answering SSE. Each `data:` is either JSON — an object
 with the text under `token`, `content` or `text` (optional `finish_reason`, `usage`),
 or a JSON string — or plain text used as is. The stream ends at `data: [DONE]` or
 when the server closes it; both are a good end. Health: GET {url}/health, any 2xx.
@@ -18,29 +15,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from services.errors import LLMBadReply
 from services.llm.base import (
     LLMClient,
-    LLMReply,
     LLMRequest,
     StreamChunk,
     usage_from,
 )
 
-REPLY_KEYS = ("response", "content", "text", "generated_text")
 CHUNK_KEYS = ("token", "content", "text")
 DONE = "[DONE]"
 
 
 @dataclass
 class SimpleClient(LLMClient):
-    async def complete(self, request: LLMRequest) -> LLMReply:
-        payload = await self._post_json(f"{self.base_url}/chat", _body(request))
-        text = _first_text(payload, REPLY_KEYS)
-        if text is None:
-            raise LLMBadReply(f"LLM reply has none of {', '.join(REPLY_KEYS)}")
-        return LLMReply(text, _finish_reason(payload) or "stop", _usage(payload))
-
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         async for event in self._sse_events(f"{self.base_url}/chat/stream", _body(request)):
             if event.data.strip() == DONE:
@@ -76,8 +63,8 @@ def _chunk_from(data: str) -> StreamChunk:
         return StreamChunk(text=data)
     text = _first_text(payload, CHUNK_KEYS)
     if text is None:
-        return StreamChunk(finish_reason=_finish_reason(payload, None), usage=_usage(payload))
-    return StreamChunk(text, _finish_reason(payload, None), _usage(payload))
+        return StreamChunk(finish_reason=_finish_reason(payload), usage=_usage(payload))
+    return StreamChunk(text, _finish_reason(payload), _usage(payload))
 
 
 def _first_text(payload: Any, keys: tuple[str, ...]) -> str | None:
@@ -90,9 +77,9 @@ def _first_text(payload: Any, keys: tuple[str, ...]) -> str | None:
     return None
 
 
-def _finish_reason(payload: Any, default: str | None = "stop") -> str | None:
+def _finish_reason(payload: Any) -> str | None:
     reason = payload.get("finish_reason") if isinstance(payload, dict) else None
-    return reason if isinstance(reason, str) else default
+    return reason if isinstance(reason, str) else None
 
 
 def _usage(payload: Any) -> Any:

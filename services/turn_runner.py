@@ -1,0 +1,138 @@
+"""The turns this process is generating: started here, found here, stopped from anywhere.
+
+Each turn runs in its own task, so it outlives the request that started it. A stop
+is recorded in the database (TurnStops) and acted on at once when this process owns
+the turn; otherwise the owning worker's watcher, which polls the stop table every
+STOP_POLL_SECONDS while it has live turns, finds it. A whole-reply request is
+served by the same streamed generation, so it can be stopped the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from models.chat import ChatRequest, ChatResponse, StopResult
+from models.message import MessageStatus
+from services.errors import ServiceError
+from services.live_turn import LiveTurn, TurnEvent
+from services.turn import PreparedTurn, TurnService, chat_response
+from services.turn_stops import ReplyState, TurnStops
+
+log = logging.getLogger(__name__)
+
+STOP_POLL_SECONDS = 0.1
+STOP_WAIT_SECONDS = 5.0
+
+
+class TurnRunner:
+    def __init__(self, turns: TurnService, stops: TurnStops) -> None:
+        self.turns = turns
+        self.stops = stops
+        self.live: dict[str, LiveTurn] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, turn: PreparedTurn) -> LiveTurn:
+        """Generate a prepared turn in its own task; followers attach to the result."""
+        live = LiveTurn(turn.start)
+        self.live[live.message_id] = live
+        task = asyncio.create_task(self._generate(turn, live), name=f"turn {live.message_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return live
+
+    async def _generate(self, turn: PreparedTurn, live: LiveTurn) -> None:
+        try:
+            await self.turns.generate(turn, live)
+        finally:
+            self.live.pop(live.message_id, None)
+
+    async def complete(self, chat: ChatRequest) -> ChatResponse:
+        """A whole reply: the streamed generation, awaited; a stop ends it `cancelled`."""
+        live = self.start(await self.turns.prepare(chat))
+        await live.wait_finished()
+        if live.failure is not None:
+            raise live.failure
+        assert live.result is not None
+        return chat_response(live.start, live.result)
+
+    async def follow(
+        self, live: LiveTurn, after: int = 0, on_disconnect: str = "continue"
+    ) -> AsyncIterator[TurnEvent]:
+        """The events of a live turn for one client; a client leaving early stops the
+        turn only when the request asked for `on_disconnect: cancel`."""
+        try:
+            async for event in live.follow(after):
+                yield event
+        finally:
+            if on_disconnect == "cancel" and not live.finished:
+                log.info("client left turn %s; stopping it as asked", live.message_id)
+                live.stop()
+
+    async def stop_session(self, session_id: str) -> StopResult:
+        message_id = await self.stops.active_turn(session_id)
+        if message_id is None:
+            return StopResult(
+                stopped=False, status="idle", detail="no reply is being generated; nothing to stop"
+            )
+        return await self.stop_message(message_id)
+
+    async def stop_message(self, message_id: str) -> StopResult:
+        """Stop a reply being generated, in whichever worker; wait for its final state."""
+        state = await self.stops.request(message_id)
+        if state.status != MessageStatus.STREAMING:
+            return _stop_result(state, "the reply had already ended; nothing to stop")
+        live = self.live.get(message_id)
+        if live is not None:
+            live.stop()
+            await live.wait_finished()
+            state = await self.stops.state(message_id)
+        else:
+            state = await self._wait_while_streaming(message_id)
+        if state.status == MessageStatus.STREAMING:
+            return _stop_result(state, "stop recorded; the reply has not ended yet")
+        if state.status == MessageStatus.CANCELLED:
+            return _stop_result(state, "stopped", stopped=True)
+        return _stop_result(state, "the reply ended before the stop")
+
+    async def _wait_while_streaming(self, message_id: str) -> ReplyState:
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        state = await self.stops.state(message_id)
+        while state.status == MessageStatus.STREAMING and time.monotonic() < deadline:
+            await asyncio.sleep(STOP_POLL_SECONDS / 2)
+            state = await self.stops.state(message_id)
+        return state
+
+    async def watch_stop_requests_forever(self) -> None:
+        """Stops recorded by other workers, for the turns this process owns."""
+        while True:
+            await asyncio.sleep(STOP_POLL_SECONDS)
+            if not self.live:
+                continue
+            try:
+                requested = await self.stops.requested()
+            except ServiceError as exc:
+                log.warning("cannot read stop requests: %s", exc)
+                continue
+            for message_id in requested:
+                if (live := self.live.get(message_id)) is not None:
+                    live.stop()
+
+    async def shutdown(self) -> None:
+        """Cancel every generation; each stores its text as `interrupted`."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _stop_result(state: ReplyState, detail: str, stopped: bool = False) -> StopResult:
+    return StopResult(
+        stopped=stopped,
+        message_id=state.message_id,
+        status=state.status,
+        chars=state.chars,
+        detail=detail,
+    )
