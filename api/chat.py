@@ -1,15 +1,14 @@
-"""Chat routes: a whole reply, or the reply as a Server-Sent Events stream."""
+"""Chat routes: a whole reply, or the reply as a Server-Sent Events stream (POST, or
+GET for browser EventSource)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from fastapi import APIRouter, Depends, Header, Query, Response
+from sse_starlette import EventSourceResponse
 
-from api.deps import RunnerDep, TurnsDep, require_json_body
+from api.deps import ReplayDep, RunnerDep, TurnsDep, require_json_body
 from api.responses import (
     CHAT_UNPROCESSABLE,
     LLM_ERRORS,
@@ -18,42 +17,10 @@ from api.responses import (
     TOO_LONG,
     TURN_IN_PROGRESS,
 )
+from api.sse import NOTHING_LEFT, STREAM_DOC, event_stream, resume_point
 from models.chat import ChatRequest, ChatResponse
-from services.live_turn import TurnEvent
 
 router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=[Depends(require_json_body)])
-
-STREAM_EXAMPLE = (
-    'id: 1\nevent: start\ndata: {"type": "start", "session_id": "3f2b...", '
-    '"user_message_id": "1a2b...", "message_id": "9c1d..."}\n\n'
-    'id: 2\nevent: delta\ndata: {"type": "delta", "content": "Hello"}\n\n'
-    'id: 3\nevent: delta\ndata: {"type": "delta", "content": "!"}\n\n'
-    'id: 4\nevent: done\ndata: {"type": "done", "message_id": "9c1d...", '
-    '"finish_reason": "stop", "token_usage": {"prompt_tokens": 12, '
-    '"completion_tokens": 2, "total_tokens": 14, "estimated": false}}\n\n'
-)
-STREAM_DOC: dict[int | str, Any] = {
-    200: {
-        "description": (
-            "text/event-stream: `start`, one `delta` per upstream chunk, then `done` or "
-            "`error` ({code, message}). Comment lines are keep-alives."
-        ),
-        "content": {"text/event-stream": {"example": STREAM_EXAMPLE}},
-    }
-}
-
-
-class KeepAlive(ServerSentEvent):
-    """A bare comment line with no blank line after it.
-
-    A blank line after a comment is legal SSE, but clients such as httpx-sse
-    (issue #35) then dispatch a phantom empty event once an `id:` has been seen;
-    without the blank line there is nothing to dispatch in any client.
-    """
-
-    def encode(self) -> bytes:
-        return b": keep-alive\r\n"
-
 
 REQUEST_ERRORS = {
     **SESSION_NOT_FOUND,
@@ -85,15 +52,36 @@ async def chat_stream(body: ChatRequest, turns: TurnsDep, runner: RunnerDep) -> 
     `GET /api/messages/{message_id}/stream` with `Last-Event-ID` picks it up again.
     """
     live = runner.start(await turns.prepare(body))
-    return EventSourceResponse(
-        _frame(runner.follow(live, on_disconnect=body.on_disconnect)),
-        headers={"Cache-Control": "no-cache"},
-        ping=turns.settings.sse_keepalive_seconds,
-        ping_message_factory=KeepAlive,
-    )
+    events = runner.follow(live, on_disconnect=body.on_disconnect)
+    return event_stream(events, turns.settings.sse_keepalive_seconds)
 
 
-async def _frame(events: AsyncIterator[TurnEvent]) -> AsyncIterator[ServerSentEvent]:
-    async for event in events:
-        data = json.dumps({"type": event.type, **event.data}, ensure_ascii=False)
-        yield ServerSentEvent(data=data, event=event.type, id=str(event.id))
+@router.get(
+    "/stream",
+    response_class=EventSourceResponse,
+    responses={**STREAM_DOC, **NOTHING_LEFT, **REQUEST_ERRORS},
+)
+async def chat_stream_get(
+    query: Annotated[ChatRequest, Query()],
+    turns: TurnsDep,
+    runner: RunnerDep,
+    replay: ReplayDep,
+    last_event_id: Annotated[
+        str | None, Header(description="Sent by EventSource when it reconnects")
+    ] = None,
+) -> Response:
+    """The same turn and events as `POST /api/chat/stream`, for browser `EventSource`
+    (which can only send GET): the fields go in the query string.
+
+    EventSource reconnects by itself, with `Last-Event-ID`. Such a request does not
+    send the message again: it resumes the session's newest reply after that id, and
+    answers 204 (which stops the reconnecting) once nothing is left or when it has no
+    `session_id` to resume. Create the session first so that reconnects can resume.
+    """
+    if last_event_id is not None:
+        after = resume_point(last_event_id, None)
+        events = await replay.resume_newest(query.session_id, after)
+        if events is None:
+            return Response(status_code=204)
+        return event_stream(events, turns.settings.sse_keepalive_seconds)
+    return await chat_stream(query, turns, runner)

@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from config import Settings
 from services.container import Services
 from services.health import HealthService
 from services.history import HistoryService
 from services.sessions import SessionService
 from services.turn import TurnService
+from services.turn_replay import TurnReplay
 from services.turn_runner import TurnRunner
 from services.turn_status import TurnStatusReader
 
@@ -36,6 +38,14 @@ def _runner(request: Request) -> TurnRunner:
     return get_services(request).runner
 
 
+def _replay(request: Request) -> TurnReplay:
+    return get_services(request).replay
+
+
+def _settings(request: Request) -> Settings:
+    return get_services(request).settings
+
+
 def _turn_status(request: Request) -> TurnStatusReader:
     return get_services(request).turn_status
 
@@ -48,6 +58,8 @@ SessionsDep = Annotated[SessionService, Depends(_sessions)]
 HistoryDep = Annotated[HistoryService, Depends(_history)]
 TurnsDep = Annotated[TurnService, Depends(_turns)]
 RunnerDep = Annotated[TurnRunner, Depends(_runner)]
+ReplayDep = Annotated[TurnReplay, Depends(_replay)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
 HealthDep = Annotated[HealthService, Depends(_health)]
 TurnStatusDep = Annotated[TurnStatusReader, Depends(_turn_status)]
 

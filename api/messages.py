@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from api.deps import RunnerDep
-from api.responses import MESSAGE_NOT_FOUND
+from fastapi import APIRouter, Header, Query, Response
+from sse_starlette import EventSourceResponse
+
+from api.deps import ReplayDep, RunnerDep, SettingsDep
+from api.responses import MESSAGE_NOT_FOUND, VALIDATION
+from api.sse import NOTHING_LEFT, STREAM_DOC, event_stream, resume_point
 from models.chat import StopResult
 
 router = APIRouter(prefix="/api/messages", tags=["messages"])
@@ -18,3 +22,32 @@ async def cancel_reply(message_id: str, runner: RunnerDep) -> StopResult:
     A reply that already ended is left as it is: 200 with `stopped: false` and its status.
     """
     return await runner.stop_message(message_id)
+
+
+@router.get(
+    "/{message_id}/stream",
+    response_class=EventSourceResponse,
+    responses={**STREAM_DOC, **NOTHING_LEFT, **MESSAGE_NOT_FOUND, **VALIDATION},
+)
+async def resume_stream(
+    message_id: str,
+    replay: ReplayDep,
+    settings: SettingsDep,
+    after: Annotated[
+        int | None, Query(ge=0, description="Send the events after this id (as Last-Event-ID)")
+    ] = None,
+    last_event_id: Annotated[
+        str | None, Header(description="The id of the last event received; wins over `after`")
+    ] = None,
+) -> Response:
+    """Re-attach to a reply's event stream, live or finished, from any worker.
+
+    Sends every event after the given id, then follows the generation live until its
+    `done` or `error`. Text already stored may come as fewer, larger deltas; ids stay
+    in order and the deltas received before and after the reconnect add up to the
+    stored content exactly. 204 when the reply ended and nothing is left to send.
+    """
+    events = await replay.resume(message_id, resume_point(last_event_id, after))
+    if events is None:
+        return Response(status_code=204)
+    return event_stream(events, settings.sse_keepalive_seconds)

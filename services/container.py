@@ -13,6 +13,7 @@ from services.history import HistoryService
 from services.llm import LLMClient, create_llm_client
 from services.sessions import SessionService
 from services.turn import TurnService
+from services.turn_replay import TurnReplay
 from services.turn_runner import TurnRunner
 from services.turn_status import TurnStatusReader
 from services.turn_stops import TurnStops
@@ -27,6 +28,7 @@ class Services:
     history: HistoryService
     turns: TurnService
     runner: TurnRunner
+    replay: TurnReplay
     turn_status: TurnStatusReader
     health: HealthService
 
@@ -35,13 +37,15 @@ def build_services(settings: Settings, engine: AsyncEngine, http: httpx.AsyncCli
     llm = create_llm_client(settings, http)
     sessions = SessionService(engine, settings.session_timeout_hours)
     turns = TurnService(TurnStore(engine, sessions), llm, settings)
+    runner = TurnRunner(turns, TurnStops(engine, sessions))
     return Services(
         settings=settings,
         llm=llm,
         sessions=sessions,
         history=HistoryService(engine, sessions),
         turns=turns,
-        runner=TurnRunner(turns, TurnStops(engine, sessions)),
+        runner=runner,
+        replay=TurnReplay(engine, sessions, runner),
         turn_status=TurnStatusReader(engine, sessions),
         health=HealthService(engine, llm),
     )

@@ -10,28 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
 
 from models.message import MessagePublic
+from services.turn_events import TurnEvent
 from services.turn_store import TurnStart
-
-TERMINAL_EVENTS = frozenset({"done", "error"})
-
-
-@dataclass(frozen=True, slots=True)
-class TurnEvent:
-    """One event of a turn; `id` is the per-turn sequence number."""
-
-    id: int
-    type: str
-    data: dict[str, Any]
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.type in TERMINAL_EVENTS
 
 
 class LiveTurn:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import anyio
 
@@ -44,6 +43,7 @@ from services.errors import (
 )
 from services.live_turn import LiveTurn
 from services.llm import LLMClient, LLMRequest, Usage
+from services.turn_events import done_payload, error_payload, start_payload
 from services.turn_store import TurnOutcome, TurnStart, TurnStore
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,11 @@ class TurnService:
         upstream stream, which closes that connection at once; what was generated
         is then stored `cancelled` and the followers get `done`.
         """
-        live.emit("start", _start_payload(turn.start))
+        start = turn.start
+        live.emit(
+            "start",
+            start_payload(start.session_id, start.user_message_id, start.assistant_message_id),
+        )
         finish_reason: str | None = None
         usage: Usage | None = None
         checkpoint = Checkpointer(self.store, turn)
@@ -150,15 +154,16 @@ class TurnService:
         except Exception as exc:
             await self._store_failure(turn, exc)
             live.failure = exc
-            live.emit("error", _error_payload(exc))
+            live.emit("error", error_payload(exc))
             return
         except BaseException:  # the process is shutting down under this turn
             await self._store_quietly(turn, turn.outcome(*INTERRUPTED))
             live.failure = TurnInterrupted()
-            live.emit("error", _error_payload(live.failure))
+            live.emit("error", error_payload(live.failure))
             raise
         live.result = stored
-        live.emit("done", _done_payload(stored))
+        counts = stored.token_usage.model_dump() if stored.token_usage else None
+        live.emit("done", done_payload(stored.message_id, stored.finish_reason, counts))
 
     def _llm_request(
         self, chat: ChatRequest, messages: list[dict[str, str]], reply_tokens: int
@@ -245,29 +250,6 @@ def _completion_estimate(parts: list[str]) -> int:
     if parts and sum(map(len, parts)) <= TOKEN_CHUNK_CHARS * len(parts):
         return len(parts)
     return text_estimate
-
-
-def _start_payload(start: TurnStart) -> dict[str, Any]:
-    return {
-        "session_id": start.session_id,
-        "user_message_id": start.user_message_id,
-        "message_id": start.assistant_message_id,
-    }
-
-
-def _done_payload(stored: MessagePublic) -> dict[str, Any]:
-    usage = stored.token_usage.model_dump() if stored.token_usage else None
-    return {
-        "message_id": stored.message_id,
-        "finish_reason": stored.finish_reason,
-        "token_usage": usage,
-    }
-
-
-def _error_payload(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, ServiceError):
-        return {"code": exc.code, "message": exc.message}
-    return {"code": "internal_error", "message": "Internal server error"}
 
 
 def chat_response(start: TurnStart, stored: MessagePublic) -> ChatResponse:

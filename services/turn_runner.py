@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator
 from models.chat import ChatRequest, ChatResponse, StopResult
 from models.message import MessageStatus
 from services.errors import ServiceError
-from services.live_turn import LiveTurn, TurnEvent
+from services.live_turn import LiveTurn
 from services.turn import PreparedTurn, TurnService, chat_response
+from services.turn_events import TurnEvent
 from services.turn_stops import ReplyState, TurnStops
 
 log = logging.getLogger(__name__)

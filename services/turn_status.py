@@ -6,7 +6,9 @@ follows the generation within a checkpoint interval, from any process.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.chat import TurnStatus
@@ -26,19 +28,10 @@ class TurnStatusReader:
         self.sessions = sessions
 
     async def status(self, session_id: str) -> TurnStatus:
-        """The newest assistant message: one backwards step on the (session, seq) index.
-
-        Reading does not count as access: clients poll this.
-        """
-        newest = (
-            select(M.message_id, M.status, M.created_at, func.length(M.content).label("chars"))
-            .where(M.session_id == session_id, M.role == Role.ASSISTANT)
-            .order_by(M.seq.desc())
-            .limit(1)
-        )
+        """The state of the newest assistant message; polling it is not access."""
         async with read_connection(self.engine) as db:
             await self.sessions.require_alive(db, session_id)
-            row = (await db.execute(newest)).first()
+            row = (await db.execute(newest_reply_query(session_id))).first()
         if row is None:
             return TurnStatus(active=False, status=IDLE)
         return TurnStatus(
@@ -48,3 +41,13 @@ class TurnStatusReader:
             started_at=row.created_at,
             chars_so_far=row.chars or 0,
         )
+
+
+def newest_reply_query(session_id: str) -> Select[str, str, datetime, int]:
+    """The session's newest assistant message: one backwards step on (session, seq)."""
+    return (
+        select(M.message_id, M.status, M.created_at, func.length(M.content).label("chars"))
+        .where(M.session_id == session_id, M.role == Role.ASSISTANT)
+        .order_by(M.seq.desc())
+        .limit(1)
+    )

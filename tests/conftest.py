@@ -205,3 +205,12 @@ def make_app(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Ite
     yield start
     for instance in started:
         instance.stop()
+
+
+@pytest.fixture
+def second_process(app: App) -> Iterator[App]:
+    """Another service process on the same database file: a second worker."""
+    other = App(app.workdir, app.env["LLM_SERVER_URL"], interrupt_orphans_at_startup="false")
+    other.start()
+    yield other
+    other.stop()

@@ -37,11 +37,16 @@ class StreamResult:
 
 def stream_chat(http: httpx.Client, body: Any, **kwargs: Any) -> StreamResult:
     """POST /api/chat/stream and parse every event with httpx-sse."""
-    with http.stream("POST", "/api/chat/stream", json=body, **kwargs) as response:
+    return read_stream(http, "POST", "/api/chat/stream", json=body, **kwargs)
+
+
+def read_stream(http: httpx.Client, method: str, url: str, **kwargs: Any) -> StreamResult:
+    """Any event-stream route, read to its end and parsed with httpx-sse."""
+    with http.stream(method, url, **kwargs) as response:
         result = StreamResult(response.status_code, response.headers)
         if response.status_code != 200:
             response.read()
-            result.body = response.json()
+            result.body = response.json() if response.content else None
             return result
         for sse in EventSource(response).iter_sse():
             result.events.append(json.loads(sse.data))

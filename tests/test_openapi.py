@@ -18,6 +18,8 @@ EXPECTED_ROUTES = {
     ("post", "/api/messages/{message_id}/cancel"),
     ("post", "/api/chat"),
     ("post", "/api/chat/stream"),
+    ("get", "/api/chat/stream"),
+    ("get", "/api/messages/{message_id}/stream"),
     ("get", "/api/health"),
     ("get", "/api/health/live"),
     ("get", "/api/health/ready"),

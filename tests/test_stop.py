@@ -127,3 +127,25 @@ def test_cancel_of_unknown_or_user_message_is_404(client: httpx.Client) -> None:
         response = client.post(f"/api/messages/{message_id}/cancel")
         assert response.status_code == 404
         assert response.json()["code"] == "message_not_found"
+
+
+def test_a_stop_sent_to_another_process_reaches_the_owner_in_time(
+    app: App, client: httpx.Client, fake_llm: FakeLLM, second_process: App
+) -> None:
+    """The stop is recorded in the database; the owner polls for it and closes upstream."""
+    session_id = new_session(client)
+    fake_llm.script(SLOW_REPLY)
+    with (
+        second_process.client() as elsewhere,
+        streaming_turn(client, session_id, deltas=2) as (
+            _,
+            events,
+        ),
+    ):
+        asked_at = time.time()
+        stopped = elsewhere.post(f"/api/sessions/{session_id}/stop").json()
+        rest = list(events)
+    assert (stopped["stopped"], stopped["status"]) == (True, "cancelled")
+    assert upstream_closed_after(fake_llm, asked_at) < STOP_DEADLINE_SECONDS
+    assert rest[-1]["finish_reason"] == "cancelled"
+    assert stopped["chars"] == len(history(client, session_id)[-1]["content"])

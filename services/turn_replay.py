@@ -1,0 +1,157 @@
+"""Resume: the events of a reply after a given id, from memory or from the database.
+
+A turn generating in this process is followed from its live event list (exact
+events). Otherwise (finished, or owned by another worker) the stored text is
+replayed: the delta lengths stored with each checkpoint map the client's last id
+to a text offset, the rest of the stored text goes out as one delta carrying the
+id of the newest stored delta, and a turn still streaming elsewhere is followed by
+re-reading its checkpoints until it ends. Ids stay monotonic and no text is sent
+twice or lost, whichever worker answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import aliased
+
+from models.message import MessageStatus, Role, messages_table
+from models.session import sessions_table
+from models.types import utcnow
+from services.errors import MessageNotFound, TurnInterrupted
+from services.sessions import SessionService
+from services.storage import read_connection
+from services.turn_events import TurnEvent, done_payload, start_payload
+from services.turn_runner import TurnRunner
+from services.turn_status import newest_reply_query
+
+M = messages_table.c
+S = sessions_table.c
+FOLLOW_POLL_SECONDS = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReply:
+    """An assistant message as stored, with what its events need."""
+
+    message_id: str
+    session_id: str
+    user_message_id: str
+    status: MessageStatus
+    content: str
+    delta_lengths: list[int]
+    finish_reason: str | None
+    token_usage: dict[str, Any] | None
+    error: str | None
+
+    @property
+    def last_delta_id(self) -> int:
+        return len(self.delta_lengths) + 1
+
+    @property
+    def terminal_id(self) -> int:
+        return self.last_delta_id + 1
+
+    @property
+    def ended(self) -> bool:
+        return self.status != MessageStatus.STREAMING
+
+    def events_after(self, after: int) -> list[TurnEvent]:
+        """The stored events past `after`, the unsent text coalesced into one delta."""
+        events = []
+        if after < 1:
+            ids = (self.session_id, self.user_message_id, self.message_id)
+            events.append(TurnEvent(1, "start", start_payload(*ids)))
+        offset = sum(self.delta_lengths[: max(after - 1, 0)])
+        if after < self.last_delta_id and offset < len(self.content):
+            rest = self.content[offset:]
+            events.append(TurnEvent(self.last_delta_id, "delta", {"content": rest}))
+        if self.ended and after < self.terminal_id:
+            events.append(TurnEvent(self.terminal_id, *self._terminal()))
+        return events
+
+    def _terminal(self) -> tuple[str, dict[str, Any]]:
+        if self.status in (MessageStatus.COMPLETE, MessageStatus.CANCELLED):
+            return "done", done_payload(self.message_id, self.finish_reason, self.token_usage)
+        if self.status == MessageStatus.INTERRUPTED:
+            return "error", {"code": TurnInterrupted.code, "message": TurnInterrupted().message}
+        code = self.error or "internal_error"
+        return "error", {"code": code, "message": f"the reply failed ({code}); its text is kept"}
+
+
+class TurnReplay:
+    def __init__(self, engine: AsyncEngine, sessions: SessionService, runner: TurnRunner) -> None:
+        self.engine = engine
+        self.sessions = sessions
+        self.runner = runner
+
+    async def resume(self, message_id: str, after: int) -> AsyncIterator[TurnEvent] | None:
+        """The events after `after`; None when the reply ended and all were sent.
+
+        MessageNotFound for an unknown message, a user message, or a gone session.
+        """
+        if (live := self.runner.live.get(message_id)) is not None:
+            return self.runner.follow(live, after)
+        stored = await self.load(message_id)
+        if stored.ended and after >= stored.terminal_id:
+            return None
+        return self._replay(stored, after)
+
+    async def resume_newest(
+        self, session_id: str | None, after: int
+    ) -> AsyncIterator[TurnEvent] | None:
+        """resume() for the session's newest reply: an EventSource reconnecting to
+        the URL that sent a message must not send it again. None without a session
+        or a reply."""
+        if session_id is None:
+            return None
+        async with read_connection(self.engine) as db:
+            await self.sessions.require_alive(db, session_id)
+            newest = (await db.execute(newest_reply_query(session_id))).first()
+        return None if newest is None else await self.resume(newest.message_id, after)
+
+    async def _replay(self, stored: StoredReply, after: int) -> AsyncIterator[TurnEvent]:
+        while True:
+            for event in stored.events_after(after):
+                after = event.id
+                yield event
+            if stored.ended:
+                return
+            await asyncio.sleep(FOLLOW_POLL_SECONDS)
+            stored = await self.load(stored.message_id)
+
+    async def load(self, message_id: str) -> StoredReply:
+        user = aliased(messages_table)
+        query = (
+            select(*messages_table.c, user.c.message_id.label("user_message_id"))
+            .join(sessions_table, S.session_id == M.session_id)
+            .join(user, and_(user.c.session_id == M.session_id, user.c.seq == M.seq - 1))
+            .where(
+                M.message_id == message_id,
+                M.role == Role.ASSISTANT,
+                self.sessions.alive(utcnow()),
+            )
+        )
+        async with read_connection(self.engine) as db:
+            row = (await db.execute(query)).first()
+        if row is None:
+            raise MessageNotFound(message_id)
+        lengths = row.delta_lengths
+        if lengths is None:  # stored before delta lengths were kept: one delta
+            lengths = [len(row.content)] if row.content else []
+        return StoredReply(
+            message_id=row.message_id,
+            session_id=row.session_id,
+            user_message_id=row.user_message_id,
+            status=MessageStatus(row.status),
+            content=row.content,
+            delta_lengths=lengths,
+            finish_reason=row.finish_reason,
+            token_usage=row.token_usage,
+            error=row.error,
+        )
