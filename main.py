@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api import chat, health, messages, sessions
+from api import chat, health, messages, sessions, ws
 from api.errors import install_error_handlers
 from config import APP_VERSION, Settings, get_settings
 from models.database import create_engine, migrate
@@ -43,6 +43,14 @@ Session-persistent chat backend: every session and message is stored (SQLite by
 default); each turn sends a bounded window of the session's history to an
 OpenAI-compatible (or `simple`) LLM server and returns the reply whole or as
 Server-Sent Events. Errors share one body: `{detail, code, request_id}`.
+
+A turn runs server-side and is stored as it goes: it can be stopped
+(`POST /api/sessions/{id}/stop`), watched (`GET /api/sessions/{id}/status`) and
+resumed after a dropped connection (`GET /api/messages/{id}/stream` with
+`Last-Event-ID`) from any worker. Browsers can use `GET /api/chat/stream` with
+EventSource. A WebSocket at `/ws/{session_id}` (not listed below: OpenAPI does not
+describe WebSockets) takes `{"type": "chat" | "stop" | "status" | "ping", ...}` and
+sends `{"type", "data", "timestamp"}` events; see the README.
 """
 
 
@@ -132,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CorrelationIdMiddleware, header_name="X-Request-ID", validator=_valid_request_id
     )
     install_error_handlers(app)
-    for module in (sessions, chat, messages, health):
+    for module in (sessions, chat, messages, health, ws):
         app.include_router(module.router)
     return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from starlette.requests import HTTPConnection
 
 from config import Settings
 from services.container import Services
@@ -17,8 +18,9 @@ from services.turn_runner import TurnRunner
 from services.turn_status import TurnStatusReader
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.state.services
+def get_services(connection: HTTPConnection) -> Services:
+    """The lifespan's services, for HTTP requests and WebSockets alike."""
+    services: Services = connection.state.services
     return services
 
 

@@ -1,0 +1,132 @@
+"""WebSocket /ws/{session_id}: chat, stop and ping over one connection.
+
+Client -> server, JSON: `{"type": "chat", "message": ..., <ChatRequest fields>}`,
+`{"type": "stop"}`, `{"type": "status"}`, `{"type": "ping"}`.
+Server -> client: `{"type": start|delta|done|error|pong|status, "data": {...},
+"timestamp": ISO-8601}`, turn events also with their per-turn `id`. Turns run one at
+a time per session (a second chat while one streams gets an `error` with code
+`turn_in_progress`); each runs server-side, so a dropped connection behaves like a
+dropped SSE client. Bad messages get an `error` event and the connection stays open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from api.deps import get_services
+from models.chat import ChatRequest
+from models.types import utcnow
+from services.container import Services
+from services.errors import ServiceError, TurnInProgress
+from services.turn_events import TurnEvent
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+SESSION_GONE_CLOSE_CODE = 4404
+
+
+class ChatSocket:
+    """One client connection bound to one session."""
+
+    def __init__(self, socket: WebSocket, services: Services, session_id: str) -> None:
+        self.socket, self.services, self.session_id = socket, services, session_id
+        self.forwarding: asyncio.Task[None] | None = None
+
+    async def send(self, type_: str, data: dict[str, Any], event_id: int | None = None) -> None:
+        message: dict[str, Any] = {"type": type_, "data": data, "timestamp": utcnow().isoformat()}
+        if event_id is not None:
+            message["id"] = event_id
+        await self.socket.send_text(json.dumps(message, ensure_ascii=False))
+
+    async def send_error(self, code: str, message: str, **extra: Any) -> None:
+        await self.send("error", {"code": code, "message": message, **extra})
+
+    async def send_status(self) -> None:
+        status = await self.services.turn_status.status(self.session_id)
+        await self.send("status", status.model_dump(mode="json"))
+
+    async def handle(self, raw: str) -> None:
+        try:
+            request = json.loads(raw)
+        except ValueError:
+            await self.send_error("bad_message", "messages must be JSON objects")
+            return
+        kind = request.pop("type", None) if isinstance(request, dict) else None
+        if kind == "chat":
+            await self.chat(request)
+        elif kind == "stop":
+            await self.services.runner.stop_session(self.session_id)
+            await self.send_status()
+        elif kind == "status":
+            await self.send_status()
+        elif kind == "ping":
+            await self.send("pong", {})
+        else:
+            await self.send_error("bad_message", "type must be chat, stop, status or ping")
+
+    async def chat(self, fields: dict[str, Any]) -> None:
+        try:
+            chat = ChatRequest.model_validate({**fields, "session_id": self.session_id})
+        except ValidationError as exc:
+            details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            await self.send_error("validation_error", details)
+            return
+        prepared = await self.services.turns.prepare(chat)
+        live = self.services.runner.start(prepared)
+        events = self.services.runner.follow(live, on_disconnect=chat.on_disconnect)
+        self.forwarding = asyncio.create_task(self.forward(events))
+
+    async def forward(self, events: Any) -> None:
+        event: TurnEvent
+        async for event in events:
+            await self.send(event.type, event.data, event.id)
+
+    async def close(self) -> None:
+        """The client left: stop forwarding (the turn itself carries on unless asked)."""
+        if self.forwarding is not None:
+            self.forwarding.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.forwarding
+
+
+@router.websocket("/ws/{session_id}")
+async def chat_socket(socket: WebSocket, session_id: str) -> None:
+    await socket.accept()
+    connection = ChatSocket(socket, get_services(socket), session_id)
+    try:
+        await connection.send_status()
+    except ServiceError as exc:
+        await connection.send_error(exc.code, exc.message)
+        await socket.close(SESSION_GONE_CLOSE_CODE)
+        return
+    try:
+        while (raw := await _next_text(socket)) is not None:
+            try:
+                await connection.handle(raw)
+            except ServiceError as exc:
+                extra = {"message_id": exc.message_id} if isinstance(exc, TurnInProgress) else {}
+                await connection.send_error(exc.code, exc.message, **extra)
+            except Exception:
+                log.exception("websocket message on session %s failed", session_id)
+                await connection.send_error("internal_error", "Internal server error")
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await connection.close()
+
+
+async def _next_text(socket: WebSocket) -> str | None:
+    """The next client message as text (binary frames decoded); None once it left."""
+    message = await socket.receive()
+    if message["type"] == "websocket.disconnect":
+        return None
+    if message.get("text") is not None:
+        return str(message["text"])
+    return bytes(message.get("bytes") or b"").decode("utf-8", errors="replace")
