@@ -163,6 +163,38 @@ class App:
         return self.proc.output()
 
 
+class ServerApp(App):
+    """The same app, started by another server command."""
+
+    def __init__(self, argv: list[str], *args, **kwargs) -> None:
+        self._argv = argv
+        super().__init__(*args, **kwargs)
+
+    def command(self) -> list[str]:
+        return [arg.replace("{port}", str(self.port)) for arg in self._argv]
+
+    def run_from_repository(self) -> ServerApp:
+        """Run in the repository (gunicorn reads gunicorn.conf.py from there)."""
+        self.env["PYTHONPATH"] = str(ROOT)
+        self.proc = Process(self.command(), self.env, ROOT, self.workdir / "server.log")
+        return self
+
+
+def gunicorn_argv(workers: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "main:app",
+        "-w",
+        str(workers),
+        "-k",
+        "uvicorn.workers.UvicornWorker",
+        "--bind",
+        "127.0.0.1:{port}",
+    ]
+
+
 @pytest.fixture(scope="session")
 def fake_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeLLM]:
     server = FakeLLM(tmp_path_factory.mktemp("fake_llm"))

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, App, FakeLLM, Process, run_main
+from tests.conftest import App, FakeLLM, ServerApp, gunicorn_argv, run_main
 from tests.helpers import chat, new_session
 
 
@@ -91,43 +91,19 @@ def test_timeout_zero_means_sessions_never_expire(make_app) -> None:
         assert http.get(f"/api/sessions/{session_id}").status_code == 200
 
 
-class ServerApp(App):
-    """The same app, started by another server command."""
-
-    def __init__(self, argv: list[str], *args, **kwargs) -> None:
-        self._argv = argv
-        super().__init__(*args, **kwargs)
-
-    def command(self) -> list[str]:
-        return [arg.replace("{port}", str(self.port)) for arg in self._argv]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "argv",
     [
         [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", "{port}"],
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "main:app",
-            "-w",
-            "2",
-            "-k",
-            "uvicorn.workers.UvicornWorker",
-            "--bind",
-            "127.0.0.1:{port}",
-        ],
+        gunicorn_argv(workers=2),
     ],
     ids=["uvicorn", "gunicorn-2-workers"],
 )
 def test_main_app_runs_under_uvicorn_and_gunicorn(
     tmp_path, fake_llm: FakeLLM, argv: list[str]
 ) -> None:
-    app = ServerApp(argv, tmp_path, fake_llm.url)
-    app.env["PYTHONPATH"] = str(ROOT)
-    app.proc = Process(app.command(), app.env, ROOT, tmp_path / "server.log")
+    app = ServerApp(argv, tmp_path, fake_llm.url).run_from_repository()
     app.start()
     try:
         with app.client() as http:

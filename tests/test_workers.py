@@ -1,0 +1,74 @@
+"""gunicorn -w 4: status, stop and resume answer alike whichever worker gets them.
+
+Every request below opens a fresh connection, so the kernel hands it to any of the
+four workers; the turn's state, text and stop requests live in the database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import FakeLLM, ServerApp, gunicorn_argv
+from tests.helpers import history, new_session, streaming_turn
+from tests.test_resume import FULL_TEXT, WORDS, assert_seamless, read_then_drop, resume
+from tests.test_stop import STOP_DEADLINE_SECONDS, upstream_closed_after
+
+pytestmark = pytest.mark.slow
+SLOW_REPLY = {"chunks": WORDS, "chunk_delay": 0.1}
+
+
+@pytest.fixture(scope="module")
+def four_workers(
+    tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM
+) -> Iterator[ServerApp]:
+    workdir = tmp_path_factory.mktemp("workers")
+    app = ServerApp(gunicorn_argv(workers=4), workdir, fake_llm.url).run_from_repository()
+    app.start()
+    yield app
+    app.stop()
+    assert "Traceback" not in app.output()
+
+
+def fresh(app: ServerApp) -> httpx.Client:
+    """A client whose every request is a new connection (any worker may answer)."""
+    return app.client(headers={"Connection": "close"})
+
+
+def test_status_and_stop_from_any_worker(four_workers: ServerApp, fake_llm: FakeLLM) -> None:
+    with four_workers.client() as owner:
+        session_id = new_session(owner)
+        fake_llm.script(SLOW_REPLY)
+        with (
+            fresh(four_workers) as anyone,
+            streaming_turn(owner, session_id, deltas=2) as (
+                start,
+                events,
+            ),
+        ):
+            seen = []
+            for _ in range(8):
+                status = anyone.get(f"/api/sessions/{session_id}/status").json()
+                assert (status["active"], status["message_id"]) == (True, start["message_id"])
+                seen.append(status["chars_so_far"])
+                time.sleep(0.05)
+            assert seen == sorted(seen)
+            assert seen[-1] > 0
+            asked_at = time.time()
+            stopped = anyone.post(f"/api/sessions/{session_id}/stop").json()
+            rest = list(events)
+        assert (stopped["stopped"], stopped["status"]) == (True, "cancelled")
+        assert upstream_closed_after(fake_llm, asked_at) < STOP_DEADLINE_SECONDS
+        assert rest[-1]["finish_reason"] == "cancelled"
+        assert history(owner, session_id)[-1]["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("attempt", range(4))
+def test_resume_from_any_worker(four_workers: ServerApp, fake_llm: FakeLLM, attempt: int) -> None:
+    fake_llm.script({"chunks": WORDS, "chunk_delay": 0.03})
+    with four_workers.client() as owner, fresh(four_workers) as anyone:
+        before = read_then_drop(owner, {"message": "x"}, events=3 + attempt * 5)
+        after = resume(anyone, before.events[0]["message_id"], before.ids[-1])
+    assert_seamless(before, after, FULL_TEXT)
