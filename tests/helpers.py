@@ -84,10 +84,12 @@ def assert_failed_turn_then_recovery(http: httpx.Client, session_id: str, code: 
 
 
 @contextmanager
-def streaming_turn(http: httpx.Client, session_id: str, deltas: int) -> Iterator[Any]:
+def streaming_turn(
+    http: httpx.Client, session_id: str, deltas: int, body: dict[str, Any] | None = None
+) -> Iterator[Any]:
     """Open a stream and read its start event and `deltas` deltas; the caller acts
     while the turn is still generating, then may read the rest from the iterator."""
-    body = {"session_id": session_id, "message": "go slowly"}
+    body = {"session_id": session_id, "message": "go slowly", **(body or {})}
     with http.stream("POST", "/api/chat/stream", json=body) as response:
         assert response.status_code == 200
         events = (json.loads(sse.data) for sse in EventSource(response).iter_sse())

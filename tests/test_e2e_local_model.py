@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, App, free_port, run_main
-from tests.helpers import chat, history, new_session, stream_chat
+from tests.helpers import chat, history, new_session, stream_chat, streaming_turn
 
 pytestmark = pytest.mark.e2e
 
@@ -199,6 +199,34 @@ def test_a_second_request_does_not_truncate_a_running_stream(
     assert streamed.last["finish_reason"] in {"stop", "length"}
     assert results[0] == 200
     assert results[1] in {"stop", "length"}
+
+
+def test_stop_ends_a_long_generation_and_frees_the_model(
+    http: httpx.Client, model_app: App
+) -> None:
+    """The stop closes the upstream stream; llama.cpp, serving one request at a time,
+    must then take the next turn at once instead of decoding the rest first."""
+    session_id = new_session(http)
+    # greedy, this prompt runs SmolLM2 to the 1200-token cap (about 20 s on 2 cores)
+    essay = "Write a very long essay about the history of the sea, with many chapters."
+    long_reply = {"message": essay, "max_new_tokens": 1200}
+    with (
+        model_app.client(timeout=180) as other,
+        streaming_turn(http, session_id, deltas=5, body={**long_reply, **GREEDY}) as (_, events),
+    ):
+        stopped = other.post(f"/api/sessions/{session_id}/stop").json()
+        rest = list(events)
+    assert (stopped["stopped"], stopped["status"]) == (True, "cancelled")
+    assert rest[-1]["type"] == "done"
+    assert rest[-1]["finish_reason"] == "cancelled"
+    reply = history(http, session_id)[-1]
+    assert reply["status"] == "cancelled"
+    assert reply["content"].strip()
+    asked_at = time.monotonic()
+    first = stream_chat(http, {"session_id": session_id, "message": "Say hi.", "max_new_tokens": 4})
+    assert first.types[-1] == "done", first.last
+    # had the model gone on decoding, this turn would wait for the rest of the essay
+    assert time.monotonic() - asked_at < 5
 
 
 def test_history_survives_a_restart_and_the_model_comes_back(tmp_path: Path) -> None:
