@@ -64,6 +64,16 @@ class Settings(BaseSettings):
         "workers get false because the master does it once, before forking",
     )
 
+    checkpoint_seconds: float = Field(
+        0.25, ge=0, description="Save a streaming reply's text at least this often; 0 = no timer"
+    )
+    checkpoint_chunks: int = Field(
+        64,
+        ge=0,
+        description="...or every this many chunks; 0 = no count. Both 0: no checkpoints "
+        "(for benchmarks: a crash then loses the whole partial reply)",
+    )
+
     session_timeout_hours: float = Field(24.0, ge=0, description="0 = sessions never expire")
     session_purge_interval_seconds: float = Field(600.0, gt=0)
     sse_keepalive_seconds: float = Field(15.0, gt=0)

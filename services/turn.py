@@ -49,8 +49,6 @@ from services.turn_store import TurnOutcome, TurnStart, TurnStore
 log = logging.getLogger(__name__)
 
 CANCELLED = "cancelled"
-CHECKPOINT_SECONDS = 0.25
-CHECKPOINT_CHUNKS = 64
 TOKEN_CHUNK_CHARS = 8  # chunks this short on average are taken as one token each
 INTERRUPTED = (MessageStatus.INTERRUPTED, "interrupted", None, TurnInterrupted.code)
 
@@ -134,7 +132,10 @@ class TurnService:
         )
         finish_reason: str | None = None
         usage: Usage | None = None
-        checkpoint = Checkpointer(self.store, turn)
+        settings = self.settings
+        checkpoint = Checkpointer(
+            self.store, turn, settings.checkpoint_seconds, settings.checkpoint_chunks
+        )
         try:
             with anyio.CancelScope() as upstream:
                 live.guard_upstream(upstream)
@@ -225,17 +226,23 @@ class TurnService:
 
 
 class Checkpointer:
-    """Saves a streaming turn's text every CHECKPOINT_SECONDS or CHECKPOINT_CHUNKS,
-    whichever comes first, so a crash loses at most that much of it."""
+    """Saves a streaming turn's text every `seconds` or `chunks` (CHECKPOINT_SECONDS,
+    CHECKPOINT_CHUNKS), whichever comes first, so a crash loses at most that much of
+    it and other workers can follow it; 0 turns either trigger off."""
 
-    def __init__(self, store: TurnStore, turn: PreparedTurn) -> None:
+    def __init__(self, store: TurnStore, turn: PreparedTurn, seconds: float, chunks: int) -> None:
         self.store, self.turn = store, turn
+        self.seconds, self.chunks = seconds, chunks
         self.saved_at, self.unsaved = time.monotonic(), 0
+
+    def _due(self, now: float) -> bool:
+        by_count = 0 < self.chunks <= self.unsaved
+        return by_count or 0 < self.seconds <= now - self.saved_at
 
     async def after_chunk(self) -> None:
         self.unsaved += 1
         now = time.monotonic()
-        if self.unsaved < CHECKPOINT_CHUNKS and now - self.saved_at < CHECKPOINT_SECONDS:
+        if not self._due(now):
             return
         self.saved_at, self.unsaved = now, 0
         try:

@@ -131,3 +131,18 @@ def history_text(app: App, message_id: str) -> str:
         row = db.execute("SELECT content FROM messages WHERE message_id = ?", (message_id,))
         found = row.fetchone()
     return str(found[0]) if found else ""
+
+
+def test_checkpoints_follow_the_configured_chunk_count_or_none(
+    make_app, fake_llm: FakeLLM
+) -> None:
+    for chunks, saved_after_six in ((4, 4 * 2), (0, 0)):
+        app: App = make_app(checkpoint_seconds=0, checkpoint_chunks=chunks)
+        with app.client() as http, app.client() as other:
+            session_id = new_session(http)
+            fake_llm.script({"chunks": ["ab"] * 12, "chunk_delay": 0.3})
+            with streaming_turn(http, session_id, deltas=6) as (_, events):
+                status = other.get(f"/api/sessions/{session_id}/status").json()
+                assert status["chars_so_far"] == saved_after_six
+                list(events)
+            assert history(http, session_id)[-1]["content"] == "ab" * 12
