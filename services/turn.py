@@ -18,7 +18,6 @@ A client leaving does not end the turn: generation runs in its own task
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 
 import anyio
@@ -26,6 +25,7 @@ import anyio
 from config import Settings
 from models.chat import ChatRequest, ChatResponse
 from models.message import MessagePublic, MessageStatus, TokenUsage
+from services.checkpoint import Checkpointer
 from services.context import (
     PROMPT_OVERHEAD_TOKENS,
     ChatMessage,
@@ -134,7 +134,7 @@ class TurnService:
         usage: Usage | None = None
         settings = self.settings
         checkpoint = Checkpointer(
-            self.store, turn, settings.checkpoint_seconds, settings.checkpoint_chunks
+            self.store, start, turn.parts, settings.checkpoint_seconds, settings.checkpoint_chunks
         )
         try:
             with anyio.CancelScope() as upstream:
@@ -143,7 +143,7 @@ class TurnService:
                     if chunk.text:
                         turn.parts.append(chunk.text)
                         live.emit("delta", {"content": chunk.text})
-                        await checkpoint.after_chunk()
+                        checkpoint.after_chunk()
                     finish_reason = finish_reason or chunk.finish_reason
                     usage = chunk.usage or usage
             counted = self._usage(turn, usage)
@@ -151,13 +151,16 @@ class TurnService:
                 outcome = turn.outcome(MessageStatus.CANCELLED, CANCELLED, counted)
             else:
                 outcome = turn.outcome(MessageStatus.COMPLETE, finish_reason or "stop", counted)
+            await checkpoint.settle()
             stored = await self._store(turn, outcome)
         except Exception as exc:
+            await checkpoint.settle()
             await self._store_failure(turn, exc)
             live.failure = exc
             live.emit("error", error_payload(exc))
             return
         except BaseException:  # the process is shutting down under this turn
+            await checkpoint.settle()
             await self._store_quietly(turn, turn.outcome(*INTERRUPTED))
             live.failure = TurnInterrupted()
             live.emit("error", error_payload(live.failure))
@@ -223,33 +226,6 @@ class TurnService:
             log.info("session %s was deleted during its turn", turn.start.session_id)
         except Exception:
             log.exception("could not store the end of turn %s", turn.start.assistant_message_id)
-
-
-class Checkpointer:
-    """Saves a streaming turn's text every `seconds` or `chunks` (CHECKPOINT_SECONDS,
-    CHECKPOINT_CHUNKS), whichever comes first, so a crash loses at most that much of
-    it and other workers can follow it; 0 turns either trigger off."""
-
-    def __init__(self, store: TurnStore, turn: PreparedTurn, seconds: float, chunks: int) -> None:
-        self.store, self.turn = store, turn
-        self.seconds, self.chunks = seconds, chunks
-        self.saved_at, self.unsaved = time.monotonic(), 0
-
-    def _due(self, now: float) -> bool:
-        by_count = 0 < self.chunks <= self.unsaved
-        return by_count or 0 < self.seconds <= now - self.saved_at
-
-    async def after_chunk(self) -> None:
-        self.unsaved += 1
-        now = time.monotonic()
-        if not self._due(now):
-            return
-        self.saved_at, self.unsaved = now, 0
-        try:
-            with anyio.CancelScope(shield=True):  # a stop must not cut a write in half
-                await self.store.checkpoint(self.turn.start, self.turn.parts)
-        except ServiceError as exc:  # the final store will try again; keep streaming
-            log.warning("checkpoint of %s skipped: %s", self.turn.start.assistant_message_id, exc)
 
 
 def _completion_estimate(parts: list[str]) -> int:

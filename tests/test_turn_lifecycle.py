@@ -133,9 +133,7 @@ def history_text(app: App, message_id: str) -> str:
     return str(found[0]) if found else ""
 
 
-def test_checkpoints_follow_the_configured_chunk_count_or_none(
-    make_app, fake_llm: FakeLLM
-) -> None:
+def test_checkpoints_follow_the_configured_chunk_count_or_none(make_app, fake_llm: FakeLLM) -> None:
     for chunks, saved_after_six in ((4, 4 * 2), (0, 0)):
         app: App = make_app(checkpoint_seconds=0, checkpoint_chunks=chunks)
         with app.client() as http, app.client() as other:
