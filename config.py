@@ -74,6 +74,13 @@ class Settings(BaseSettings):
         "(for benchmarks: a crash then loses the whole partial reply)",
     )
 
+    orphan_after_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A streaming reply whose worker has been silent this long (it crashed) "
+        "is marked interrupted by the other workers",
+    )
+
     session_timeout_hours: float = Field(24.0, ge=0, description="0 = sessions never expire")
     session_purge_interval_seconds: float = Field(600.0, gt=0)
     sse_keepalive_seconds: float = Field(15.0, gt=0)

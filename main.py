@@ -87,7 +87,7 @@ def make_lifespan(settings: Settings) -> Any:
                         services.sessions, serving.session_purge_interval_seconds
                     )
                 ),
-                asyncio.create_task(services.runner.watch_stop_requests_forever()),
+                asyncio.create_task(services.runner.watch_forever(serving.orphan_after_seconds)),
             ]
             log.info("serving; LLM %s (%s)", serving.llm_server_url, serving.llm_protocol)
             try:

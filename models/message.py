@@ -84,6 +84,8 @@ class MessageRecord(SQLModel, table=True):
     # The length of each streamed delta, in order: maps an SSE event id to a text
     # offset, so any worker can resume a stream from the stored text alone.
     delta_lengths: list[int] | None = TableField(default=None, sa_column=Column(JSON))
+    # While `streaming`: when its worker last said it is alive (see TurnRunner).
+    heartbeat_at: datetime | None = TableField(default=None, sa_column=Column(UTCDateTime()))
 
 
 MESSAGE_EXAMPLE: dict[str, Any] = {

@@ -3,7 +3,8 @@
 Each turn runs in its own task, so it outlives the request that started it. A stop
 is recorded in the database (TurnStops) and acted on at once when this process owns
 the turn; otherwise the owning worker's watcher, which polls the stop table every
-STOP_POLL_SECONDS while it has live turns, finds it. A whole-reply request is
+STOP_POLL_SECONDS while it has live turns, finds it. The watcher also keeps its
+turns' heartbeat, and interrupts the turns of a worker that died. A whole-reply request is
 served by the same streamed generation, so it can be stopped the same way.
 """
 
@@ -13,19 +14,23 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from models.chat import ChatRequest, ChatResponse, StopResult
 from models.message import MessageStatus
+from models.types import utcnow
 from services.errors import ServiceError
 from services.live_turn import LiveTurn
 from services.turn import PreparedTurn, TurnService, chat_response
 from services.turn_events import TurnEvent
 from services.turn_stops import ReplyState, TurnStops
+from services.turn_store import interrupt_orphaned_turns
 
 log = logging.getLogger(__name__)
 
 STOP_POLL_SECONDS = 0.1
 STOP_WAIT_SECONDS = 5.0
+HEARTBEATS_PER_ORPHAN_PERIOD = 6
 
 
 class TurnRunner:
@@ -106,20 +111,36 @@ class TurnRunner:
             state = await self.stops.state(message_id)
         return state
 
-    async def watch_stop_requests_forever(self) -> None:
-        """Stops recorded by other workers, for the turns this process owns."""
+    async def watch_forever(self, orphan_after_seconds: float) -> None:
+        """The background duties of a worker towards the others, through the database:
+        act on stops recorded elsewhere for the turns it owns (every STOP_POLL_SECONDS
+        while it owns some); say its turns are alive and sweep the turns of workers that
+        stopped saying so (every sixth of ORPHAN_AFTER_SECONDS)."""
+        beat_every = orphan_after_seconds / HEARTBEATS_PER_ORPHAN_PERIOD
+        next_beat = time.monotonic()
         while True:
             await asyncio.sleep(STOP_POLL_SECONDS)
-            if not self.live:
-                continue
             try:
-                requested = await self.stops.requested()
+                if self.live:
+                    await self._apply_stops()
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + beat_every
+                    await self._beat_and_sweep(orphan_after_seconds)
             except ServiceError as exc:
-                log.warning("cannot read stop requests: %s", exc)
-                continue
-            for message_id in requested:
-                if (live := self.live.get(message_id)) is not None:
-                    live.stop()
+                log.warning("turn housekeeping skipped: %s", exc)
+
+    async def _apply_stops(self) -> None:
+        for message_id in await self.stops.requested():
+            if (live := self.live.get(message_id)) is not None:
+                live.stop()
+
+    async def _beat_and_sweep(self, orphan_after_seconds: float) -> None:
+        store = self.turns.store
+        if self.live:
+            await store.beat(list(self.live))
+        silent_since = utcnow() - timedelta(seconds=orphan_after_seconds)
+        if swept := await interrupt_orphaned_turns(store.engine, silent_since):
+            log.warning("%d turn(s) of a worker that stopped responding are now interrupted", swept)
 
     async def shutdown(self) -> None:
         """Cancel every generation; each stores its text as `interrupted`."""

@@ -85,7 +85,7 @@ class TurnStore:
                     _message_row(session_id, user_message_id, last_seq - 1, Role.USER, now)
                     | {"content": user_text, "status": MessageStatus.COMPLETE},
                     _message_row(session_id, assistant_message_id, last_seq, Role.ASSISTANT, now)
-                    | {"content": "", "status": MessageStatus.STREAMING},
+                    | {"content": "", "status": MessageStatus.STREAMING, "heartbeat_at": now},
                 ],
             )
             history = await _read_history(db, session_id, last_seq - 1, history_limit)
@@ -148,6 +148,15 @@ class TurnStore:
             **final,
         )
 
+    async def beat(self, message_ids: list[str]) -> None:
+        """This process is alive and still generating these replies."""
+        async with write_transaction(self.engine) as db:
+            await db.execute(
+                update(messages_table)
+                .where(M.message_id.in_(message_ids), M.status == MessageStatus.STREAMING)
+                .values(heartbeat_at=utcnow())
+            )
+
     async def _reserve(
         self, db: AsyncConnection, session_id: str, now: datetime
     ) -> tuple[int, str | None]:
@@ -163,23 +172,35 @@ class TurnStore:
         return reserved.last_seq, reserved.system_prompt
 
 
-async def interrupt_orphaned_turns(engine: AsyncEngine) -> int:
+async def interrupt_orphaned_turns(
+    engine: AsyncEngine, silent_since: datetime | None = None
+) -> int:
     """Turns left `streaming` by a process that died become `interrupted`, text kept.
 
-    Only safe when no live process owns a turn: at the startup of a single process,
-    or in the gunicorn master before it forks its workers (gunicorn.conf.py).
+    Without `silent_since`, every such turn: only safe when no live process owns one,
+    at the startup of a single process or in the gunicorn master before it forks
+    (gunicorn.conf.py). With it, the turns whose worker has not beaten since then
+    (a worker that crashed while its siblings live on); any worker may run this.
     """
+    orphaned = M.status == MessageStatus.STREAMING
+    if silent_since is not None:
+        orphaned = and_(orphaned, or_(M.heartbeat_at < silent_since, M.heartbeat_at.is_(None)))
     async with write_transaction(engine) as db:
-        await db.execute(delete(turn_stops_table))  # nothing left to stop
         result = await db.execute(
             update(messages_table)
-            .where(M.status == MessageStatus.STREAMING)
+            .where(orphaned)
             .values(
                 status=MessageStatus.INTERRUPTED,
                 finish_reason=MessageStatus.INTERRUPTED.value,
                 error=MessageStatus.INTERRUPTED.value,
             )
         )
+        still_streaming = (
+            select(M.message_id)
+            .where(M.message_id == STOPS.message_id, M.status == MessageStatus.STREAMING)
+            .exists()
+        )
+        await db.execute(delete(turn_stops_table).where(~still_streaming))
     return int(result.rowcount)
 
 
@@ -210,6 +231,7 @@ def _message_row(
         "token_usage": None,
         "finish_reason": None,
         "error": None,
+        "heartbeat_at": None,  # every row of one insert needs the same keys
     }
 
 

@@ -45,6 +45,22 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise RuntimeError(f"{url} did not come up:\n{log.read_text()}")
 
 
+def child_pids(parent_pid: int, marker: bytes = b"") -> list[int]:
+    """Live processes whose parent is `parent_pid` and whose command line has `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if int(stat[1]) == parent_pid and stat[0] != "Z" and marker in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
 def run_main(
     cwd: Path, env: dict[str, str], timeout: float = 30
 ) -> subprocess.CompletedProcess[str]:

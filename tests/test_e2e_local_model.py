@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from services.context import ChatMessage, message_tokens
-from tests.conftest import ROOT, App, free_port, run_main
+from tests.conftest import ROOT, App, child_pids, free_port, run_main
 from tests.helpers import chat, history, new_session, stream_chat, streaming_turn
 
 pytestmark = pytest.mark.e2e
@@ -54,18 +54,7 @@ def http(model_app: App) -> Iterator[httpx.Client]:
 
 def model_servers(parent_pid: int) -> list[int]:
     """Live llama.cpp server processes whose parent is `parent_pid`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == parent_pid and b"llama_cpp.server" in cmdline:
-            found.append(int(entry.name))
-    return found
+    return child_pids(parent_pid, b"llama_cpp.server")
 
 
 def wait_gone(pid: int, seconds: float = 15) -> bool:

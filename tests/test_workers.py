@@ -5,14 +5,17 @@ four workers; the turn's state, text and stop requests live in the database."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import FakeLLM, ServerApp, gunicorn_argv
-from tests.helpers import history, new_session, streaming_turn
+from tests.conftest import FakeLLM, ServerApp, child_pids, gunicorn_argv
+from tests.helpers import history, new_session, streaming_turn, wait_for
 from tests.test_resume import FULL_TEXT, WORDS, assert_seamless, read_then_drop, resume
 from tests.test_stop import STOP_DEADLINE_SECONDS, upstream_closed_after
 
@@ -72,3 +75,37 @@ def test_resume_from_any_worker(four_workers: ServerApp, fake_llm: FakeLLM, atte
         before = read_then_drop(owner, {"message": "x"}, events=3 + attempt * 5)
         after = resume(anyone, before.events[0]["message_id"], before.ids[-1])
     assert_seamless(before, after, FULL_TEXT)
+
+
+def test_a_crashed_workers_turn_is_interrupted_by_the_others(tmp_path, fake_llm: FakeLLM) -> None:
+    """kill -9 of the worker generating a reply: the master forks a new one, and the
+    silent reply is marked interrupted, its text kept, the session free again."""
+    app = ServerApp(
+        gunicorn_argv(workers=2), tmp_path, fake_llm.url, orphan_after_seconds=1
+    ).run_from_repository()
+    app.start()
+    try:
+        with app.client() as http:
+            session_id = new_session(http)
+            fake_llm.script(SLOW_REPLY)
+            master = app.proc.process
+            assert master is not None
+            workers = child_pids(master.pid)
+            assert len(workers) == 2
+            with streaming_turn(http, session_id, deltas=4):
+                time.sleep(0.4)  # past a checkpoint
+                for worker in workers:
+                    os.kill(worker, signal.SIGKILL)
+
+            def ended() -> dict[str, Any] | None:
+                reply = history(http, session_id)[-1]
+                return None if reply["status"] == "streaming" else reply
+
+            reply = wait_for(ended, seconds=15)
+            assert reply["status"] == "interrupted"
+            assert reply["content"].startswith("w0 w1 w2 w3 ")
+            fake_llm.script({"reply": "fresh"})
+            after = http.post("/api/chat", json={"session_id": session_id, "message": "again"})
+            assert after.json()["content"] == "fresh"
+    finally:
+        app.stop()
