@@ -63,6 +63,7 @@ class ChatSocket:
             await self.chat(request)
         elif kind == "stop":
             await self.services.runner.stop_session(self.session_id)
+            await self.forwarded()  # the turn's `done` goes out before the status
             await self.send_status()
         elif kind == "status":
             await self.send_status()
@@ -87,6 +88,12 @@ class ChatSocket:
         event: TurnEvent
         async for event in events:
             await self.send(event.type, event.data, event.id)
+
+    async def forwarded(self) -> None:
+        """Wait until this connection's turn has sent its last event."""
+        if self.forwarding is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.forwarding)
 
     async def close(self) -> None:
         """The client left: stop forwarding (the turn itself carries on unless asked)."""

@@ -229,10 +229,9 @@ class TurnService:
 
 
 def _completion_estimate(parts: list[str]) -> int:
-    text_estimate = estimate_tokens("".join(parts))
     if parts and sum(map(len, parts)) <= TOKEN_CHUNK_CHARS * len(parts):
         return len(parts)
-    return text_estimate
+    return estimate_tokens("".join(parts))
 
 
 def chat_response(start: TurnStart, stored: MessagePublic) -> ChatResponse:
