@@ -7,6 +7,7 @@ and the `request_id` that also appears in the X-Request-ID header and in our log
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from asgi_correlation_id import correlation_id
@@ -35,17 +36,27 @@ def error_response(status_code: int, detail: str, code: str, **extra: Any) -> JS
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status_code)
 
 
+def error_extras(exc: ServiceError) -> dict[str, Any]:
+    """Fields some errors add to their body (HTTP) or event (WebSocket)."""
+    return {"message_id": exc.message_id} if isinstance(exc, TurnInProgress) else {}
+
+
+def summarize_validation(raw_errors: Sequence[Any]) -> tuple[str, list[dict[str, Any]]]:
+    """One line naming every bad field, and the errors without their input."""
+    errors = [_describe(error) for error in raw_errors]
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return summary or "invalid request", errors
+
+
 async def _service_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    message_id = exc.message_id if isinstance(exc, TurnInProgress) else None
-    return error_response(exc.status_code, exc.message, exc.code, message_id=message_id)
+    return error_response(exc.status_code, exc.message, exc.code, **error_extras(exc))
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [_describe(error) for error in exc.errors()]
-    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return error_response(422, summary or "invalid request", "validation_error", errors=errors)
+    summary, errors = summarize_validation(exc.errors())
+    return error_response(422, summary, "validation_error", errors=errors)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:

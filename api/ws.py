@@ -15,16 +15,18 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from api.deps import get_services
+from api.errors import error_extras, summarize_validation
 from models.chat import ChatRequest
 from models.types import utcnow
 from services.container import Services
-from services.errors import ServiceError, TurnInProgress
+from services.errors import ServiceError
 from services.turn_events import TurnEvent
 
 log = logging.getLogger(__name__)
@@ -76,16 +78,15 @@ class ChatSocket:
         try:
             chat = ChatRequest.model_validate({**fields, "session_id": self.session_id})
         except ValidationError as exc:
-            details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            await self.send_error("validation_error", details)
+            summary, _ = summarize_validation(exc.errors())
+            await self.send_error("validation_error", summary)
             return
         prepared = await self.services.turns.prepare(chat)
         live = self.services.runner.start(prepared)
         events = self.services.runner.follow(live, on_disconnect=chat.on_disconnect)
         self.forwarding = asyncio.create_task(self.forward(events))
 
-    async def forward(self, events: Any) -> None:
-        event: TurnEvent
+    async def forward(self, events: AsyncIterator[TurnEvent]) -> None:
         async for event in events:
             await self.send(event.type, event.data, event.id)
 
@@ -118,8 +119,7 @@ async def chat_socket(socket: WebSocket, session_id: str) -> None:
             try:
                 await connection.handle(raw)
             except ServiceError as exc:
-                extra = {"message_id": exc.message_id} if isinstance(exc, TurnInProgress) else {}
-                await connection.send_error(exc.code, exc.message, **extra)
+                await connection.send_error(exc.code, exc.message, **error_extras(exc))
             except Exception:
                 log.exception("websocket message on session %s failed", session_id)
                 await connection.send_error("internal_error", "Internal server error")
