@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     llm_connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect")
     llm_read_timeout: float = Field(120.0, gt=0, description="Seconds of upstream silence")
     llm_health_timeout: float = Field(2.0, gt=0, description="Seconds for the health probe")
+    llm_max_connections: int = Field(
+        1000, ge=1, description="Open connections to the LLM server: one per generating turn"
+    )
     llm_context_tokens: int = Field(
         2048, ge=64, description="The server's context length: window + reply must fit"
     )

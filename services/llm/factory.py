@@ -25,5 +25,10 @@ def create_http_client(settings: Settings) -> httpx.AsyncClient:
         write=settings.llm_connect_timeout,
         pool=settings.llm_read_timeout,
     )
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    # A streaming turn holds its connection for the whole reply: the pool must be as
+    # large as the number of turns generating at once, or turns wait for a slot.
+    connections = settings.llm_max_connections
+    limits = httpx.Limits(
+        max_connections=connections, max_keepalive_connections=min(connections, 100)
+    )
     return httpx.AsyncClient(timeout=timeout, limits=limits)

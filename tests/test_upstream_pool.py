@@ -1,0 +1,50 @@
+"""LLM_MAX_CONNECTIONS: the number of turns that can hold an LLM connection at once.
+
+A streaming turn keeps its upstream connection for its whole reply, so the pool
+caps concurrent generation. With a pool of one, a second turn waits for the first
+reply to end; by default (1000) it does not.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from tests.conftest import App, FakeLLM
+from tests.helpers import chat, new_session, streaming_turn
+
+
+def finish_order(app: App, fake_llm: FakeLLM) -> list[str]:
+    """A slow reply in one session, a quick one in another sent while the first
+    is generating; the order in which they end."""
+    fake_llm.script(
+        {"chunks": ["a ", "b ", "c ", "d ", "e ", "f "], "chunk_delay": 0.15},
+        {"reply": "quick"},
+    )
+    ended: list[tuple[str, float]] = []
+
+    def quick_turn(http: httpx.Client, session_id: str) -> float:
+        assert chat(http, session_id=session_id, message="hi")["content"] == "quick"
+        return time.monotonic()
+
+    with app.client() as http, app.client() as other, ThreadPoolExecutor(1) as pool:
+        slow_session, quick_session = new_session(http), new_session(other)
+        with streaming_turn(http, slow_session, deltas=1) as (_start, events):
+            quick = pool.submit(quick_turn, other, quick_session)
+            for event in events:
+                if event["type"] == "done":
+                    ended.append(("slow", time.monotonic()))
+        ended.append(("quick", quick.result()))
+    return [name for name, _ in sorted(ended, key=lambda item: item[1])]
+
+
+def test_a_pool_of_one_makes_the_second_turn_wait_for_the_first(make_app, fake_llm) -> None:
+    app = make_app(llm_max_connections=1, llm_read_timeout=10)
+    assert finish_order(app, fake_llm) == ["slow", "quick"]
+
+
+def test_by_default_turns_generate_side_by_side(make_app, fake_llm) -> None:
+    app = make_app(llm_read_timeout=10)
+    assert finish_order(app, fake_llm) == ["quick", "slow"]
