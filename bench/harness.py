@@ -38,7 +38,11 @@ class _Running:
             self.process = subprocess.Popen(
                 self.argv, env=self.env, cwd=self.log.parent, stdout=out, stderr=subprocess.STDOUT
             )
-        wait_until_up(self.url + self.ready_path, self.process, self.log)
+        try:
+            wait_until_up(self.url + self.ready_path, self.process, self.log)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(
