@@ -12,10 +12,10 @@ medians and after/before ratios: the figures an optimisation's commit message ne
 from __future__ import annotations
 
 import argparse
-import asyncio
 import subprocess
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,33 +23,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import scenarios  # noqa: E402
-from bench.harness import FastLLM, Service  # noqa: E402
-from bench.loadgen import median, run_wrk, stream_turns  # noqa: E402
+from bench.harness import App, FastLLM, Service  # noqa: E402
+from bench.loadgen import median, run_wrk  # noqa: E402
 
 
-def service_at(tree: Path, workdir: Path, llm_url: str) -> Service:
-    service = Service(workdir, llm_url)
-    service.argv = [sys.executable, str(tree / "main.py")]
-    service.env["PYTHONPATH"] = str(tree)
-    return service
-
-
-def measure(service: Service, connections: int, seconds: float, stream: bool) -> dict[str, float]:
+def measure(service: App, connections: int, seconds: float, stream: bool) -> dict[str, float]:
     sessions = scenarios.new_sessions(service, 32 * connections)
     if not stream:
         run = run_wrk(service.url + "/api/chat", "", connections, seconds, sessions)
         return {"rps": run["rps"], "p50_ms": run["p50_ms"], "p99_ms": run["p99_ms"]}
-    request_for = scenarios.service_request("/api/chat/stream", sessions)
-    samples, wall = asyncio.run(
-        stream_turns(
-            service.url, request_for, scenarios.SERVICE_TOKEN, connections, seconds=seconds
-        )
+    figures = scenarios.run_streams(
+        service.url,
+        scenarios.service_request("/api/chat/stream", sessions),
+        scenarios.SERVICE_TOKEN,
+        connections,
+        seconds,
     )
-    return {
-        "rps": len(samples) / wall,
-        "ttft_ms": 1000 * median([s.first_token for s in samples]),
-        "p50_ms": 1000 * median([s.last_byte for s in samples]),
-    }
+    return {key: figures[key] for key in ("streams_per_s", "ttft_ms", "ttlb_ms")}
 
 
 def main() -> None:
@@ -79,18 +69,21 @@ def main() -> None:
 def compare(workdir: Path, base_tree: Path, args: argparse.Namespace) -> None:
     with (
         FastLLM(workdir) as llm,
-        service_at(base_tree, workdir / "before", llm.url) as before,
-        service_at(ROOT, workdir / "after", llm.url) as after,
+        Service(workdir / "before", llm.url, tree=base_tree) as before,
+        Service(workdir / "after", llm.url) as after,
     ):
         for connections in args.concurrency:
-            runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
-            for _ in range(args.rounds):
-                for name, service in (("before", before), ("after", after)):
-                    runs[name].append(measure(service, connections, args.seconds, args.stream))
+            runs = scenarios.alternate(
+                args.rounds,
+                {
+                    name: partial(measure, service, connections, args.seconds, args.stream)
+                    for name, service in (("before", before), ("after", after))
+                },
+            )
             report(connections, runs)
 
 
-def report(connections: int, runs: dict[str, list[dict[str, float]]]) -> None:
+def report(connections: int, runs: dict[str, list[dict[str, Any]]]) -> None:
     keys = list(runs["before"][0])
     medians: dict[str, Any] = {
         name: {key: median([run[key] for run in results]) for key in keys}

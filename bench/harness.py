@@ -1,71 +1,47 @@
 """Processes the benchmarks run: the fast fake LLM and the service, on 127.0.0.1.
 
-Both are context managers that start a real process on a free port, wait until it
-answers, and stop it on exit. The service runs as the README runs it (`python
-main.py`, one uvicorn worker) or under gunicorn with N workers.
+Built on the test suite's process handles (tests/conftest.py: Process, App,
+ServerApp), with settings for measuring rather than for failing fast. Both are
+context managers that start a real process on a free port, wait until it answers,
+and stop it on exit, also when it never came up. The service runs as the README
+runs it (`python main.py`, one uvicorn worker) or under gunicorn with N workers.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.conftest import free_port, wait_until_up  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    App,
+    Process,
+    ServerApp,
+    child_pids,
+    free_port,
+    gunicorn_argv,
+)
 
-__all__ = ["FastLLM", "Service", "free_port", "rss_kib"]
+__all__ = ["App", "FastLLM", "Service", "free_port", "pid_of", "rss_kib"]
 
-
-class _Running:
-    """A child process with its output in a log file."""
-
-    argv: list[str]
-    env: dict[str, str]
-    log: Path
-    ready_path: str
-    url: str
-    process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Any:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                self.argv, env=self.env, cwd=self.log.parent, stdout=out, stderr=subprocess.STDOUT
-            )
-        try:
-            wait_until_up(self.url + self.ready_path, self.process, self.log)
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def __exit__(
-        self,
-        _type: type[BaseException] | None,
-        _value: BaseException | None,
-        _tb: TracebackType | None,
-    ) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
+# The tests' App fails fast (2 s timeouts, 0.3 s keep-alives); a benchmark does not.
+BENCH_SETTINGS = {
+    "llm_model": "bench-model",
+    "llm_read_timeout": 120,
+    "llm_connect_timeout": 5,
+    "sse_keepalive_seconds": 15,
+    "log_level": "WARNING",
+}
 
 
-class FastLLM(_Running):
+class FastLLM:
     """bench/fast_llm.py: `tokens` per reply, optional TTFT and per-token delay."""
 
     def __init__(
@@ -73,60 +49,52 @@ class FastLLM(_Running):
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.argv = [
-            sys.executable,
-            str(ROOT / "bench" / "fast_llm.py"),
-            f"--port={self.port}",
-            f"--tokens={tokens}",
-            f"--ttft={ttft}",
-            f"--token-delay={token_delay}",
-        ]
-        self.env = dict(os.environ)
-        self.log = workdir / f"fast_llm_{self.port}.log"
-        self.ready_path = "/v1/models"
+        argv = [sys.executable, str(ROOT / "bench" / "fast_llm.py"), f"--port={self.port}"]
+        argv += [f"--tokens={tokens}", f"--ttft={ttft}", f"--token-delay={token_delay}"]
+        self.proc = Process(argv, dict(os.environ), workdir, workdir / f"fast_llm_{self.port}.log")
+
+    def __enter__(self) -> FastLLM:
+        try:
+            self.proc.start(f"{self.url}/v1/models")
+        except BaseException:
+            self.proc.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.stop()
 
 
-class Service(_Running):
-    """The chat service on its own SQLite file; `workers` > 1 runs it under gunicorn."""
+@contextmanager
+def Service(
+    workdir: Path, llm_url: str, workers: int = 1, tree: Path = ROOT, **settings: Any
+) -> Iterator[App]:
+    """The chat service on its own SQLite file; `workers` > 1 runs it under gunicorn.
+    `tree`: another checkout of the service to run (bench/compare.py)."""
+    settings = {**BENCH_SETTINGS, **settings}
+    if workers == 1:
+        app = App(workdir, llm_url, **settings)
+        app.proc.argv = [sys.executable, str(tree / "main.py")]
+        app.env["PYTHONPATH"] = str(tree)  # the same dict as the process's environment
+    else:
+        app = ServerApp(gunicorn_argv(workers), workdir, llm_url, **settings)
+        app.run_from_repository()
+    try:
+        app.start()
+        yield app
+    finally:
+        app.stop()
 
-    def __init__(self, workdir: Path, llm_url: str, workers: int = 1, **settings: Any) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.db_path = workdir / "chat.db"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "MAX_"))}
-        env.update(
-            HOST="127.0.0.1",
-            PORT=str(self.port),
-            DATABASE_URL=str(self.db_path),
-            LLM_SERVER_URL=llm_url,
-            LLM_MODEL="bench-model",
-            LOG_LEVEL="WARNING",
-            PYTHONPATH=str(ROOT),
-        )
-        env.update({key.upper(): str(value) for key, value in settings.items()})
-        self.env = env
-        if workers == 1:
-            self.argv = [sys.executable, str(ROOT / "main.py")]
-        else:
-            self.argv = [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "main:app",
-                f"--config={ROOT / 'gunicorn.conf.py'}",
-                f"--workers={workers}",
-                "--worker-class=uvicorn.workers.UvicornWorker",
-                f"--bind=127.0.0.1:{self.port}",
-            ]
-        self.log = workdir / "service.log"
-        self.ready_path = "/api/health/live"
+
+def pid_of(app: App) -> int:
+    assert app.proc.process is not None
+    return app.proc.process.pid
 
 
 def rss_kib(pid: int) -> int:
     """Resident memory of a process and its children (gunicorn workers), in KiB."""
     total = 0
-    for candidate in [pid, *_children(pid)]:
+    for candidate in [pid, *child_pids(pid)]:
         try:
             for line in Path(f"/proc/{candidate}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -134,16 +102,3 @@ def rss_kib(pid: int) -> int:
         except OSError:
             continue
     return total
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        tasks = Path(f"/proc/{pid}/task").iterdir()
-        return [
-            int(child)
-            for task in tasks
-            for child in (task / "children").read_text().split()
-            if child.isdigit()
-        ]
-    except OSError:
-        return []

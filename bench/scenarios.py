@@ -12,13 +12,15 @@ import json
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench.harness import FastLLM, Service, rss_kib
+from bench.harness import App, FastLLM, Service, pid_of, rss_kib
 from bench.loadgen import StreamSample, http_post, median, percentile, run_wrk, stream_turns
 
 DIRECT_PATH = "/v1/chat/completions"
@@ -47,7 +49,7 @@ def direct_body(stream: bool) -> bytes:
     return json.dumps(body).encode()
 
 
-def new_sessions(service: Service, count: int) -> list[str]:
+def new_sessions(service: App, count: int) -> list[str]:
     """Sessions written straight into SQLite: thousands in a moment (32 per
     connection, so that rotating through them never sends two turns to one)."""
     now = datetime.now(UTC).replace(tzinfo=None).isoformat(" ")
@@ -69,6 +71,17 @@ def service_request(path: str, session_ids: list[str]) -> Any:
     return request_for
 
 
+def alternate(
+    rounds: int, runners: dict[str, Callable[[], dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Each runner once per round, in turn, so that machine noise moves them alike."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, runner in runners.items():
+            runs[name].append(runner())
+    return runs
+
+
 def _ratio(service: float, direct: float) -> float:
     return round(service / direct, 3) if direct else float("nan")
 
@@ -77,18 +90,23 @@ def _medians(runs: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, flo
     return {key: round(median([run[key] for run in runs]), 3) for key in keys}
 
 
-def non_streamed(llm: FastLLM, service: Service, budget: Budget) -> list[dict[str, Any]]:
+def non_streamed(llm: FastLLM, service: App, budget: Budget) -> list[dict[str, Any]]:
     """Scenario 1: wrk, whole replies, at each concurrency."""
     rows = []
     for connections in budget.concurrency:
         sessions = new_sessions(service, 32 * connections)
-        runs: dict[str, list[dict[str, Any]]] = {"direct": [], "service": []}
-        for _ in range(budget.rounds):
-            body = direct_body(stream=False).decode()
-            runs["direct"].append(run_wrk(llm.url + DIRECT_PATH, body, connections, budget.seconds))
-            runs["service"].append(
-                run_wrk(service.url + "/api/chat", "", connections, budget.seconds, sessions)
-            )
+        body = direct_body(stream=False).decode()
+        runs = alternate(
+            budget.rounds,
+            {
+                "direct": partial(
+                    run_wrk, llm.url + DIRECT_PATH, body, connections, budget.seconds
+                ),
+                "service": partial(
+                    run_wrk, service.url + "/api/chat", "", connections, budget.seconds, sessions
+                ),
+            },
+        )
         keys = ("rps", "p50_ms", "p99_ms")
         direct, through = _medians(runs["direct"], keys), _medians(runs["service"], keys)
         rows.append(
@@ -118,40 +136,41 @@ def _stream_summary(samples: list[StreamSample], wall: float) -> dict[str, float
     }
 
 
-def _run_streams(
-    url: str, request_for: Any, marker: bytes, concurrency: int, **limits: Any
+def run_streams(
+    url: str, request_for: Any, marker: bytes, concurrency: int, seconds: float
 ) -> dict[str, float]:
-    samples, wall = asyncio.run(stream_turns(url, request_for, marker, concurrency, **limits))
+    """Streams on `concurrency` connections for `seconds`: their medians and rates."""
+    samples, wall = asyncio.run(stream_turns(url, request_for, marker, concurrency, seconds))
     return _stream_summary(samples, wall)
 
 
-def streamed(llm: FastLLM, service: Service, budget: Budget) -> list[dict[str, Any]]:
+def streamed(llm: FastLLM, service: App, budget: Budget) -> list[dict[str, Any]]:
     """Scenario 2: streams read token by token, at each concurrency."""
     direct_request = http_post(DIRECT_PATH, direct_body(stream=True))
+
+    def repeat_direct(_: int) -> bytes:
+        return direct_request
+
     rows = []
     for concurrency in budget.concurrency:
         sessions = new_sessions(service, 32 * concurrency)
         through_service = service_request("/api/chat/stream", sessions)
-        runs: dict[str, list[dict[str, float]]] = {"direct": [], "service": []}
-        for _ in range(budget.rounds):
-            runs["direct"].append(
-                _run_streams(
-                    llm.url,
-                    lambda _n: direct_request,
-                    DIRECT_TOKEN,
-                    concurrency,
-                    seconds=budget.seconds,
-                )
-            )
-            runs["service"].append(
-                _run_streams(
+        runs = alternate(
+            budget.rounds,
+            {
+                "direct": partial(
+                    run_streams, llm.url, repeat_direct, DIRECT_TOKEN, concurrency, budget.seconds
+                ),
+                "service": partial(
+                    run_streams,
                     service.url,
                     through_service,
                     SERVICE_TOKEN,
                     concurrency,
-                    seconds=budget.seconds,
-                )
-            )
+                    budget.seconds,
+                ),
+            },
+        )
         keys = ("ttfb_ms", "ttft_ms", "ttft_p99_ms", "ttlb_ms", "streams_per_s", "tokens_per_s")
         direct, through = _medians(runs["direct"], keys), _medians(runs["service"], keys)
         rows.append(
@@ -195,7 +214,7 @@ def seed_history(db_path: Path, session_id: str, messages: int) -> None:
         )
 
 
-def history_length(service: Service, budget: Budget) -> list[dict[str, Any]]:
+def history_length(service: App, budget: Budget) -> list[dict[str, Any]]:
     """Scenario 3: one turn at a time in sessions of each history length."""
     sessions = {size: new_sessions(service, 1) for size in budget.history}
     for size, (session_id,) in sessions.items():
@@ -239,9 +258,9 @@ def slow_streams(workdir: Path, budget: Budget, **service_settings: Any) -> dict
                     turns=8,
                 )
             )
-            idle_kib = rss_kib(service.pid)
+            idle_kib = rss_kib(pid_of(service))
             through = _slow_run(
-                service.url, "/api/chat/stream", sessions, count, SERVICE_TOKEN, service.pid
+                service.url, "/api/chat/stream", sessions, count, SERVICE_TOKEN, pid_of(service)
             )
     added = through["gap_p99_ms"] - direct["gap_p99_ms"]
     return {
@@ -292,7 +311,6 @@ def workers(llm: FastLLM, workdir: Path, budget: Budget) -> list[dict[str, Any]]
     """Scenario 5: whole-reply throughput at the top concurrency, 1 vs N workers,
     both services running and measured in alternate rounds."""
     connections = budget.concurrency[-1]
-    runs: dict[int, list[dict[str, Any]]] = {count: [] for count in budget.workers}
     with ExitStack() as stack:
         services = {
             count: stack.enter_context(Service(workdir / f"workers{count}", llm.url, workers=count))
@@ -302,12 +320,22 @@ def workers(llm: FastLLM, workdir: Path, budget: Budget) -> list[dict[str, Any]]
         sessions = {
             count: new_sessions(service, 32 * connections) for count, service in services.items()
         }
-        for _ in range(budget.rounds):
-            for count, service in services.items():
-                url = service.url + "/api/chat"
-                runs[count].append(run_wrk(url, "", connections, budget.seconds, sessions[count]))
+        runs = alternate(
+            budget.rounds,
+            {
+                str(count): partial(
+                    run_wrk,
+                    service.url + "/api/chat",
+                    "",
+                    connections,
+                    budget.seconds,
+                    sessions[count],
+                )
+                for count, service in services.items()
+            },
+        )
     rows = [
-        {"workers": count, **_medians(results, ("rps", "p50_ms", "p99_ms"))}
+        {"workers": int(count), **_medians(results, ("rps", "p50_ms", "p99_ms"))}
         for count, results in runs.items()
     ]
     for row in rows:

@@ -32,7 +32,10 @@ def _writer_turn(engine: AsyncEngine) -> AbstractAsyncContextManager[object]:
     """This process's queue for SQLite's single writer; no queue for other databases."""
     if engine.dialect.name != "sqlite":
         return nullcontext()
-    return _WRITE_LOCKS.setdefault(engine, asyncio.Lock())
+    lock = _WRITE_LOCKS.get(engine)
+    if lock is None:
+        lock = _WRITE_LOCKS[engine] = asyncio.Lock()
+    return lock
 
 
 @asynccontextmanager
