@@ -14,8 +14,9 @@ import os
 from typing import Any
 
 from config import Settings, get_settings
-from models.database import create_engine, migrate
+from models.database import migrate
 from services.llm.local_server import LocalModelError, LocalModelServer, start, wants_local_model
+from services.storage import Database
 from services.turn_store import interrupt_orphaned_turns
 
 _local_model: list[LocalModelServer] = []
@@ -40,12 +41,12 @@ def on_starting(server: Any) -> None:
 
 
 async def _interrupt_orphans(settings: Settings) -> int:
-    engine = create_engine(settings.database_url, settings.db_busy_timeout_ms)
+    database = Database.open(settings.database_url, settings.db_busy_timeout_ms)
     try:
-        await migrate(engine)
-        return await interrupt_orphaned_turns(engine)
+        await migrate(database.engine)
+        return await interrupt_orphaned_turns(database)
     finally:
-        await engine.dispose()
+        await database.close()
 
 
 def on_exit(server: Any) -> None:

@@ -1,8 +1,9 @@
 """The application: create_app(), its lifespan, and `python main.py` to serve it.
 
-The lifespan owns the long-lived resources: one database engine and one pooled
-httpx.AsyncClient, built at startup, handed to routes through api/deps.py, and
-closed at shutdown. Nothing does I/O at import time.
+The lifespan owns the long-lived resources: the database (services/storage.py:
+one async engine, and on SQLite a writer thread) and one pooled httpx.AsyncClient,
+built at startup, handed to routes through api/deps.py, and closed at shutdown.
+Nothing does I/O at import time.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ import uvicorn
 from asgi_correlation_id import CorrelationIdFilter, CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api import chat, health, messages, sessions, ws
 from api.errors import install_error_handlers
 from config import APP_VERSION, Settings, get_settings
-from models.database import create_engine, migrate
+from models.database import migrate
 from services.container import build_services
 from services.expiry import purge_expired_sessions_forever
 from services.llm.factory import create_http_client
@@ -33,6 +33,7 @@ from services.llm.local_server import (
     llm_server_for,
     wants_local_model,
 )
+from services.storage import Database
 from services.turn_store import interrupt_orphaned_turns
 
 log = logging.getLogger("chat_backend")
@@ -76,11 +77,11 @@ def make_lifespan(settings: Settings) -> Any:
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         # The local model first: its child process is forked before any worker thread exists.
         async with llm_server_for(settings) as serving:
-            engine = await open_database(serving)
+            database = await open_database(serving)
             if serving.interrupt_orphans_at_startup:
-                await log_interrupted(engine)
+                await log_interrupted(database)
             http = create_http_client(serving)
-            services = build_services(serving, engine, http)
+            services = build_services(serving, database, http)
             background = [
                 asyncio.create_task(
                     purge_expired_sessions_forever(
@@ -97,25 +98,25 @@ def make_lifespan(settings: Settings) -> Any:
                     task.cancel()
                 await services.runner.shutdown()
                 await http.aclose()
-                await engine.dispose()
+                await database.close()
 
     return lifespan
 
 
-async def log_interrupted(engine: AsyncEngine) -> None:
-    if count := await interrupt_orphaned_turns(engine):
+async def log_interrupted(database: Database) -> None:
+    if count := await interrupt_orphaned_turns(database):
         log.warning("%d turn(s) left streaming by a previous process are now interrupted", count)
 
 
-async def open_database(settings: Settings) -> AsyncEngine:
-    engine = create_engine(settings.database_url, settings.db_busy_timeout_ms)
+async def open_database(settings: Settings) -> Database:
+    database = Database.open(settings.database_url, settings.db_busy_timeout_ms)
     try:
-        await migrate(engine)
+        await migrate(database.engine)
     except Exception as exc:
         log.error("cannot open database %s: %s", settings.database_url, exc)
-        await engine.dispose()
+        await database.close()
         raise
-    return engine
+    return database
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

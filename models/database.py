@@ -14,7 +14,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, inspect
+from sqlalchemy import Engine, event, inspect
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -50,12 +51,26 @@ def create_engine(database_url: str, busy_timeout_ms: int = 5000) -> AsyncEngine
     """Build the process's one engine; SQLite gets its pragmas and explicit BEGINs."""
     engine = create_async_engine(to_async_url(database_url))
     if engine.dialect.name == "sqlite":
-        _install_sqlite_hooks(engine, busy_timeout_ms)
+        _install_sqlite_hooks(engine.sync_engine, busy_timeout_ms)
     return engine
 
 
-def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def create_sqlite_writer_engine(engine: AsyncEngine, busy_timeout_ms: int) -> Engine | None:
+    """A synchronous engine on the same SQLite file, for the writer thread
+    (services/storage.py); None for other databases and for in-memory SQLite,
+    where a second engine would open a second, empty database."""
+    url = engine.url
+    if engine.dialect.name != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    writer = create_sync_engine(
+        url.set(drivername="sqlite"), pool_size=1, execution_options={BEGIN_IMMEDIATE: True}
+    )
+    _install_sqlite_hooks(writer, busy_timeout_ms)
+    return writer
+
+
+def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
@@ -67,7 +82,7 @@ def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get(BEGIN_IMMEDIATE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

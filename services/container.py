@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from config import Settings
 from services.health import HealthService
 from services.history import HistoryService
 from services.llm import LLMClient, create_llm_client
 from services.sessions import SessionService
+from services.storage import Database
 from services.turn import TurnService
 from services.turn_replay import TurnReplay
 from services.turn_runner import TurnRunner
@@ -33,19 +33,19 @@ class Services:
     health: HealthService
 
 
-def build_services(settings: Settings, engine: AsyncEngine, http: httpx.AsyncClient) -> Services:
+def build_services(settings: Settings, database: Database, http: httpx.AsyncClient) -> Services:
     llm = create_llm_client(settings, http)
-    sessions = SessionService(engine, settings.session_timeout_hours)
-    turns = TurnService(TurnStore(engine, sessions), llm, settings)
-    runner = TurnRunner(turns, TurnStops(engine, sessions))
+    sessions = SessionService(database, settings.session_timeout_hours)
+    turns = TurnService(TurnStore(database, sessions), llm, settings)
+    runner = TurnRunner(turns, TurnStops(database, sessions))
     return Services(
         settings=settings,
         llm=llm,
         sessions=sessions,
-        history=HistoryService(engine, sessions),
+        history=HistoryService(database, sessions),
         turns=turns,
         runner=runner,
-        replay=TurnReplay(engine, sessions, runner),
-        turn_status=TurnStatusReader(engine, sessions),
-        health=HealthService(engine, llm),
+        replay=TurnReplay(database, sessions, runner),
+        turn_status=TurnStatusReader(database, sessions),
+        health=HealthService(database, llm),
     )

@@ -5,22 +5,21 @@ from __future__ import annotations
 import asyncio
 import time
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection, select
 
 from config import APP_VERSION
 from models.health import DatabaseHealth, HealthReport, LLMHealth, Readiness
 from models.session import sessions_table
 from services.errors import DatabaseUnavailable
 from services.llm import LLMClient
-from services.storage import write_transaction
+from services.storage import Database
 
 DATABASE_CHECK_TIMEOUT = 2.0
 
 
 class HealthService:
-    def __init__(self, engine: AsyncEngine, llm: LLMClient) -> None:
-        self.engine = engine
+    def __init__(self, database: Database, llm: LLMClient) -> None:
+        self.database = database
         self.llm = llm
 
     async def report(self) -> HealthReport:
@@ -39,8 +38,7 @@ class HealthService:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(DATABASE_CHECK_TIMEOUT):
-                async with write_transaction(self.engine) as db:
-                    await db.execute(select(sessions_table.c.session_id).limit(1))
+                await self.database.write(_read_a_row)
         except DatabaseUnavailable as exc:
             return DatabaseHealth(ok=False, latency_ms=_ms(started), error=exc.message)
         except TimeoutError:
@@ -57,6 +55,10 @@ class HealthService:
             latency_ms=probe.latency_ms,
             error=probe.error,
         )
+
+
+def _read_a_row(db: Connection) -> None:
+    db.execute(select(sessions_table.c.session_id).limit(1))
 
 
 def _ms(started: float) -> float:

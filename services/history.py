@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.message import MessagePage, MessagePublic, messages_table
 from services.errors import InvalidCursor
 from services.sessions import SessionService
-from services.storage import read_connection
+from services.storage import Database
 
 M = messages_table.c
 
 
 class HistoryService:
-    def __init__(self, engine: AsyncEngine, sessions: SessionService) -> None:
-        self.engine = engine
+    def __init__(self, database: Database, sessions: SessionService) -> None:
+        self.database = database
         self.sessions = sessions
 
     async def page(self, session_id: str, limit: int, before: str | None) -> MessagePage:
         """The newest `limit` messages before `before` (a message id), oldest first."""
         await self.sessions.get(session_id)
         query = select(messages_table).where(M.session_id == session_id)
-        async with read_connection(self.engine) as db:
+        async with self.database.read() as db:
             if before:
                 before_seq = await db.scalar(
                     select(M.seq).where(M.message_id == before, M.session_id == session_id)

@@ -15,20 +15,21 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, insert, select, true, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import ColumnElement, Connection, delete, insert, select, true, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.base import Executable
 
 from models.session import SessionPage, SessionPublic, sessions_table
 from models.types import utcnow
 from services.errors import InvalidCursor, SessionNotFound
-from services.storage import read_connection, write_transaction
+from services.storage import Database
 
 S = sessions_table.c
 
 
 class SessionService:
-    def __init__(self, engine: AsyncEngine, timeout_hours: float) -> None:
-        self.engine = engine
+    def __init__(self, database: Database, timeout_hours: float) -> None:
+        self.database = database
         self.timeout_hours = timeout_hours
 
     def _cutoff(self, now: datetime) -> datetime | None:
@@ -51,8 +52,7 @@ class SessionService:
     async def create(
         self, metadata: dict[str, Any] | None = None, system_prompt: str | None = None
     ) -> SessionPublic:
-        async with write_transaction(self.engine) as db:
-            return await insert_session(db, metadata or {}, system_prompt)
+        return await self.database.write(insert_session, metadata or {}, system_prompt)
 
     async def get(self, session_id: str) -> SessionPublic:
         """The session, marked as accessed now; 404 when missing or expired."""
@@ -69,11 +69,8 @@ class SessionService:
         return await self._update(session_id, changes)
 
     async def delete(self, session_id: str) -> None:
-        async with write_transaction(self.engine) as db:
-            result = await db.execute(
-                delete(sessions_table).where(S.session_id == session_id, self.alive(utcnow()))
-            )
-        if result.rowcount == 0:
+        statement = delete(sessions_table).where(S.session_id == session_id, self.alive(utcnow()))
+        if await self.database.write(_rows_changed, statement) == 0:
             raise SessionNotFound(session_id)
 
     async def list_page(self, limit: int, cursor: str | None) -> SessionPage:
@@ -83,7 +80,7 @@ class SessionService:
             last_accessed, session_id = decode_cursor(cursor)
             query = query.where(tuple_(S.last_accessed, S.session_id) < (last_accessed, session_id))
         query = query.order_by(S.last_accessed.desc(), S.session_id.desc()).limit(limit + 1)
-        async with read_connection(self.engine) as db:
+        async with self.database.read() as db:
             rows = (await db.execute(query)).mappings().all()
         items = [SessionPublic(**row) for row in rows[:limit]]
         next_cursor = encode_cursor(items[-1]) if len(rows) > limit else None
@@ -94,9 +91,9 @@ class SessionService:
         cutoff = self._cutoff(utcnow())
         if cutoff is None:
             return 0
-        async with write_transaction(self.engine) as db:
-            result = await db.execute(delete(sessions_table).where(S.last_accessed < cutoff))
-        return result.rowcount
+        return await self.database.write(
+            _rows_changed, delete(sessions_table).where(S.last_accessed < cutoff)
+        )
 
     async def _update(self, session_id: str, changes: dict[str, Any]) -> SessionPublic:
         now = utcnow()
@@ -106,15 +103,23 @@ class SessionService:
             .values(last_accessed=now, **changes)
             .returning(sessions_table)
         )
-        async with write_transaction(self.engine) as db:
-            row = (await db.execute(statement)).mappings().first()
+        row = await self.database.write(_first_row, statement)
         if row is None:
             raise SessionNotFound(session_id)
         return SessionPublic(**row)
 
 
-async def insert_session(
-    db: AsyncConnection,
+def _rows_changed(db: Connection, statement: Executable) -> int:
+    return int(db.execute(statement).rowcount)
+
+
+def _first_row(db: Connection, statement: Executable) -> dict[str, Any] | None:
+    row = db.execute(statement).mappings().first()
+    return None if row is None else dict(row)
+
+
+def insert_session(
+    db: Connection,
     metadata: dict[str, Any],
     system_prompt: str | None,
     *,
@@ -132,7 +137,7 @@ async def insert_session(
         "message_count": message_count,
         "last_seq": last_seq,
     }
-    await db.execute(insert(sessions_table).values(**values))
+    db.execute(insert(sessions_table).values(**values))
     return SessionPublic(**values)
 
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 
 from models.message import MessageStatus, Role, messages_table
@@ -25,7 +24,7 @@ from models.session import sessions_table
 from models.types import utcnow
 from services.errors import MessageNotFound, TurnInterrupted
 from services.sessions import SessionService
-from services.storage import read_connection
+from services.storage import Database
 from services.turn_events import TurnEvent, done_payload, start_payload
 from services.turn_runner import TurnRunner
 from services.turn_status import newest_reply_query
@@ -85,8 +84,8 @@ class StoredReply:
 
 
 class TurnReplay:
-    def __init__(self, engine: AsyncEngine, sessions: SessionService, runner: TurnRunner) -> None:
-        self.engine = engine
+    def __init__(self, database: Database, sessions: SessionService, runner: TurnRunner) -> None:
+        self.database = database
         self.sessions = sessions
         self.runner = runner
 
@@ -110,7 +109,7 @@ class TurnReplay:
         or a reply."""
         if session_id is None:
             return None
-        async with read_connection(self.engine) as db:
+        async with self.database.read() as db:
             await self.sessions.require_alive(db, session_id)
             newest = (await db.execute(newest_reply_query(session_id))).first()
         return None if newest is None else await self.resume(newest.message_id, after)
@@ -137,7 +136,7 @@ class TurnReplay:
                 self.sessions.alive(utcnow()),
             )
         )
-        async with read_connection(self.engine) as db:
+        async with self.database.read() as db:
             row = (await db.execute(query)).first()
         if row is None:
             raise MessageNotFound(message_id)

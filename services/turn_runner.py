@@ -139,7 +139,7 @@ class TurnRunner:
         if self.live:
             await store.beat(list(self.live))
         silent_since = utcnow() - timedelta(seconds=orphan_after_seconds)
-        if swept := await interrupt_orphaned_turns(store.engine, silent_since):
+        if swept := await interrupt_orphaned_turns(store.database, silent_since):
             log.warning("%d turn(s) of a worker that stopped responding are now interrupted", swept)
 
     async def shutdown(self) -> None:

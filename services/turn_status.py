@@ -9,13 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.chat import TurnStatus
 from models.message import MessageStatus, Role, messages_table
 from models.session import sessions_table
 from services.sessions import SessionService
-from services.storage import read_connection
+from services.storage import Database
 
 M = messages_table.c
 S = sessions_table.c
@@ -23,13 +22,13 @@ IDLE = "idle"
 
 
 class TurnStatusReader:
-    def __init__(self, engine: AsyncEngine, sessions: SessionService) -> None:
-        self.engine = engine
+    def __init__(self, database: Database, sessions: SessionService) -> None:
+        self.database = database
         self.sessions = sessions
 
     async def status(self, session_id: str) -> TurnStatus:
         """The state of the newest assistant message; polling it is not access."""
-        async with read_connection(self.engine) as db:
+        async with self.database.read() as db:
             await self.sessions.require_alive(db, session_id)
             row = (await db.execute(newest_reply_query(session_id))).first()
         if row is None:

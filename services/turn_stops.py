@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, Row, Select, func, insert, select
 
 from models.message import MessageStatus, Role, messages_table
 from models.session import sessions_table
@@ -14,7 +13,7 @@ from models.turn_stop import turn_stops_table
 from models.types import utcnow
 from services.errors import MessageNotFound
 from services.sessions import SessionService
-from services.storage import read_connection, write_transaction
+from services.storage import Database
 from services.turn_store import active_turn_query
 
 M = messages_table.c
@@ -30,42 +29,45 @@ class ReplyState:
 
 
 class TurnStops:
-    def __init__(self, engine: AsyncEngine, sessions: SessionService) -> None:
-        self.engine = engine
+    def __init__(self, database: Database, sessions: SessionService) -> None:
+        self.database = database
         self.sessions = sessions
 
     async def active_turn(self, session_id: str) -> str | None:
         """The message the session is generating, if any; SessionNotFound if none such."""
-        async with read_connection(self.engine) as db:
+        async with self.database.read() as db:
             await self.sessions.require_alive(db, session_id)
             active = (await db.execute(active_turn_query(session_id))).first()
         return None if active is None else str(active.message_id)
 
     async def request(self, message_id: str) -> ReplyState:
         """Record a stop for a reply still streaming; the reply's state either way."""
-        async with write_transaction(self.engine) as db:
-            state = await self._reply_state(db, message_id)
-            if state.status != MessageStatus.STREAMING:
-                return state
-            recorded = select(STOPS.message_id).where(STOPS.message_id == message_id)
-            if (await db.execute(recorded)).first() is None:
-                await db.execute(
-                    insert(turn_stops_table).values(message_id=message_id, requested_at=utcnow())
-                )
+        return await self.database.write(self._request, message_id)
+
+    def _request(self, db: Connection, message_id: str) -> ReplyState:
+        row = db.execute(self._reply_state_query(message_id)).first()
+        state = _reply_state(message_id, row)
+        if state.status != MessageStatus.STREAMING:
+            return state
+        recorded = select(STOPS.message_id).where(STOPS.message_id == message_id)
+        if db.execute(recorded).first() is None:
+            stop = {"message_id": message_id, "requested_at": utcnow()}
+            db.execute(insert(turn_stops_table).values(stop))
         return state
 
     async def state(self, message_id: str) -> ReplyState:
-        async with read_connection(self.engine) as db:
-            return await self._reply_state(db, message_id)
+        async with self.database.read() as db:
+            row = (await db.execute(self._reply_state_query(message_id))).first()
+        return _reply_state(message_id, row)
 
     async def requested(self) -> set[str]:
         """Every turn some worker was asked to stop (a small table, usually empty)."""
-        async with read_connection(self.engine) as db:
+        async with self.database.read() as db:
             return set((await db.execute(select(STOPS.message_id))).scalars())
 
-    async def _reply_state(self, db: AsyncConnection, message_id: str) -> ReplyState:
-        """An assistant reply of a live session, else MessageNotFound."""
-        query = (
+    def _reply_state_query(self, message_id: str) -> Select[tuple[str, int]]:
+        """The status and length of an assistant reply of a live session."""
+        return (
             select(M.status, func.length(M.content).label("chars"))
             .join(sessions_table, S.session_id == M.session_id)
             .where(
@@ -74,7 +76,10 @@ class TurnStops:
                 self.sessions.alive(utcnow()),
             )
         )
-        row = (await db.execute(query)).first()
-        if row is None:
-            raise MessageNotFound(message_id)
-        return ReplyState(message_id, MessageStatus(row.status), row.chars or 0)
+
+
+def _reply_state(message_id: str, row: Row[tuple[str, int]] | None) -> ReplyState:
+    """MessageNotFound when the query found no such reply."""
+    if row is None:
+        raise MessageNotFound(message_id)
+    return ReplyState(message_id, MessageStatus(row.status), row.chars or 0)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import ColumnElement, Connection, Select, and_, delete, insert, or_, select, update
+from sqlalchemy.sql.base import Executable
 
 from models.message import MessagePublic, MessageStatus, Role, TokenUsage, messages_table
 from models.session import sessions_table
@@ -27,7 +27,7 @@ from models.types import utcnow
 from services.context import ChatMessage
 from services.errors import SessionNotFound, TurnInProgress
 from services.sessions import SessionService, insert_session
-from services.storage import write_transaction
+from services.storage import Database
 
 M = messages_table.c
 S = sessions_table.c
@@ -59,8 +59,8 @@ class TurnOutcome:
 
 
 class TurnStore:
-    def __init__(self, engine: AsyncEngine, sessions: SessionService) -> None:
-        self.engine = engine
+    def __init__(self, database: Database, sessions: SessionService) -> None:
+        self.database = database
         self.sessions = sessions
 
     async def begin(self, session_id: str | None, user_text: str, history_limit: int) -> TurnStart:
@@ -70,51 +70,61 @@ class TurnStore:
         turns racing on one session (in any worker) cannot both pass: the loser is 409.
         """
         now = utcnow()
-        async with write_transaction(self.engine) as db:
-            if session_id is None:
-                last_seq, system_prompt = FIRST_TURN_LAST_SEQ, None
-                session = await insert_session(db, {}, None, message_count=2, last_seq=last_seq)
-                session_id = session.session_id
-            else:
-                await _refuse_if_generating(db, session_id)
-                last_seq, system_prompt = await self._reserve(db, session_id, now)
-            user_message_id, assistant_message_id = str(uuid.uuid4()), str(uuid.uuid4())
-            await db.execute(
-                insert(messages_table),
-                [
-                    _message_row(session_id, user_message_id, last_seq - 1, Role.USER, now)
-                    | {"content": user_text, "status": MessageStatus.COMPLETE},
-                    _message_row(session_id, assistant_message_id, last_seq, Role.ASSISTANT, now)
-                    | {"content": "", "status": MessageStatus.STREAMING, "heartbeat_at": now},
-                ],
-            )
-            history = await _read_history(db, session_id, last_seq - 1, history_limit)
+        return await self.database.write(
+            self._begin, session_id, user_text, history_limit, now, self.sessions.alive(now)
+        )
+
+    def _begin(
+        self,
+        db: Connection,
+        session_id: str | None,
+        user_text: str,
+        history_limit: int,
+        now: datetime,
+        alive: ColumnElement[bool],
+    ) -> TurnStart:
+        if session_id is None:
+            last_seq, system_prompt = FIRST_TURN_LAST_SEQ, None
+            session = insert_session(db, {}, None, message_count=2, last_seq=last_seq)
+            session_id = session.session_id
+        else:
+            _refuse_if_generating(db, session_id)
+            last_seq, system_prompt = _reserve(db, session_id, now, alive)
+        user_message_id, assistant_message_id = str(uuid.uuid4()), str(uuid.uuid4())
+        db.execute(
+            insert(messages_table),
+            [
+                _message_row(session_id, user_message_id, last_seq - 1, Role.USER, now)
+                | {"content": user_text, "status": MessageStatus.COMPLETE},
+                _message_row(session_id, assistant_message_id, last_seq, Role.ASSISTANT, now)
+                | {"content": "", "status": MessageStatus.STREAMING, "heartbeat_at": now},
+            ],
+        )
         return TurnStart(
             session_id=session_id,
             user_message_id=user_message_id,
             assistant_message_id=assistant_message_id,
             assistant_seq=last_seq,
             system_prompt=system_prompt,
-            history_newest_first=history,
+            history_newest_first=_read_history(db, session_id, last_seq - 1, history_limit),
         )
 
     async def checkpoint(self, start: TurnStart, parts: list[str]) -> None:
         """Save the partial text of a turn still streaming (a crash keeps it), with
         its delta lengths (a resume from any worker maps event ids to text)."""
         text, lengths = "".join(parts), [len(part) for part in parts]
-        async with write_transaction(self.engine) as db:
-            await db.execute(
-                update(messages_table)
-                .where(
-                    M.message_id == start.assistant_message_id,
-                    M.status == MessageStatus.STREAMING,
-                )
-                .values(content=text, delta_lengths=lengths)
+        await self.database.write(
+            _execute,
+            update(messages_table)
+            .where(
+                M.message_id == start.assistant_message_id,
+                M.status == MessageStatus.STREAMING,
             )
+            .values(content=text, delta_lengths=lengths),
+        )
 
     async def finish(self, start: TurnStart, outcome: TurnOutcome) -> MessagePublic:
         """Move the placeholder to its final state; SessionNotFound if the session went."""
-        now = utcnow()
         final = {
             "content": outcome.content,
             "status": outcome.status,
@@ -122,24 +132,11 @@ class TurnStore:
             "token_usage": outcome.token_usage.model_dump() if outcome.token_usage else None,
             "error": outcome.error,
         }
-        async with write_transaction(self.engine) as db:
-            await db.execute(
-                delete(turn_stops_table).where(STOPS.message_id == start.assistant_message_id)
-            )
-            stored = await db.execute(
-                update(messages_table)
-                .where(M.message_id == start.assistant_message_id)
-                .values({**final, "delta_lengths": outcome.delta_lengths})
-                .returning(M.created_at)
-            )
-            created_at = stored.scalar_one_or_none()
-            if created_at is None:
-                raise SessionNotFound(start.session_id)
-            await db.execute(
-                update(sessions_table)
-                .where(S.session_id == start.session_id)
-                .values(last_accessed=now)
-            )
+        created_at = await self.database.write(
+            _finish, start, final | {"delta_lengths": outcome.delta_lengths}, utcnow()
+        )
+        if created_at is None:
+            raise SessionNotFound(start.session_id)
         return MessagePublic(
             message_id=start.assistant_message_id,
             session_id=start.session_id,
@@ -150,31 +147,52 @@ class TurnStore:
 
     async def beat(self, message_ids: list[str]) -> None:
         """This process is alive and still generating these replies."""
-        async with write_transaction(self.engine) as db:
-            await db.execute(
-                update(messages_table)
-                .where(M.message_id.in_(message_ids), M.status == MessageStatus.STREAMING)
-                .values(heartbeat_at=utcnow())
-            )
-
-    async def _reserve(
-        self, db: AsyncConnection, session_id: str, now: datetime
-    ) -> tuple[int, str | None]:
-        result = await db.execute(
-            update(sessions_table)
-            .where(S.session_id == session_id, self.sessions.alive(now))
-            .values(last_seq=S.last_seq + 2, message_count=S.message_count + 2, last_accessed=now)
-            .returning(S.last_seq, S.system_prompt)
+        await self.database.write(
+            _execute,
+            update(messages_table)
+            .where(M.message_id.in_(message_ids), M.status == MessageStatus.STREAMING)
+            .values(heartbeat_at=utcnow()),
         )
-        reserved = result.first()
-        if reserved is None:
-            raise SessionNotFound(session_id)
-        return reserved.last_seq, reserved.system_prompt
 
 
-async def interrupt_orphaned_turns(
-    engine: AsyncEngine, silent_since: datetime | None = None
-) -> int:
+def _finish(
+    db: Connection, start: TurnStart, final: dict[str, Any], now: datetime
+) -> datetime | None:
+    """The placeholder's final state; its creation time, None when the session went."""
+    db.execute(delete(turn_stops_table).where(STOPS.message_id == start.assistant_message_id))
+    stored = db.execute(
+        update(messages_table)
+        .where(M.message_id == start.assistant_message_id)
+        .values(final)
+        .returning(M.created_at)
+    )
+    created_at: datetime | None = stored.scalar_one_or_none()
+    if created_at is not None:
+        db.execute(
+            update(sessions_table).where(S.session_id == start.session_id).values(last_accessed=now)
+        )
+    return created_at
+
+
+def _reserve(
+    db: Connection, session_id: str, now: datetime, alive: ColumnElement[bool]
+) -> tuple[int, str | None]:
+    reserved = db.execute(
+        update(sessions_table)
+        .where(S.session_id == session_id, alive)
+        .values(last_seq=S.last_seq + 2, message_count=S.message_count + 2, last_accessed=now)
+        .returning(S.last_seq, S.system_prompt)
+    ).first()
+    if reserved is None:
+        raise SessionNotFound(session_id)
+    return reserved.last_seq, reserved.system_prompt
+
+
+def _execute(db: Connection, statement: Executable) -> None:
+    db.execute(statement)
+
+
+async def interrupt_orphaned_turns(database: Database, silent_since: datetime | None = None) -> int:
     """Turns left `streaming` by a process that died become `interrupted`, text kept.
 
     Without `silent_since`, every such turn: only safe when no live process owns one,
@@ -182,30 +200,33 @@ async def interrupt_orphaned_turns(
     (gunicorn.conf.py). With it, the turns whose worker has not beaten since then
     (a worker that crashed while its siblings live on); any worker may run this.
     """
+    return await database.write(_interrupt_orphans, silent_since)
+
+
+def _interrupt_orphans(db: Connection, silent_since: datetime | None) -> int:
     orphaned = M.status == MessageStatus.STREAMING
     if silent_since is not None:
         orphaned = and_(orphaned, or_(M.heartbeat_at < silent_since, M.heartbeat_at.is_(None)))
-    async with write_transaction(engine) as db:
-        result = await db.execute(
-            update(messages_table)
-            .where(orphaned)
-            .values(
-                status=MessageStatus.INTERRUPTED,
-                finish_reason=MessageStatus.INTERRUPTED.value,
-                error=MessageStatus.INTERRUPTED.value,
-            )
+    result = db.execute(
+        update(messages_table)
+        .where(orphaned)
+        .values(
+            status=MessageStatus.INTERRUPTED,
+            finish_reason=MessageStatus.INTERRUPTED.value,
+            error=MessageStatus.INTERRUPTED.value,
         )
-        still_streaming = (
-            select(M.message_id)
-            .where(M.message_id == STOPS.message_id, M.status == MessageStatus.STREAMING)
-            .exists()
-        )
-        await db.execute(delete(turn_stops_table).where(~still_streaming))
+    )
+    still_streaming = (
+        select(M.message_id)
+        .where(M.message_id == STOPS.message_id, M.status == MessageStatus.STREAMING)
+        .exists()
+    )
+    db.execute(delete(turn_stops_table).where(~still_streaming))
     return int(result.rowcount)
 
 
-async def _refuse_if_generating(db: AsyncConnection, session_id: str) -> None:
-    active = (await db.execute(active_turn_query(session_id))).first()
+def _refuse_if_generating(db: Connection, session_id: str) -> None:
+    active = db.execute(active_turn_query(session_id)).first()
     if active is not None:
         raise TurnInProgress(session_id, active.message_id)
 
@@ -249,10 +270,10 @@ def history_query(session_id: str, before_seq: int, limit: int) -> Select[tuple[
     )
 
 
-async def _read_history(
-    db: AsyncConnection, session_id: str, before_seq: int, limit: int
+def _read_history(
+    db: Connection, session_id: str, before_seq: int, limit: int
 ) -> list[ChatMessage]:
     if limit <= 0:
         return []
-    rows = await db.execute(history_query(session_id, before_seq, limit))
+    rows = db.execute(history_query(session_id, before_seq, limit))
     return [ChatMessage(row.role, row.content) for row in rows]

@@ -151,3 +151,56 @@ def test_migrations_build_exactly_the_schema_the_models_declare(tmp_path) -> Non
         differences = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     engine.dispose()
     assert differences == []
+
+
+_WRITE_PATHS_SCRIPT = """
+import asyncio, sys, threading, time
+from sqlalchemy import select
+from models.database import migrate
+from models.session import sessions_table
+from services.sessions import insert_session
+from services.storage import Database
+
+def new_session(conn, name, pause=0.0):
+    insert_session(conn, {"name": name}, None)
+    time.sleep(pause)  # a slow write: the caller gives up while it runs
+    return threading.current_thread().name
+
+async def main() -> None:
+    database = Database.open(sys.argv[1])
+    await migrate(database.engine)
+    print(await database.write(new_session, "fast"))
+    slow = asyncio.create_task(database.write(new_session, "slow", pause=0.5))
+    await asyncio.sleep(0.1)
+    slow.cancel()
+    await asyncio.sleep(0.6)
+    async with database.read() as conn:
+        stored = (await conn.execute(select(sessions_table.c.metadata))).scalars()
+        print(",".join(sorted(meta["name"] for meta in stored)))
+    await database.close()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(
+    ("database", "thread"),
+    [("file", "sqlite-writer"), (":memory:", "MainThread")],
+    ids=["file-writer-thread", "in-memory-async-path"],
+)
+def test_writes_commit_whole_even_when_the_caller_is_cancelled(tmp_path, database, thread) -> None:
+    """A SQLite file's writes run in its writer thread; other databases (here in-memory
+    SQLite, like PostgreSQL) in an async transaction. A write that has started ends
+    committed even though its caller was cancelled: never half a transaction."""
+    target = str(tmp_path / "writes.db") if database == "file" else database
+    run = subprocess.run(
+        [sys.executable, "-c", _WRITE_PATHS_SCRIPT, target],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    ran_in, stored = run.stdout.split()
+    assert ran_in.startswith(thread)
+    assert stored == "fast,slow"
