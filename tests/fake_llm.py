@@ -8,7 +8,8 @@ Protocols: OpenAI (`GET /v1/models`, `POST /v1/chat/completions`, stream or not)
 Control API (tests only):
 - `POST /_control/script` with a JSON list of behaviours; each chat request takes the
   next one (FIFO). With the queue empty the reply is "Echo: <last user message>".
-- `GET /_control/requests` lists every chat request received (path and JSON body);
+- `GET /_control/requests` lists every chat request received (path, JSON body, the
+  caller's `client_port`);
   a stream's entry also gets `closed_at` (time.time()) and `ended`: "completed", or
   "client_disconnected" when the caller closed the connection first (a stop).
 - `POST /_control/reset` clears both.
@@ -73,6 +74,8 @@ async def take(request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
             "path": request.url.path,
             "body": body,
             "authorization": request.headers.get("authorization"),
+            # the caller's port: one port for many requests is one kept-alive connection
+            "client_port": request.client.port if request.client else None,
         }
     )
     behaviour = script.next_behaviour(body)

@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
 from tests.conftest import App, FakeLLM
 from tests.helpers import chat, new_session, streaming_turn
@@ -48,3 +49,20 @@ def test_a_pool_of_one_makes_the_second_turn_wait_for_the_first(make_app, fake_l
 def test_by_default_turns_generate_side_by_side(make_app, fake_llm) -> None:
     app = make_app(llm_read_timeout=10)
     assert finish_order(app, fake_llm) == ["quick", "slow"]
+
+
+@pytest.mark.parametrize("protocol", ["openai", "simple"])
+def test_turns_reuse_one_upstream_connection(make_app, fake_llm: FakeLLM, protocol: str) -> None:
+    """After `[DONE]` the reply's response is read to its end, so its connection goes
+    back to the pool: turn after turn, whole or streamed, in either protocol, on one
+    connection instead of a new one each."""
+    app = make_app(llm_protocol=protocol)
+    with app.client() as http:
+        session_id = new_session(http)
+        for _ in range(2):
+            chat(http, session_id=session_id, message="whole")
+            with streaming_turn(http, session_id, deltas=0) as (_start, events):
+                assert [e["type"] for e in events][-1] == "done"
+    ports = {request["client_port"] for request in fake_llm.requests()}
+    assert len(fake_llm.requests()) == 4
+    assert len(ports) == 1

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import httpx
 from httpx_sse import ServerSentEvent as SSEvent
 from httpx_sse import SSEError, aconnect_sse
@@ -33,6 +34,10 @@ from services.errors import (
 )
 
 UPSTREAM_DETAIL_CHARS = 200
+DONE = "[DONE]"
+# After [DONE], how long to wait for the response's own end (normally already in
+# the same packet) so that its connection goes back to the pool instead of closing.
+DRAIN_SECONDS = 0.1
 CONTEXT_TOO_LONG_MARKERS = ("context_length_exceeded", "maximum context length", "context window")
 
 
@@ -103,7 +108,12 @@ class LLMClient(ABC):
         return ProbeResult(True, model, _elapsed_ms(started))
 
     async def _sse_events(self, url: str, body: dict[str, Any]) -> AsyncIterator[SSEvent]:
-        """POST a JSON body and yield the SSE events of the reply, errors translated."""
+        """POST a JSON body and yield the SSE events of the reply, errors translated.
+
+        The last one yielded is `[DONE]` when the server sent it (see is_done); the
+        caller goes on iterating to let the response end, which keeps its connection
+        for the next turn. Closing a response before its end closes the connection.
+        """
         with translate_transport_errors():
             # a copy: aconnect_sse adds its Accept/Cache-Control to the dict it is given
             async with aconnect_sse(
@@ -113,8 +123,14 @@ class LLMClient(ABC):
                     await source.response.aread()
                     raise_for_upstream_status(source.response)
                 try:
-                    async for event in source.aiter_sse():
+                    events = source.aiter_sse()
+                    async for event in events:
                         yield event
+                        if is_done(event):
+                            with anyio.move_on_after(DRAIN_SECONDS):
+                                async for _ in events:
+                                    pass  # after [DONE]: nothing more is a reply
+                            return
                 except SSEError as exc:
                     raise LLMBadReply("LLM server did not answer with an event stream") from exc
 
@@ -125,6 +141,11 @@ class LLMClient(ABC):
             )
         raise_for_upstream_status(response)
         return parse_json(response.text)
+
+
+def is_done(event: SSEvent) -> bool:
+    """The `data: [DONE]` that ends a stream, in both protocols."""
+    return event.data.strip() == DONE
 
 
 def _elapsed_ms(started: float) -> float:

@@ -16,11 +16,11 @@ from services.llm.base import (
     LLMClient,
     LLMRequest,
     StreamChunk,
+    is_done,
     parse_json,
     usage_from,
 )
 
-DONE = "[DONE]"
 NO_FINISH_REASON = "LLM reply ended without a finish_reason: it is incomplete"
 
 
@@ -39,17 +39,19 @@ class OpenAIClient(LLMClient):
         exactly like that, and the text so far is not a whole reply.
         """
         body = await self._body(request)
-        finished = False
+        finished = done = False
         async for event in self._sse_events(self._url, body):
-            if event.data.strip() == DONE:
+            if is_done(event):
                 if not finished:
                     raise LLMTruncated(NO_FINISH_REASON)
-                return
+                done = True
+                continue  # the response ends next; its connection stays open
             if event.data:
                 chunk = _chunk_from(parse_json(event.data))
                 finished = finished or chunk.finish_reason is not None
                 yield chunk
-        raise LLMBadReply("LLM stream ended without [DONE]")
+        if not done:
+            raise LLMBadReply("LLM stream ended without [DONE]")
 
     async def _probe(self) -> str | None:
         listed = _first_model_id(await self._get_json("/v1/models"))

@@ -19,20 +19,19 @@ from services.llm.base import (
     LLMClient,
     LLMRequest,
     StreamChunk,
+    is_done,
     usage_from,
 )
 
 CHUNK_KEYS = ("token", "content", "text")
-DONE = "[DONE]"
 
 
 @dataclass
 class SimpleClient(LLMClient):
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
         async for event in self._sse_events(f"{self.base_url}/chat/stream", _body(request)):
-            if event.data.strip() == DONE:
-                break
-            yield _chunk_from(event.data)
+            if not is_done(event):  # after [DONE] the response ends; its connection stays
+                yield _chunk_from(event.data)
         yield StreamChunk(finish_reason="stop")
 
     async def _probe(self) -> str | None:
