@@ -1,9 +1,12 @@
-"""Checkpoints of a streaming reply: its text saved while it is generated.
+"""Checkpoints of streaming replies: their text saved while they are generated.
 
 A crash then loses at most one interval of text, and other workers can follow
-the reply (status, resume) from the database. The write runs beside the relay,
-never in front of it: the generation loop starts it and goes on passing chunks
-to the client; a checkpoint falling due while one is being written waits for it.
+a reply (status, resume) from the database. Writes run beside the relay, never
+in front of it, and are batched: the replies due for a checkpoint wait in one
+process-wide queue, and a single writer task saves them all in one transaction,
+then the ones that fell due meanwhile. With 1,000 streams at once that is a few
+transactions a second instead of thousands (docs/BENCHMARKS.md); each reply's
+text is read when its batch is written, so a batch never saves stale text.
 """
 
 from __future__ import annotations
@@ -15,41 +18,69 @@ import time
 import anyio
 
 from services.errors import ServiceError
-from services.turn_store import TurnStart, TurnStore
+from services.turn_store import TurnStore
 
 log = logging.getLogger(__name__)
 
 
+class CheckpointQueue:
+    """The process's checkpoint writer: replies due, keyed by message id."""
+
+    def __init__(self, store: TurnStore) -> None:
+        self.store = store
+        self._due: dict[str, list[str]] = {}
+        self._writing: asyncio.Task[None] | None = None
+        self._in_batch: set[str] = set()
+
+    def submit(self, message_id: str, parts: list[str]) -> None:
+        """Save `parts` (the reply's live list of deltas) with the next batch."""
+        self._due[message_id] = parts
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write_while_due())
+
+    async def _write_while_due(self) -> None:
+        while self._due:
+            batch, self._due = self._due, {}
+            self._in_batch = set(batch)
+            try:
+                await self.store.checkpoint_many(batch)
+            except ServiceError as exc:  # the final store will try again; keep streaming
+                log.warning("checkpoint of %d replies skipped: %s", len(batch), exc)
+            finally:
+                self._in_batch = set()
+
+    async def settle(self, message_id: str) -> None:
+        """Drop the reply from the queue and wait for a batch holding it, so that its
+        final write comes after its last checkpoint."""
+        self._due.pop(message_id, None)
+        if message_id in self._in_batch and self._writing is not None:
+            with anyio.CancelScope(shield=True):
+                await asyncio.shield(self._writing)
+
+
 class Checkpointer:
-    """Saves every `seconds` or `chunks` (CHECKPOINT_SECONDS, CHECKPOINT_CHUNKS),
-    whichever comes first; 0 turns either trigger off."""
+    """One reply's clock: due every `seconds` or `chunks` (CHECKPOINT_SECONDS,
+    CHECKPOINT_CHUNKS), whichever comes first; 0 turns either trigger off."""
 
     def __init__(
-        self, store: TurnStore, start: TurnStart, parts: list[str], seconds: float, chunks: int
+        self,
+        queue: CheckpointQueue,
+        message_id: str,
+        parts: list[str],
+        seconds: float,
+        chunks: int,
     ) -> None:
-        self.store, self.start, self.parts = store, start, parts
+        self.queue, self.message_id, self.parts = queue, message_id, parts
         self.seconds, self.chunks = seconds, chunks
         self.saved_at, self.unsaved = time.monotonic(), 0
-        self._writing: asyncio.Task[None] | None = None
 
     def after_chunk(self) -> None:
         self.unsaved += 1
-        if self._writing is not None and not self._writing.done():
-            return  # due again once this write is done
         now = time.monotonic()
         by_count = 0 < self.chunks <= self.unsaved
         if by_count or 0 < self.seconds <= now - self.saved_at:
             self.saved_at, self.unsaved = now, 0
-            self._writing = asyncio.create_task(self._save(list(self.parts)))
-
-    async def _save(self, parts: list[str]) -> None:
-        try:
-            await self.store.checkpoint(self.start, parts)
-        except ServiceError as exc:  # the final store will try again; keep streaming
-            log.warning("checkpoint of %s skipped: %s", self.start.assistant_message_id, exc)
+            self.queue.submit(self.message_id, self.parts)
 
     async def settle(self) -> None:
-        """Wait for a write in flight, so that the final write comes after it."""
-        if self._writing is not None:
-            with anyio.CancelScope(shield=True):
-                await self._writing
+        await self.queue.settle(self.message_id)

@@ -25,7 +25,7 @@ import anyio
 from config import Settings
 from models.chat import ChatRequest, ChatResponse
 from models.message import MessagePublic, MessageStatus, TokenUsage
-from services.checkpoint import Checkpointer
+from services.checkpoint import Checkpointer, CheckpointQueue
 from services.context import (
     PROMPT_OVERHEAD_TOKENS,
     ChatMessage,
@@ -83,6 +83,7 @@ class TurnService:
         self.store = store
         self.llm = llm
         self.settings = settings
+        self.checkpoints = CheckpointQueue(store)
 
     async def prepare(self, chat: ChatRequest) -> PreparedTurn:
         """Validate against configured limits, store the user message, build the window."""
@@ -134,7 +135,11 @@ class TurnService:
         usage: Usage | None = None
         settings = self.settings
         checkpoint = Checkpointer(
-            self.store, start, turn.parts, settings.checkpoint_seconds, settings.checkpoint_chunks
+            self.checkpoints,
+            start.assistant_message_id,
+            turn.parts,
+            settings.checkpoint_seconds,
+            settings.checkpoint_chunks,
         )
         try:
             with anyio.CancelScope() as upstream:

@@ -17,7 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, delete, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.sql.base import Executable
 
 from models.message import MessagePublic, MessageStatus, Role, TokenUsage, messages_table
@@ -33,6 +44,11 @@ M = messages_table.c
 S = sessions_table.c
 STOPS = turn_stops_table.c
 FIRST_TURN_LAST_SEQ = 2  # a new session's first turn: user at seq 1, assistant at 2
+CHECKPOINT = (
+    update(messages_table)
+    .where(M.message_id == bindparam("b_id"), M.status == MessageStatus.STREAMING)
+    .values(content=bindparam("b_text"), delta_lengths=bindparam("b_lengths"))
+)
 SENDABLE_ASSISTANT = (MessageStatus.COMPLETE, MessageStatus.CANCELLED, MessageStatus.INTERRUPTED)
 
 
@@ -109,19 +125,15 @@ class TurnStore:
             history_newest_first=_read_history(db, session_id, last_seq - 1, history_limit),
         )
 
-    async def checkpoint(self, start: TurnStart, parts: list[str]) -> None:
-        """Save the partial text of a turn still streaming (a crash keeps it), with
-        its delta lengths (a resume from any worker maps event ids to text)."""
-        text, lengths = "".join(parts), [len(part) for part in parts]
-        await self.database.write(
-            _execute,
-            update(messages_table)
-            .where(
-                M.message_id == start.assistant_message_id,
-                M.status == MessageStatus.STREAMING,
-            )
-            .values(content=text, delta_lengths=lengths),
-        )
+    async def checkpoint_many(self, replies: dict[str, list[str]]) -> None:
+        """Save the partial text of replies still streaming (a crash keeps it), with
+        their delta lengths (a resume from any worker maps event ids to text); one
+        transaction for them all. A reply that has ended meanwhile is left alone."""
+        rows = [
+            {"b_id": message_id, "b_text": "".join(parts), "b_lengths": [len(p) for p in parts]}
+            for message_id, parts in replies.items()
+        ]
+        await self.database.write(_execute_many, CHECKPOINT, rows)
 
     async def finish(self, start: TurnStart, outcome: TurnOutcome) -> MessagePublic:
         """Move the placeholder to its final state; SessionNotFound if the session went."""
@@ -190,6 +202,10 @@ def _reserve(
 
 def _execute(db: Connection, statement: Executable) -> None:
     db.execute(statement)
+
+
+def _execute_many(db: Connection, statement: Executable, rows: list[dict[str, Any]]) -> None:
+    db.execute(statement, rows)
 
 
 async def interrupt_orphaned_turns(database: Database, silent_since: datetime | None = None) -> int:
