@@ -46,7 +46,7 @@ test-fast: $(VENV)/.dev  ## the fast suite: fake LLM server, no model (about a m
 e2e: $(VENV)/.dev $(VENV)/.llm  ## end-to-end tests against llama.cpp + SmolLM2
 	$(PY) -m pytest -m e2e
 
-bench: $(VENV)/.bench  ## the benchmark suite (about 10 min): bench/results.json, then the chart
+bench: $(VENV)/.bench  ## the benchmark suite (about 7 min): bench/results.json, then the chart
 	$(PY) bench/run.py --json bench/results.json
 	$(PY) bench/plot.py bench/results.json docs/benchmarks.png
 
