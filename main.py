@@ -1,4 +1,5 @@
-"""The application: create_app(), its lifespan, and `python main.py` to serve it.
+"""The application: create_app(), its lifespan, `python main.py` to serve it and
+`python main.py backup PATH` to copy its database while it serves.
 
 The lifespan owns the long-lived resources: the database (services/storage.py:
 one async engine, and on SQLite a writer thread) and one pooled httpx.AsyncClient,
@@ -13,6 +14,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -24,6 +26,7 @@ from api import chat, health, messages, sessions, ws
 from api.errors import install_error_handlers
 from config import APP_VERSION, Settings, get_settings
 from models.database import migrate
+from services.backup import BackupError, backup
 from services.container import build_services
 from services.expiry import purge_expired_sessions_forever
 from services.llm.factory import create_http_client
@@ -160,7 +163,26 @@ def exit_unless_local_model_installed(settings: Settings) -> None:
         raise SystemExit(2) from None
 
 
+def backup_command(args: list[str]) -> int:
+    """`python main.py backup PATH`: copy the live database (services/backup.py)."""
+    if len(args) != 1:
+        print("usage: python main.py backup PATH", file=sys.stderr)
+        return 2
+    try:
+        report = backup(get_settings().database_url, Path(args[0]))
+    except BackupError as exc:
+        print(f"Backup failed: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"backed up {report.sessions} sessions, {report.messages} messages "
+        f"({report.bytes} bytes) to {report.path}"
+    )
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["backup"]:
+        raise SystemExit(backup_command(sys.argv[2:]))
     current = get_settings()
     exit_unless_local_model_installed(current)
     uvicorn.run(
