@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     default_temperature: float = Field(0.7, ge=0, le=2)
     default_system_prompt: str = ""
     max_message_chars: int = Field(32000, ge=1)
+    max_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Request bodies over this many bytes are refused with 413 before "
+        "they are parsed",
+    )
 
     interrupt_orphans_at_startup: bool = Field(
         True,

@@ -21,8 +21,10 @@ import uvicorn
 from asgi_correlation_id import CorrelationIdFilter, CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from api import chat, health, messages, sessions, ws
+from api.body_limit import DeclaredBodyLimit
 from api.errors import install_error_handlers
 from config import APP_VERSION, Settings, get_settings
 from models.database import migrate
@@ -132,6 +134,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         debug=False,
         lifespan=make_lifespan(settings),
     )
+    # Bodies over MAX_BODY_BYTES: Starlette's limit counts every byte (chunked too);
+    # the declared-length check, outside it, answers in our error shape.
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
+    app.add_middleware(DeclaredBodyLimit, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from models.errors import ErrorBody
 from services.errors import ServiceError, TurnInProgress
@@ -29,6 +30,10 @@ HTTP_CODES = {
     415: "unsupported_media_type",
     422: "validation_error",
 }
+
+
+def too_large_detail(limit: int) -> str:
+    return f"request body over MAX_BODY_BYTES ({limit} bytes); nothing was stored"
 
 
 def error_response(status_code: int, detail: str, code: str, **extra: Any) -> JSONResponse:
@@ -59,10 +64,13 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, summary, "validation_error", errors=errors)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    return error_response(exc.status_code, str(exc.detail), code)
+    detail = str(exc.detail)
+    if exc.status_code == 413 and (limit := request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)):
+        detail = too_large_detail(limit)
+    return error_response(exc.status_code, detail, code)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

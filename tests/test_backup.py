@@ -36,7 +36,7 @@ def keep_chatting(app: App, session_id: str, stop: threading.Event, done: list[i
 def test_backup_while_serving_is_consistent_and_restores(app: App, make_app, tmp_path) -> None:
     with app.client() as http:
         session_id = new_session(http)
-    stop, done = threading.Event(), []
+    stop, done = threading.Event(), list[int]()
     writer = threading.Thread(target=keep_chatting, args=(app, session_id, stop, done))
     writer.start()
     try:
@@ -59,7 +59,8 @@ def test_backup_while_serving_is_consistent_and_restores(app: App, make_app, tmp
         assert f"{len(rows)} messages" in run.stdout
         # one moment's state: whole turns, each a user message and its assistant reply,
         # at most the last one still generating
-        assert rows and len(rows) % 2 == 0
+        assert rows
+        assert len(rows) % 2 == 0
         assert [role for role, _ in rows] == ["user", "assistant"] * (len(rows) // 2)
         assert all(status == "complete" for _, status in rows[:-1])
     restored: App = make_app(database_url=str(copies[-1]))
@@ -84,5 +85,6 @@ def test_backup_refuses_clearly_and_writes_nothing(app: App, client: httpx.Clien
         assert "Traceback" not in run.stderr
     assert existing.read_bytes() == b"not mine to overwrite"
     usage = run_backup(app)
-    assert usage.returncode == 2 and "usage: python main.py backup PATH" in usage.stderr
+    assert usage.returncode == 2
+    assert "usage: python main.py backup PATH" in usage.stderr
     assert sorted(p.name for p in Path(app.workdir).glob("*.partial")) == []

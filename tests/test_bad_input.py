@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -58,6 +59,36 @@ def test_message_over_limit_is_413_and_not_stored(make_app, fake_llm: FakeLLM) -
         ok = http.post("/api/chat", json={"session_id": session_id, "message": "x" * 100})
         assert ok.status_code == 200
         assert http.get(f"/api/sessions/{session_id}").json()["message_count"] == 2
+
+
+def test_body_over_max_body_bytes_is_413_before_parsing(make_app, fake_llm: FakeLLM) -> None:
+    """Refused whether the length is declared or the body comes chunked (counted as it
+    arrives): the same JSON error naming the limit, nothing stored, no LLM call."""
+    app: App = make_app(max_body_bytes=4096, max_message_chars=100000)
+    too_big = json.dumps({"message": "x" * 5000}).encode()
+
+    def chunked() -> Iterator[bytes]:
+        for start in range(0, len(too_big), 1000):
+            yield too_big[start : start + 1000]
+
+    with app.client() as http:
+        session_id = new_session(http)
+        body_in_session = json.dumps({"session_id": session_id, "message": "x" * 5000})
+        for path in ("/api/chat", "/api/chat/stream", "/api/sessions"):
+            for content in (body_in_session.encode(), chunked()):
+                response = http.post(
+                    path, content=content, headers={"content-type": "application/json"}
+                )
+                assert response.status_code == 413
+                assert response.json()["code"] == "payload_too_large"
+                assert response.json()["detail"] == (
+                    "request body over MAX_BODY_BYTES (4096 bytes); nothing was stored"
+                )
+        assert http.get("/api/sessions").json()["items"][0]["message_count"] == 0
+        assert len(http.get("/api/sessions").json()["items"]) == 1
+        assert fake_llm.requests() == []
+        just_under = {"session_id": session_id, "message": "x" * 4000}
+        assert http.post("/api/chat", json=just_under).status_code == 200
 
 
 @pytest.mark.parametrize("metadata", [[1, 2], "text", 5, {"blob": "x" * (16 * 1024)}], ids=str)
