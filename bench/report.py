@@ -77,6 +77,11 @@ def target_results(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _arrow(row: dict[str, Any], key: str, digits: int) -> str:
+    """A figure direct -> through the service."""
+    return f"{row['direct'][key]:.{digits}f} -> {row['service'][key]:.{digits}f}"
+
+
 def _table(title: str, header: list[str], rows: list[list[Any]]) -> None:
     print(f"\n{title}")
     widths = [max(len(str(x)) for x in [h, *(r[i] for r in rows)]) for i, h in enumerate(header)]
@@ -96,9 +101,9 @@ def print_report(report: dict[str, Any]) -> None:
             [
                 [
                     r["concurrency"],
-                    f"{r['direct']['rps']:.0f} -> {r['service']['rps']:.0f}",
-                    f"{r['direct']['p50_ms']:.2f} -> {r['service']['p50_ms']:.2f}",
-                    f"{r['direct']['p99_ms']:.2f} -> {r['service']['p99_ms']:.2f}",
+                    _arrow(r, "rps", 0),
+                    _arrow(r, "p50_ms", 2),
+                    _arrow(r, "p99_ms", 2),
                     r["added_p50_ms"],
                     r["rps_ratio"],
                     r["service_failed"],
@@ -113,10 +118,10 @@ def print_report(report: dict[str, Any]) -> None:
             [
                 [
                     r["concurrency"],
-                    f"{r['direct']['ttft_ms']:.2f} -> {r['service']['ttft_ms']:.2f}",
+                    _arrow(r, "ttft_ms", 2),
                     r["added_ttft_ms"],
-                    f"{r['direct']['streams_per_s']:.0f} -> {r['service']['streams_per_s']:.0f}",
-                    f"{r['direct']['tokens_per_s']:.0f} -> {r['service']['tokens_per_s']:.0f}",
+                    _arrow(r, "streams_per_s", 0),
+                    _arrow(r, "tokens_per_s", 0),
                     r["streams_ratio"],
                     r["service_failed"],
                 ]

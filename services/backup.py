@@ -60,15 +60,17 @@ def backup(database_url: str, target: Path) -> BackupReport:
     partial = target.with_name(f".{target.name}.partial")
     partial.unlink(missing_ok=True)
     try:
-        report = _copy(source_path, partial)
+        sessions, messages = _copy(source_path, partial)
         os.replace(partial, target)
     except (sqlite3.Error, OSError) as exc:
-        partial.unlink(missing_ok=True)
         raise BackupError(f"backup failed: {exc}") from exc
-    return BackupReport(target, target.stat().st_size, report.sessions, report.messages)
+    finally:
+        partial.unlink(missing_ok=True)  # gone already when the copy was moved into place
+    return BackupReport(target, target.stat().st_size, sessions, messages)
 
 
-def _copy(source_path: Path, partial: Path) -> BackupReport:
+def _copy(source_path: Path, partial: Path) -> tuple[int, int]:
+    """Copy, check and count; the copy's sessions and messages."""
     source = sqlite3.connect(source_path)
     copy = sqlite3.connect(partial)
     try:
@@ -85,4 +87,4 @@ def _copy(source_path: Path, partial: Path) -> BackupReport:
     finally:
         copy.close()
         source.close()
-    return BackupReport(partial, partial.stat().st_size, sessions, messages)
+    return sessions, messages

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from config import APP_VERSION
 from models.health import DatabaseHealth, HealthReport, LLMHealth, Readiness
 from models.session import sessions_table
 from services.errors import DatabaseUnavailable
 from services.llm import LLMClient
-from services.storage import Database
+from services.storage import Database, execute
 
 DATABASE_CHECK_TIMEOUT = 2.0
 
@@ -38,7 +38,7 @@ class HealthService:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(DATABASE_CHECK_TIMEOUT):
-                await self.database.write(_read_a_row)
+                await self.database.write(execute, select(sessions_table.c.session_id).limit(1))
         except DatabaseUnavailable as exc:
             return DatabaseHealth(ok=False, latency_ms=_ms(started), error=exc.message)
         except TimeoutError:
@@ -55,10 +55,6 @@ class HealthService:
             latency_ms=probe.latency_ms,
             error=probe.error,
         )
-
-
-def _read_a_row(db: Connection) -> None:
-    db.execute(select(sessions_table.c.session_id).limit(1))
 
 
 def _ms(started: float) -> float:

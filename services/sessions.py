@@ -17,12 +17,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, delete, insert, select, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.base import Executable
 
 from models.session import SessionPage, SessionPublic, sessions_table
 from models.types import utcnow
 from services.errors import InvalidCursor, SessionNotFound
-from services.storage import Database
+from services.storage import Database, first_row, rows_changed
 
 S = sessions_table.c
 
@@ -70,7 +69,7 @@ class SessionService:
 
     async def delete(self, session_id: str) -> None:
         statement = delete(sessions_table).where(S.session_id == session_id, self.alive(utcnow()))
-        if await self.database.write(_rows_changed, statement) == 0:
+        if await self.database.write(rows_changed, statement) == 0:
             raise SessionNotFound(session_id)
 
     async def list_page(self, limit: int, cursor: str | None) -> SessionPage:
@@ -92,7 +91,7 @@ class SessionService:
         if cutoff is None:
             return 0
         return await self.database.write(
-            _rows_changed, delete(sessions_table).where(S.last_accessed < cutoff)
+            rows_changed, delete(sessions_table).where(S.last_accessed < cutoff)
         )
 
     async def _update(self, session_id: str, changes: dict[str, Any]) -> SessionPublic:
@@ -103,19 +102,10 @@ class SessionService:
             .values(last_accessed=now, **changes)
             .returning(sessions_table)
         )
-        row = await self.database.write(_first_row, statement)
+        row = await self.database.write(first_row, statement)
         if row is None:
             raise SessionNotFound(session_id)
         return SessionPublic(**row)
-
-
-def _rows_changed(db: Connection, statement: Executable) -> int:
-    return int(db.execute(statement).rowcount)
-
-
-def _first_row(db: Connection, statement: Executable) -> dict[str, Any] | None:
-    row = db.execute(statement).mappings().first()
-    return None if row is None else dict(row)
 
 
 def insert_session(

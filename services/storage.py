@@ -19,14 +19,15 @@ half. Database failures surface as one domain error, DatabaseUnavailable (503).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
-from typing import Concatenate, ParamSpec, TypeVar
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.base import Executable
 
 from models.database import BEGIN_IMMEDIATE, create_engine, create_sqlite_writer_engine
 from services.errors import DatabaseUnavailable
@@ -41,12 +42,7 @@ class Database:
 
     def __init__(self, engine: AsyncEngine, writer: Engine | None = None) -> None:
         self.engine = engine
-        self._writer = writer
-        self._writer_thread = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-            if writer is not None
-            else None
-        )
+        self._writer = _WriterThread(writer) if writer is not None else None
 
     @classmethod
     def open(cls, database_url: str, busy_timeout_ms: int = 5000) -> Database:
@@ -62,21 +58,10 @@ class Database:
         def call(conn: Connection) -> T:
             return work(conn, *args, **kwargs)
 
-        try:
-            if self._writer_thread is not None:
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._writer_thread, self._transaction, call)
+        with _translated_failures():
+            if self._writer is not None:
+                return await self._writer.run(call)
             return await asyncio.shield(self._async_transaction(call))
-        except IntegrityError:
-            raise  # a bug of ours, not an unavailable database
-        except _FAILURES as exc:
-            raise DatabaseUnavailable(_describe(exc)) from exc
-
-    def _transaction(self, call: Callable[[Connection], T]) -> T:
-        """In the writer thread: BEGIN IMMEDIATE, the work, COMMIT (ROLLBACK if it raised)."""
-        assert self._writer is not None
-        with self._writer.begin() as conn:
-            return call(conn)
 
     async def _async_transaction(self, call: Callable[[Connection], T]) -> T:
         """Other databases: the same work through run_sync, shielded by the caller."""
@@ -88,25 +73,72 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads; nothing it does is committed."""
-        try:
+        with _translated_failures():
             async with self.engine.connect() as conn:
                 yield conn
-        except IntegrityError:
-            raise  # a bug of ours, not an unavailable database
-        except _FAILURES as exc:
-            raise DatabaseUnavailable(_describe(exc)) from exc
 
     async def close(self) -> None:
-        """Waits for the writes queued before it; the writer's connection closes in
-        its own thread."""
-        if self._writer is not None and self._writer_thread is not None:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._writer_thread, self._writer.dispose)
-            self._writer_thread.shutdown()
+        if self._writer is not None:
+            await self._writer.close()
         await self.engine.dispose()
+
+
+class _WriterThread:
+    """SQLite's one writer in this process: a thread with its own sync connection."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+
+    async def run(self, call: Callable[[Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self.thread, self._transaction, call
+        )
+
+    def _transaction(self, call: Callable[[Connection], T]) -> T:
+        """In the thread: BEGIN IMMEDIATE, the work, COMMIT (ROLLBACK if it raised)."""
+        with self.engine.begin() as conn:
+            return call(conn)
+
+    async def close(self) -> None:
+        """After the writes queued before it; the connection closes in its own thread."""
+        await asyncio.get_running_loop().run_in_executor(self.thread, self.engine.dispose)
+        self.thread.shutdown()
+
+
+@contextmanager
+def _translated_failures() -> Iterator[None]:
+    """A locked, unwritable, full or corrupt database becomes DatabaseUnavailable."""
+    try:
+        yield
+    except IntegrityError:
+        raise  # a bug of ours, not an unavailable database
+    except _FAILURES as exc:
+        raise DatabaseUnavailable(_describe(exc)) from exc
 
 
 def _describe(exc: Exception) -> str:
     """The driver's own one-line reason (e.g. 'database or disk is full'), no SQL."""
     original = getattr(exc, "orig", None) or exc
     return f"Database unavailable: {str(original).splitlines()[0][:200]}"
+
+
+# Works of one statement, for Database.write.
+
+
+def execute(db: Connection, statement: Executable) -> None:
+    db.execute(statement)
+
+
+def execute_many(db: Connection, statement: Executable, rows: list[dict[str, Any]]) -> None:
+    """One statement for many parameter sets (executemany)."""
+    db.execute(statement, rows)
+
+
+def rows_changed(db: Connection, statement: Executable) -> int:
+    return int(db.execute(statement).rowcount)
+
+
+def first_row(db: Connection, statement: Executable) -> dict[str, Any] | None:
+    row = db.execute(statement).mappings().first()
+    return None if row is None else dict(row)

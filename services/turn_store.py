@@ -29,7 +29,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.sql.base import Executable
 
 from models.message import MessagePublic, MessageStatus, Role, TokenUsage, messages_table
 from models.session import sessions_table
@@ -38,7 +37,7 @@ from models.types import utcnow
 from services.context import ChatMessage
 from services.errors import SessionNotFound, TurnInProgress
 from services.sessions import SessionService, insert_session
-from services.storage import Database
+from services.storage import Database, execute, execute_many
 
 M = messages_table.c
 S = sessions_table.c
@@ -133,7 +132,7 @@ class TurnStore:
             {"b_id": message_id, "b_text": "".join(parts), "b_lengths": [len(p) for p in parts]}
             for message_id, parts in replies.items()
         ]
-        await self.database.write(_execute_many, CHECKPOINT, rows)
+        await self.database.write(execute_many, CHECKPOINT, rows)
 
     async def finish(self, start: TurnStart, outcome: TurnOutcome) -> MessagePublic:
         """Move the placeholder to its final state; SessionNotFound if the session went."""
@@ -160,7 +159,7 @@ class TurnStore:
     async def beat(self, message_ids: list[str]) -> None:
         """This process is alive and still generating these replies."""
         await self.database.write(
-            _execute,
+            execute,
             update(messages_table)
             .where(M.message_id.in_(message_ids), M.status == MessageStatus.STREAMING)
             .values(heartbeat_at=utcnow()),
@@ -198,14 +197,6 @@ def _reserve(
     if reserved is None:
         raise SessionNotFound(session_id)
     return reserved.last_seq, reserved.system_prompt
-
-
-def _execute(db: Connection, statement: Executable) -> None:
-    db.execute(statement)
-
-
-def _execute_many(db: Connection, statement: Executable, rows: list[dict[str, Any]]) -> None:
-    db.execute(statement, rows)
 
 
 async def interrupt_orphaned_turns(database: Database, silent_since: datetime | None = None) -> int:

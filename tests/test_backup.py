@@ -56,7 +56,9 @@ def test_backup_while_serving_is_consistent_and_restores(app: App, make_app, tmp
             rows = db.execute(
                 "SELECT role, status FROM messages WHERE session_id=? ORDER BY seq", (session_id,)
             ).fetchall()
-        assert f"{len(rows)} messages" in run.stdout
+            (all_messages,) = db.execute("SELECT count(*) FROM messages").fetchone()
+        # the report counts the whole copy (the shared app holds other tests' sessions)
+        assert f"{all_messages} messages" in run.stdout
         # one moment's state: whole turns, each a user message and its assistant reply,
         # at most the last one still generating
         assert rows
