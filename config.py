@@ -42,6 +42,18 @@ class Settings(BaseSettings):
     llm_max_connections: int = Field(
         1000, ge=1, description="Open connections to the LLM server: one per generating turn"
     )
+    llm_max_retries: int = Field(
+        2,
+        ge=0,
+        description="Retries of a failed LLM call (refused, 429, 500, 502, 503) before its "
+        "first token reaches the client",
+    )
+    llm_retry_backoff_seconds: float = Field(
+        0.5, ge=0, description="First retry after about this long, doubling, jittered"
+    )
+    llm_retry_deadline_seconds: float = Field(
+        30.0, gt=0, description="No retry starts later than this after the first attempt"
+    )
     llm_context_tokens: int = Field(
         2048, ge=64, description="The server's context length: window + reply must fit"
     )
@@ -60,6 +72,11 @@ class Settings(BaseSettings):
     default_temperature: float = Field(0.7, ge=0, le=2)
     default_system_prompt: str = ""
     max_message_chars: int = Field(32000, ge=1)
+    max_reply_chars: int = Field(
+        100_000,
+        ge=1,
+        description="A reply is cut here (finish_reason `length`) and the LLM server told to stop",
+    )
     max_body_bytes: int = Field(
         1024 * 1024,
         ge=1024,
@@ -90,6 +107,12 @@ class Settings(BaseSettings):
         "is marked interrupted by the other workers",
     )
 
+    idempotency_ttl_hours: float = Field(
+        24.0,
+        gt=0,
+        description="How long an Idempotency-Key is remembered: a repeat within it gets "
+        "the original result",
+    )
     session_timeout_hours: float = Field(24.0, ge=0, description="0 = sessions never expire")
     session_purge_interval_seconds: float = Field(600.0, gt=0)
     sse_keepalive_seconds: float = Field(15.0, gt=0)

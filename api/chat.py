@@ -8,7 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse
 
-from api.deps import ReplayDep, RunnerDep, TurnsDep, require_json_body
+from api.deps import (
+    REPLAYED_HEADER,
+    ChatDep,
+    IdempotencyKey,
+    ReplayDep,
+    SettingsDep,
+    mark_replayed,
+    require_json_body,
+)
 from api.responses import (
     CHAT_UNPROCESSABLE,
     LLM_ERRORS,
@@ -31,29 +39,47 @@ REQUEST_ERRORS = {
 }
 
 
-@router.post("", response_model=ChatResponse, responses={**REQUEST_ERRORS, **LLM_ERRORS})
-async def chat(body: ChatRequest, runner: RunnerDep) -> ChatResponse:
+@router.post(
+    "",
+    response_model=ChatResponse,
+    responses={**REQUEST_ERRORS, **LLM_ERRORS},
+)
+async def chat(
+    body: ChatRequest, service: ChatDep, response: Response, key: IdempotencyKey = None
+) -> ChatResponse:
     """Send a message and get the whole reply; both messages are stored first.
 
     The reply can be stopped from another request (`POST /api/sessions/{id}/stop`):
     this call then answers 200 with the partial content and `finish_reason: cancelled`.
+    Sent again with the same `Idempotency-Key`, it waits for the original turn and
+    answers the same reply (header `Idempotent-Replayed: true`).
     """
-    return await runner.complete(body)
+    result = await service.complete(body, key)
+    mark_replayed(response, result.replayed)
+    return result.value
 
 
 @router.post(
-    "/stream", response_class=EventSourceResponse, responses={**STREAM_DOC, **REQUEST_ERRORS}
+    "/stream",
+    response_class=EventSourceResponse,
+    responses={**STREAM_DOC, **REQUEST_ERRORS},
 )
-async def chat_stream(body: ChatRequest, turns: TurnsDep, runner: RunnerDep) -> EventSourceResponse:
+async def chat_stream(
+    body: ChatRequest, service: ChatDep, settings: SettingsDep, key: IdempotencyKey = None
+) -> EventSourceResponse:
     """Send a message and receive the reply as Server-Sent Events.
 
     Generation runs on the server: if the connection drops, the reply is still
     generated and stored (unless `on_disconnect` is `cancel`), and
     `GET /api/messages/{message_id}/stream` with `Last-Event-ID` picks it up again.
+    Sent again with the same `Idempotency-Key`, it streams the original turn from its
+    first event (live if it is still generating) instead of starting another.
     """
-    live = runner.start(await turns.prepare(body))
-    events = runner.follow(live, on_disconnect=body.on_disconnect)
-    return event_stream(events, turns.settings.sse_keepalive_seconds)
+    result = await service.stream(body, key)
+    stream = event_stream(result.value, settings.sse_keepalive_seconds)
+    if result.replayed:
+        stream.headers[REPLAYED_HEADER] = "true"
+    return stream
 
 
 @router.get(
@@ -63,8 +89,8 @@ async def chat_stream(body: ChatRequest, turns: TurnsDep, runner: RunnerDep) -> 
 )
 async def chat_stream_get(
     query: Annotated[ChatRequest, Query()],
-    turns: TurnsDep,
-    runner: RunnerDep,
+    service: ChatDep,
+    settings: SettingsDep,
     replay: ReplayDep,
     last_event_id: Annotated[
         str | None, Header(description="Sent by EventSource when it reconnects")
@@ -83,5 +109,5 @@ async def chat_stream_get(
         events = await replay.resume_newest(query.session_id, after)
         if events is None:
             return Response(status_code=204)
-        return event_stream(events, turns.settings.sse_keepalive_seconds)
-    return await chat_stream(query, turns, runner)
+        return event_stream(events, settings.sse_keepalive_seconds)
+    return await chat_stream(query, service, settings)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request, Response
 from starlette.requests import HTTPConnection
 
 from config import Settings
+from models.idempotency import MAX_KEY_CHARS
+from services.chat import ChatService
 from services.container import Services
 from services.health import HealthService
 from services.history import HistoryService
@@ -44,6 +46,10 @@ def _replay(request: Request) -> TurnReplay:
     return get_services(request).replay
 
 
+def _chat(request: Request) -> ChatService:
+    return get_services(request).chat
+
+
 def _settings(request: Request) -> Settings:
     return get_services(request).settings
 
@@ -61,6 +67,7 @@ HistoryDep = Annotated[HistoryService, Depends(_history)]
 TurnsDep = Annotated[TurnService, Depends(_turns)]
 RunnerDep = Annotated[TurnRunner, Depends(_runner)]
 ReplayDep = Annotated[TurnReplay, Depends(_replay)]
+ChatDep = Annotated[ChatService, Depends(_chat)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 HealthDep = Annotated[HealthService, Depends(_health)]
 TurnStatusDep = Annotated[TurnStatusReader, Depends(_turn_status)]
@@ -78,3 +85,26 @@ async def require_json_body(request: Request) -> None:
         status_code=415,
         detail=f"Content-Type must be application/json, got {content_type or 'none'}",
     )
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=MAX_KEY_CHARS,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any unique string (a UUID) of visible ASCII: sending the same request "
+        "again with the same key within IDEMPOTENCY_TTL_HOURS returns the original result "
+        "instead of doing it twice; the same key with a different body is 422 "
+        "`idempotency_key_reused`",
+        examples=["7b0e3c52-9a7d-4d5e-8f1a-2c3b4d5e6f70"],
+    ),
+]
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def mark_replayed(response: Response, replayed: bool) -> None:
+    """Tell the client its request was a repeat, served from the original."""
+    if replayed:
+        response.headers[REPLAYED_HEADER] = "true"

@@ -7,6 +7,7 @@ and the `request_id` that also appears in the X-Request-ID header and in our log
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from models.errors import ErrorBody
-from services.errors import ServiceError, TurnInProgress
+from services.errors import LLMError, ServiceError, TurnInProgress
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,10 @@ def summarize_validation(raw_errors: Sequence[Any]) -> tuple[str, list[dict[str,
 
 async def _service_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    return error_response(exc.status_code, exc.message, exc.code, **error_extras(exc))
+    response = error_response(exc.status_code, exc.message, exc.code, **error_extras(exc))
+    if isinstance(exc, LLMError) and exc.retry_after is not None:
+        response.headers["Retry-After"] = str(math.ceil(exc.retry_after))
+    return response
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

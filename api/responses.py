@@ -54,11 +54,22 @@ NOT_JSON = error_doc(
     "Content-Type must be application/json, got text/plain",
     "unsupported_media_type",
 )
+KEY_REUSED = {
+    "idempotency_key_reused": "Idempotency-Key 'k1' was already used for a different chat"
+    " request (the body differs); use a new key for a new request"
+}
+CREATE_UNPROCESSABLE = error_examples(
+    422,
+    "A bad field, or an Idempotency-Key already used with another body",
+    {"validation_error": "metadata: Input should be a valid dictionary", **KEY_REUSED},
+)
 CHAT_UNPROCESSABLE = error_examples(
     422,
-    "A bad field; or a message that cannot fit the model's context (LLM_CONTEXT_TOKENS)"
-    " beside max_new_tokens, or that the LLM server found over its context",
+    "A bad field; a message that cannot fit the model's context (LLM_CONTEXT_TOKENS)"
+    " beside max_new_tokens, or that the LLM server found over its context; or an"
+    " Idempotency-Key already used with another body",
     {
+        **KEY_REUSED,
         "validation_error": "temperature: Input should be less than or equal to 2",
         "context_too_long": "the message needs about 2400 tokens but the model's context"
         " (LLM_CONTEXT_TOKENS=2048) leaves 1760 beside the 256 kept for the reply:"
@@ -89,14 +100,26 @@ TOO_LONG = error_doc(
     "message_too_long",
 )
 LLM_ERRORS: dict[int | str, Any] = {
-    **error_doc(
+    **error_examples(
         502,
-        "LLM server answered an error, an unparseable reply (llm_bad_reply) or one with"
-        " no finish_reason (llm_truncated)",
-        "LLM server answered HTTP 500: out of memory",
-        "llm_upstream_error",
+        "LLM server answered an error (after retries where transient), an unparseable"
+        " reply, one with no finish_reason, or one with no text",
+        {
+            "llm_upstream_error": "LLM server answered HTTP 500: out of memory",
+            "llm_bad_reply": "LLM stream ended without [DONE]",
+            "llm_truncated": "LLM reply ended without a finish_reason: it is incomplete",
+            "llm_empty_reply": "LLM server sent an empty reply",
+        },
     ),
-    **error_doc(503, "LLM server not reachable", "LLM server not available", "llm_unavailable"),
+    **error_examples(
+        503,
+        "LLM server not reachable, or busy (429/503) after our retries; a busy server's"
+        " Retry-After is passed on",
+        {
+            "llm_unavailable": "LLM server not available",
+            "llm_overloaded": "LLM server answered HTTP 429: too many requests",
+        },
+    ),
     **error_doc(
         504, "LLM server did not answer in time", "LLM server did not answer in time", "llm_timeout"
     ),

@@ -6,8 +6,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response, status
 
-from api.deps import HistoryDep, RunnerDep, SessionsDep, TurnStatusDep, require_json_body
-from api.responses import NOT_JSON, SESSION_NOT_FOUND, VALIDATION, error_doc
+from api.deps import (
+    HistoryDep,
+    IdempotencyKey,
+    RunnerDep,
+    SessionsDep,
+    TurnStatusDep,
+    mark_replayed,
+    require_json_body,
+)
+from api.responses import (
+    CREATE_UNPROCESSABLE,
+    NOT_JSON,
+    SESSION_NOT_FOUND,
+    VALIDATION,
+    error_doc,
+)
 from models.chat import StopResult, TurnStatus
 from models.message import MessagePage
 from models.session import SessionCreate, SessionPage, SessionPublic, SessionUpdate
@@ -25,15 +39,24 @@ BAD_CURSOR = error_doc(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=SessionPublic,
-    responses={**VALIDATION, **NOT_JSON},
+    responses={**CREATE_UNPROCESSABLE, **NOT_JSON},
     dependencies=[Depends(require_json_body)],
 )
 async def create_session(
-    sessions: SessionsDep, body: Annotated[SessionCreate | None, Body()] = None
+    sessions: SessionsDep,
+    response: Response,
+    key: IdempotencyKey = None,
+    body: Annotated[SessionCreate | None, Body()] = None,
 ) -> SessionPublic:
-    """Create a session; the body (metadata, system_prompt) is optional."""
+    """Create a session; the body (metadata, system_prompt) is optional.
+
+    Sent again with the same `Idempotency-Key`, it answers the session it created
+    the first time (header `Idempotent-Replayed: true`) instead of a second one.
+    """
     body = body or SessionCreate()
-    return await sessions.create(body.metadata, body.system_prompt)
+    result = await sessions.create_once(body, key)
+    mark_replayed(response, result.replayed)
+    return result.value
 
 
 @router.get("", response_model=SessionPage, responses=BAD_CURSOR)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -116,6 +116,15 @@ class ChatResponse(BaseModel):
     created_at: datetime
     finish_reason: str | None
     token_usage: TokenUsage
+
+    @classmethod
+    def of_reply(cls, user_message_id: str, reply: Any) -> ChatResponse:
+        """From a stored reply: anything with these fields' names as attributes (a
+        MessagePublic just stored, or a reply read back for a repeated request)."""
+        names = cls.model_fields.keys() - {"user_message_id", "role"}
+        return cls(
+            user_message_id=user_message_id, **{name: getattr(reply, name) for name in names}
+        )
 
 
 class TurnStatus(BaseModel):

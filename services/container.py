@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 
 from config import Settings
+from services.chat import ChatService
 from services.health import HealthService
 from services.history import HistoryService
 from services.llm import LLMClient, create_llm_client
@@ -29,15 +30,19 @@ class Services:
     turns: TurnService
     runner: TurnRunner
     replay: TurnReplay
+    chat: ChatService
     turn_status: TurnStatusReader
     health: HealthService
 
 
 def build_services(settings: Settings, database: Database, http: httpx.AsyncClient) -> Services:
     llm = create_llm_client(settings, http)
-    sessions = SessionService(database, settings.session_timeout_hours)
+    sessions = SessionService(
+        database, settings.session_timeout_hours, settings.idempotency_ttl_hours
+    )
     turns = TurnService(TurnStore(database, sessions), llm, settings)
     runner = TurnRunner(turns, TurnStops(database, sessions))
+    replay = TurnReplay(database, sessions, runner)
     return Services(
         settings=settings,
         llm=llm,
@@ -45,7 +50,8 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         history=HistoryService(database, sessions),
         turns=turns,
         runner=runner,
-        replay=TurnReplay(database, sessions, runner),
+        replay=replay,
+        chat=ChatService(turns, runner, replay),
         turn_status=TurnStatusReader(database, sessions),
         health=HealthService(database, llm),
     )

@@ -79,10 +79,25 @@ def build_context_window(
     head = [ChatMessage("system", system_prompt)] if system_prompt else []
     user = ChatMessage("user", user_message)
     budget = budget_tokens - sum(message_tokens(m) for m in [*head, user])
+    return [*head, *reversed(_newest_within(history_newest_first, budget)), user]
+
+
+def halve_history(window: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """A window whose history (between the system prompt and the new message) is cut
+    to the newest messages within half its tokens: the one retry after the server
+    found the prompt over its context."""
+    head = list(window[:1]) if window and window[0].role == "system" else []
+    history = window[len(head) : -1]
+    half = sum(message_tokens(m) for m in history) // 2
+    return [*head, *reversed(_newest_within(history[::-1], half)), window[-1]]
+
+
+def _newest_within(history_newest_first: Sequence[ChatMessage], budget: int) -> list[ChatMessage]:
+    """The newest messages that fit `budget` tokens, newest first, without gaps."""
     kept: list[ChatMessage] = []
     for message in history_newest_first:
         budget -= message_tokens(message)
         if budget < 0:
             break
         kept.append(message)
-    return [*head, *reversed(kept), user]
+    return kept

@@ -9,14 +9,18 @@ first SSE byte, as `error` events with the same code and message.
     ├── MessageTooLong             413  message_too_long
     ├── DatabaseUnavailable        503  database_unavailable
     ├── ContextTooLong             422  context_too_long
+    ├── IdempotencyKeyReused       422  idempotency_key_reused
+    ├── RepeatedFailure            the original's status and code (a repeat of a failed turn)
     ├── TurnInProgress             409  turn_in_progress (names the streaming message_id)
     ├── TurnInterrupted            503  interrupted (the service stopped mid-reply)
     └── LLMError
         ├── LLMUnavailable         503  llm_unavailable
         ├── LLMTimeout             504  llm_timeout
         ├── LLMUpstreamError       502  llm_upstream_error
+        │   └── LLMOverloaded      503  llm_overloaded (429/503 upstream; Retry-After passed on)
         └── LLMBadReply            502  llm_bad_reply
-            └── LLMTruncated       502  llm_truncated
+            ├── LLMTruncated       502  llm_truncated
+            └── LLMEmptyReply      502  llm_empty_reply
 """
 
 from __future__ import annotations
@@ -78,6 +82,7 @@ class LLMError(ServiceError):
 
     status_code = 502
     code = "llm_error"
+    retry_after: float | None = None  # seconds, when the server said (Retry-After)
 
 
 class LLMUnavailable(LLMError):
@@ -102,6 +107,20 @@ class LLMUpstreamError(LLMError):
         self.upstream_status = upstream_status
 
 
+class LLMOverloaded(LLMUpstreamError):
+    """429 or 503 from the LLM server, still so after our retries: busy, try later.
+
+    The server's Retry-After, when it sent one, is passed on to the client.
+    """
+
+    status_code = 503
+    code = "llm_overloaded"
+
+    def __init__(self, upstream_status: int, message: str = "", retry_after: float | None = None):
+        super().__init__(upstream_status, message)
+        self.retry_after = retry_after
+
+
 class LLMBadReply(LLMError):
     code = "llm_bad_reply"
 
@@ -112,11 +131,58 @@ class LLMTruncated(LLMBadReply):
     code = "llm_truncated"
 
 
+class LLMEmptyReply(LLMBadReply):
+    """The reply ended well but with no text at all: nothing to show or to keep."""
+
+    code = "llm_empty_reply"
+
+    def __init__(self) -> None:
+        super().__init__("LLM server sent an empty reply")
+
+
 class ContextTooLong(ServiceError):
     """The prompt cannot fit the model's context, even with the window cut to nothing."""
 
     status_code = 422
     code = "context_too_long"
+
+
+class IdempotencyKeyReused(ServiceError):
+    """An Idempotency-Key sent again with a different request: not a retry, a mistake."""
+
+    status_code = 422
+    code = "idempotency_key_reused"
+
+    def __init__(self, key: str, scope: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used for a different {scope} request "
+            "(the body differs); use a new key for a new request"
+        )
+
+
+class RepeatedFailure(ServiceError):
+    """A repeat (same Idempotency-Key) of a turn that failed: the original's error again.
+
+    The stored turn keeps only its error code; the status is that code's class's.
+    """
+
+    def __init__(self, code: str) -> None:
+        super().__init__(
+            f"the original request with this Idempotency-Key failed ({code}); its text so "
+            "far is kept; send a new key to try again"
+        )
+        self.code = code
+        self.status_code = _status_of(code)
+
+
+def _status_of(code: str) -> int:
+    pending: list[type[ServiceError]] = [ServiceError]
+    while pending:
+        kind = pending.pop()
+        if kind.code == code:
+            return kind.status_code
+        pending.extend(kind.__subclasses__())
+    return ServiceError.status_code
 
 
 class TurnInProgress(ServiceError):

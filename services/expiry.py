@@ -1,10 +1,12 @@
-"""The periodic purge of expired sessions, run as a task for the app's lifetime."""
+"""The periodic purge of expired sessions and Idempotency-Keys, run as a task for the
+app's lifetime."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
+from services.idempotency import purge_expired_keys
 from services.sessions import SessionService
 
 log = logging.getLogger(__name__)
@@ -16,6 +18,7 @@ async def purge_expired_sessions_forever(sessions: SessionService, interval: flo
         await asyncio.sleep(interval)
         try:
             purged = await sessions.purge_expired()
+            await purge_expired_keys(sessions.database)
         except Exception:
             log.exception("purging expired sessions failed; will retry")
             continue

@@ -18,18 +18,31 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, delete, insert, select, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models.session import SessionPage, SessionPublic, sessions_table
+from models.session import SessionCreate, SessionPage, SessionPublic, sessions_table
 from models.types import utcnow
 from services.errors import InvalidCursor, SessionNotFound
+from services.idempotency import (
+    IdempotencyClaim,
+    Repeated,
+    Replayable,
+    find_original,
+    once_per_key,
+    record,
+)
+from services.idempotency import (
+    claim as idempotency_claim,
+)
 from services.storage import Database, first_row, rows_changed
 
 S = sessions_table.c
+SESSION_SCOPE = "session"
 
 
 class SessionService:
-    def __init__(self, database: Database, timeout_hours: float) -> None:
+    def __init__(self, database: Database, timeout_hours: float, key_hours: float = 24.0) -> None:
         self.database = database
         self.timeout_hours = timeout_hours
+        self.key_hours = key_hours  # how long an Idempotency-Key is remembered
 
     def _cutoff(self, now: datetime) -> datetime | None:
         """Sessions last accessed before this have expired; None when they never do."""
@@ -52,6 +65,22 @@ class SessionService:
         self, metadata: dict[str, Any] | None = None, system_prompt: str | None = None
     ) -> SessionPublic:
         return await self.database.write(insert_session, metadata or {}, system_prompt)
+
+    async def create_once(self, body: SessionCreate, key: str | None) -> Replayable[SessionPublic]:
+        """create(), or with an Idempotency-Key already used here the session it created."""
+        claim = idempotency_claim(SESSION_SCOPE, key, body, self.key_hours)
+        if claim is None:
+            return Replayable(await self.create(body.metadata, body.system_prompt))
+        try:
+            return Replayable(
+                await once_per_key(
+                    lambda: self.database.write(
+                        _create_claimed, body.metadata or {}, body.system_prompt, claim
+                    )
+                )
+            )
+        except Repeated as repeat:
+            return Replayable(SessionPublic(**repeat.stored_response()), replayed=True)
 
     async def get(self, session_id: str) -> SessionPublic:
         """The session, marked as accessed now; 404 when missing or expired."""
@@ -129,6 +158,16 @@ def insert_session(
     }
     db.execute(insert(sessions_table).values(**values))
     return SessionPublic(**values)
+
+
+def _create_claimed(
+    db: Connection, metadata: dict[str, Any], system_prompt: str | None, claim: IdempotencyClaim
+) -> SessionPublic:
+    now = utcnow()
+    find_original(db, claim, now)
+    session = insert_session(db, metadata, system_prompt)
+    record(db, claim, now, session.session_id, response=session.model_dump(mode="json"))
+    return session
 
 
 def encode_cursor(session: SessionPublic) -> str:

@@ -18,7 +18,9 @@ A client leaving does not end the turn: generation runs in its own task
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import dataclass, field, replace
 
 import anyio
 
@@ -31,24 +33,29 @@ from services.context import (
     ChatMessage,
     build_context_window,
     estimate_tokens,
+    halve_history,
     message_tokens,
     prompt_room,
 )
 from services.errors import (
     ContextTooLong,
+    LLMEmptyReply,
     MessageTooLong,
     ServiceError,
     SessionNotFound,
     TurnInterrupted,
 )
+from services.idempotency import IdempotencyClaim
 from services.live_turn import LiveTurn
-from services.llm import LLMClient, LLMRequest, Usage
+from services.llm import LLMClient, LLMRequest, StreamChunk, Usage
+from services.llm.retry import RetryPolicy, stream_with_retries
 from services.turn_events import done_payload, error_payload, start_payload
 from services.turn_store import TurnOutcome, TurnStart, TurnStore
 
 log = logging.getLogger(__name__)
 
 CANCELLED = "cancelled"
+REPLY_CUT = "length"  # finish_reason of a reply cut at MAX_REPLY_CHARS
 TOKEN_CHUNK_CHARS = 8  # chunks this short on average are taken as one token each
 INTERRUPTED = (MessageStatus.INTERRUPTED, "interrupted", None, TurnInterrupted.code)
 
@@ -85,15 +92,20 @@ class TurnService:
         self.settings = settings
         self.checkpoints = CheckpointQueue(store)
 
-    async def prepare(self, chat: ChatRequest) -> PreparedTurn:
-        """Validate against configured limits, store the user message, build the window."""
+    async def prepare(
+        self, chat: ChatRequest, claim: IdempotencyClaim | None = None
+    ) -> PreparedTurn:
+        """Validate against configured limits, store the user message, build the window.
+
+        Raises Repeated when `claim`'s key already began this turn (nothing is stored).
+        """
         limit = self.settings.max_message_chars
         if len(chat.message) > limit:
             raise MessageTooLong(len(chat.message), limit)
         reply_tokens = chat.max_new_tokens or self.settings.default_max_tokens
         budget = self._prompt_budget(chat.message, reply_tokens)
         start = await self.store.begin(
-            chat.session_id, chat.message, self.settings.max_context_messages - 1
+            chat.session_id, chat.message, self.settings.max_context_messages - 1, claim
         )
         window = build_context_window(
             start.system_prompt or self.settings.default_system_prompt or None,
@@ -141,16 +153,24 @@ class TurnService:
             settings.checkpoint_seconds,
             settings.checkpoint_chunks,
         )
+        room = settings.max_reply_chars
         try:
             with anyio.CancelScope() as upstream:
                 live.guard_upstream(upstream)
-                async for chunk in self.llm.stream(turn.request):
-                    if chunk.text:
-                        turn.parts.append(chunk.text)
-                        live.emit("delta", {"content": chunk.text})
-                        checkpoint.after_chunk()
-                    finish_reason = finish_reason or chunk.finish_reason
-                    usage = chunk.usage or usage
+                async with aclosing(self._reply_chunks(turn)) as chunks:
+                    async for chunk in chunks:
+                        if text := chunk.text[:room]:
+                            room -= len(text)
+                            turn.parts.append(text)
+                            live.emit("delta", {"content": text})
+                            checkpoint.after_chunk()
+                        finish_reason = finish_reason or chunk.finish_reason
+                        usage = chunk.usage or usage
+                        if room == 0:  # MAX_REPLY_CHARS reached: cut, stop the server
+                            finish_reason = REPLY_CUT
+                            break
+            if not turn.parts and not upstream.cancelled_caught:
+                raise LLMEmptyReply()
             counted = self._usage(turn, usage)
             if upstream.cancelled_caught:
                 outcome = turn.outcome(MessageStatus.CANCELLED, CANCELLED, counted)
@@ -173,6 +193,18 @@ class TurnService:
         live.result = stored
         counts = stored.token_usage.model_dump() if stored.token_usage else None
         live.emit("done", done_payload(stored.message_id, stored.finish_reason, counts))
+
+    def _reply_chunks(self, turn: PreparedTurn) -> AsyncGenerator[StreamChunk, None]:
+        """The upstream stream, retried while the client has no text (services/llm/retry.py)."""
+        settings = self.settings
+        policy = RetryPolicy(
+            settings.llm_max_retries,
+            settings.llm_retry_backoff_seconds,
+            settings.llm_retry_deadline_seconds,
+        )
+        return stream_with_retries(
+            self.llm, turn.request, policy, lambda: bool(turn.parts), _with_half_history
+        )
 
     def _llm_request(
         self, chat: ChatRequest, messages: list[dict[str, str]], reply_tokens: int
@@ -233,6 +265,15 @@ class TurnService:
             log.exception("could not store the end of turn %s", turn.start.assistant_message_id)
 
 
+def _with_half_history(request: LLMRequest) -> LLMRequest | None:
+    """The request with the history in its window cut to half; None without history."""
+    window = [ChatMessage(m["role"], m["content"]) for m in request.messages]
+    shorter = halve_history(window)
+    if len(shorter) == len(window):
+        return None
+    return replace(request, messages=[m.as_dict() for m in shorter])
+
+
 def _completion_estimate(parts: list[str]) -> int:
     if parts and sum(map(len, parts)) <= TOKEN_CHUNK_CHARS * len(parts):
         return len(parts)
@@ -240,13 +281,4 @@ def _completion_estimate(parts: list[str]) -> int:
 
 
 def chat_response(start: TurnStart, stored: MessagePublic) -> ChatResponse:
-    assert stored.token_usage is not None
-    return ChatResponse(
-        session_id=start.session_id,
-        user_message_id=start.user_message_id,
-        message_id=stored.message_id,
-        content=stored.content,
-        created_at=stored.created_at,
-        finish_reason=stored.finish_reason,
-        token_usage=stored.token_usage,
-    )
+    return ChatResponse.of_reply(start.user_message_id, stored)

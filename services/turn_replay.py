@@ -14,15 +14,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased
 
+from models.chat import ChatResponse
 from models.message import MessageStatus, Role, messages_table
 from models.session import sessions_table
 from models.types import utcnow
-from services.errors import MessageNotFound, TurnInterrupted
+from services.errors import MessageNotFound, RepeatedFailure, TurnInterrupted
 from services.sessions import SessionService
 from services.storage import Database
 from services.turn_events import TurnEvent, done_payload, start_payload
@@ -47,6 +49,7 @@ class StoredReply:
     finish_reason: str | None
     token_usage: dict[str, Any] | None
     error: str | None
+    created_at: datetime
 
     @property
     def last_delta_id(self) -> int:
@@ -73,6 +76,13 @@ class StoredReply:
         if self.ended and after < self.terminal_id:
             events.append(TurnEvent(self.terminal_id, *self._terminal()))
         return events
+
+    def chat_response(self) -> ChatResponse:
+        """The whole-reply answer of a reply that ended well (complete or cancelled);
+        for one that failed, the error it ended with."""
+        if self.status not in (MessageStatus.COMPLETE, MessageStatus.CANCELLED):
+            raise RepeatedFailure(self.error or TurnInterrupted.code)
+        return ChatResponse.of_reply(self.user_message_id, self)
 
     def _terminal(self) -> tuple[str, dict[str, Any]]:
         if self.status in (MessageStatus.COMPLETE, MessageStatus.CANCELLED):
@@ -114,6 +124,21 @@ class TurnReplay:
             newest = (await db.execute(newest_reply_query(session_id))).first()
         return None if newest is None else await self.resume(newest.message_id, after)
 
+    async def follow_from_start(self, message_id: str) -> AsyncIterator[TurnEvent]:
+        """Every event of a turn, from `start` to its end, live or stored (a repeated
+        stream request)."""
+        events = await self.resume(message_id, 0)
+        if events is not None:  # from id 0 there is always a terminal event left
+            async for event in events:
+                yield event
+
+    async def original_reply(self, message_id: str) -> ChatResponse:
+        """A repeated whole-reply request: wait for the original turn's end (here or in
+        another worker) and answer what it answered."""
+        async for _ in self.follow_from_start(message_id):
+            pass
+        return (await self.load(message_id)).chat_response()
+
     async def _replay(self, stored: StoredReply, after: int) -> AsyncIterator[TurnEvent]:
         while True:
             for event in stored.events_after(after):
@@ -153,4 +178,5 @@ class TurnReplay:
             finish_reason=row.finish_reason,
             token_usage=row.token_usage,
             error=row.error,
+            created_at=row.created_at,
         )

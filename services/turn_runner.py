@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-from models.chat import ChatRequest, ChatResponse, StopResult
+from models.chat import ChatResponse, StopResult
 from models.message import MessageStatus
 from models.types import utcnow
 from services.errors import ServiceError
@@ -55,9 +55,9 @@ class TurnRunner:
         finally:
             self.live.pop(live.message_id, None)
 
-    async def complete(self, chat: ChatRequest) -> ChatResponse:
+    async def complete(self, turn: PreparedTurn) -> ChatResponse:
         """A whole reply: the streamed generation, awaited; a stop ends it `cancelled`."""
-        live = self.start(await self.turns.prepare(chat))
+        live = self.start(turn)
         await live.wait_finished()
         if live.failure is not None:
             raise live.failure

@@ -36,6 +36,7 @@ from models.turn_stop import turn_stops_table
 from models.types import utcnow
 from services.context import ChatMessage
 from services.errors import SessionNotFound, TurnInProgress
+from services.idempotency import IdempotencyClaim, find_original, once_per_key, record
 from services.sessions import SessionService, insert_session
 from services.storage import Database, execute, execute_many
 
@@ -78,15 +79,26 @@ class TurnStore:
         self.database = database
         self.sessions = sessions
 
-    async def begin(self, session_id: str | None, user_text: str, history_limit: int) -> TurnStart:
+    async def begin(
+        self,
+        session_id: str | None,
+        user_text: str,
+        history_limit: int,
+        claim: IdempotencyClaim | None = None,
+    ) -> TurnStart:
         """Store the user message and the assistant's `streaming` placeholder; read history.
 
         The active-turn check and the placeholder share one write transaction, so two
         turns racing on one session (in any worker) cannot both pass: the loser is 409.
+        With a claim, a repeat of a request already begun raises Repeated (before the
+        409 check: the repeat of a running turn attaches to it) and nothing is written.
         """
         now = utcnow()
-        return await self.database.write(
-            self._begin, session_id, user_text, history_limit, now, self.sessions.alive(now)
+        alive = self.sessions.alive(now)
+        return await once_per_key(
+            lambda: self.database.write(
+                self._begin, session_id, user_text, history_limit, now, alive, claim
+            )
         )
 
     def _begin(
@@ -97,7 +109,10 @@ class TurnStore:
         history_limit: int,
         now: datetime,
         alive: ColumnElement[bool],
+        claim: IdempotencyClaim | None,
     ) -> TurnStart:
+        if claim is not None:
+            find_original(db, claim, now)
         if session_id is None:
             last_seq, system_prompt = FIRST_TURN_LAST_SEQ, None
             session = insert_session(db, {}, None, message_count=2, last_seq=last_seq)
@@ -115,6 +130,15 @@ class TurnStore:
                 | {"content": "", "status": MessageStatus.STREAMING, "heartbeat_at": now},
             ],
         )
+        if claim is not None:
+            record(
+                db,
+                claim,
+                now,
+                session_id,
+                user_message_id=user_message_id,
+                message_id=assistant_message_id,
+            )
         return TurnStart(
             session_id=session_id,
             user_message_id=user_message_id,

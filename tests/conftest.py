@@ -106,8 +106,8 @@ class Process:
 class FakeLLM:
     """Handle on the fake LLM server process (tests/fake_llm.py)."""
 
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
+    def __init__(self, workdir: Path, port: int = 0) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         argv = [sys.executable, str(ROOT / "tests" / "fake_llm.py"), "--port", str(self.port)]
         self.proc = Process(argv, dict(os.environ), workdir, workdir / "fake_llm.log")
@@ -145,6 +145,7 @@ class App:
             LLM_SERVER_URL=llm_url,
             LLM_READ_TIMEOUT="2",
             LLM_CONNECT_TIMEOUT="2",
+            LLM_RETRY_BACKOFF_SECONDS="0.05",
             SSE_KEEPALIVE_SECONDS="0.3",
             LOG_LEVEL="INFO",
         )

@@ -22,9 +22,15 @@ A behaviour is an object with any of:
   chunk_delay (float)                seconds between stream chunks
   finish_reason (str | null, "stop") null: no chunk says why the reply ended
   usage (bool, true)                 include OpenAI usage
+  retry_after (str)                  with an error status: send this Retry-After header
+  stall_after (int), stall (float)   after this many chunks, go silent this long
   fault: "malformed_json" | "no_done" | "break" | "not_sse" | "simple_plain"
          | "simple_no_done" | "empty" (a 200 event stream with no bytes at all:
          llama.cpp's answer to a streamed prompt over its context)
+         | "error_event" (vLLM's `data: {"error": ...}` half-way through)
+         | "malformed_sse" (lines that are no SSE field, and a bad `retry:`, between events)
+         | "invalid_utf8" (the bytes FF FE inside the middle chunk's text)
+         | "split_utf8" (each chunk's bytes written in two halves, cutting characters)
 """
 
 from __future__ import annotations
@@ -76,6 +82,7 @@ async def take(request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
             "authorization": request.headers.get("authorization"),
             # the caller's port: one port for many requests is one kept-alive connection
             "client_port": request.client.port if request.client else None,
+            "received_at": time.time(),
         }
     )
     behaviour = script.next_behaviour(body)
@@ -83,11 +90,11 @@ async def take(request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
     return body, behaviour
 
 
-def event_stream(events: AsyncIterator[str]) -> StreamingResponse:
+def event_stream(events: AsyncIterator[str] | AsyncIterator[bytes]) -> StreamingResponse:
     """Stream `events`, noting in the request log how and when the stream ended."""
     record = script.requests[-1]
 
-    async def recorded() -> AsyncIterator[str]:
+    async def recorded() -> AsyncIterator[str | bytes]:
         try:
             async for event in events:
                 yield event
@@ -110,7 +117,8 @@ def error_response(behaviour: dict[str, Any]) -> Response | None:
     error = {"message": behaviour.get("error", "fake failure")}
     if "code" in behaviour:
         error["code"] = behaviour["code"]
-    return JSONResponse({"error": error}, status_code=behaviour["status"])
+    headers = {"Retry-After": behaviour["retry_after"]} if "retry_after" in behaviour else None
+    return JSONResponse({"error": error}, status_code=behaviour["status"], headers=headers)
 
 
 def usage_of(body: dict[str, Any], text: str) -> dict[str, int]:
@@ -151,7 +159,7 @@ async def chat_completions(request: Request) -> Response:
         return JSONResponse({"unexpected": "json"})
     if behaviour.get("fault") == "empty":
         return Response(b"", media_type="text/event-stream")
-    return event_stream(openai_events(body, behaviour))
+    return event_stream(as_wire_bytes(openai_events(body, behaviour), behaviour.get("fault")))
 
 
 def openai_chunk(delta: dict[str, Any], finish: str | None = None) -> str:
@@ -160,7 +168,26 @@ def openai_chunk(delta: dict[str, Any], finish: str | None = None) -> str:
         "object": "chat.completion.chunk",
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
-    return f"data: {json.dumps(payload)}\n\n"
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"  # raw UTF-8, as servers send
+
+
+INVALID_UTF8_MARK = "<<FFFE>>"
+
+
+def as_wire_bytes(events: AsyncIterator[str], fault: str | None) -> AsyncIterator[bytes]:
+    """The events as bytes, with the byte-level faults applied."""
+
+    async def wire() -> AsyncIterator[bytes]:
+        async for event in events:
+            raw = event.encode().replace(INVALID_UTF8_MARK.encode(), b"\xff\xfe")
+            if fault == "split_utf8" and len(raw) > 1:
+                yield raw[: len(raw) // 2]
+                await asyncio.sleep(0.01)  # two TCP writes, so two reads
+                yield raw[len(raw) // 2 :]
+            else:
+                yield raw
+
+    return wire()
 
 
 async def openai_events(body: dict[str, Any], behaviour: dict[str, Any]) -> AsyncIterator[str]:
@@ -170,10 +197,19 @@ async def openai_events(body: dict[str, Any], behaviour: dict[str, Any]) -> Asyn
     for index, part in enumerate(parts):
         if index:
             await asyncio.sleep(behaviour.get("chunk_delay", 0))
-        if fault == "break" and index == len(parts) // 2:
+        if index == behaviour.get("stall_after"):
+            await asyncio.sleep(behaviour.get("stall", 60))
+        middle = index == len(parts) // 2
+        if fault == "break" and middle:
             raise RuntimeError("fake connection break")
-        if fault == "malformed_json" and index == len(parts) // 2:
+        if fault == "malformed_json" and middle:
             yield "data: {this is not json\n\n"
+        if fault == "error_event" and middle:
+            yield 'data: {"error": {"message": "fake engine crash", "code": 500}}\n\n'
+        if fault == "malformed_sse":
+            yield "this line is no sse field\nretry: soon\n:a comment\n\n"
+        if fault == "invalid_utf8" and middle:
+            part = part + INVALID_UTF8_MARK
         yield openai_chunk({"content": part})
     yield openai_chunk({}, behaviour.get("finish_reason", "stop"))
     if behaviour.get("usage", True) and body.get("stream_options", {}).get("include_usage"):

@@ -175,11 +175,12 @@ def test_failed_and_empty_assistant_messages_are_never_sent(
 ) -> None:
     session_id = new_session(client)
     chat(client, session_id=session_id, message="a")
-    fake_llm.script({"status": 500})
+    fake_llm.script(*[{"status": 500}] * 3)
     failed = client.post("/api/chat", json={"session_id": session_id, "message": "b"})
     assert failed.status_code == 502
     fake_llm.script({"reply": ""})
-    chat(client, session_id=session_id, message="c")
+    empty = client.post("/api/chat", json={"session_id": session_id, "message": "c"})
+    assert empty.json()["code"] == "llm_empty_reply"
     chat(client, session_id=session_id, message="d")
     assert fake_llm.last_body()["messages"] == [
         {"role": "user", "content": "a"},

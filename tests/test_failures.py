@@ -13,7 +13,7 @@ from tests.helpers import assert_failed_turn_then_recovery, history, new_session
     ("behaviour", "status", "code", "detail_part"),
     [
         ({"status": 500, "error": "CUDA out of memory"}, 502, "llm_upstream_error", "HTTP 500"),
-        ({"status": 429, "error": "slow down"}, 502, "llm_upstream_error", "HTTP 429"),
+        ({"status": 429, "error": "slow down"}, 503, "llm_overloaded", "HTTP 429"),
         ({"status": 400, "error": "bad request"}, 502, "llm_upstream_error", "HTTP 400"),
         ({"fault": "malformed_json"}, 502, "llm_bad_reply", "not valid JSON"),
         ({"reply": "too slow", "delay": 3}, 504, "llm_timeout", "did not answer in time"),
@@ -28,7 +28,8 @@ def test_llm_failure_maps_to_status_and_stores_failed_message(
     detail_part: str,
 ) -> None:
     session_id = new_session(client)
-    fake_llm.script(behaviour)
+    transient = behaviour.get("status") in (429, 500)
+    fake_llm.script(*[behaviour] * (3 if transient else 1))  # retried twice (LLM_MAX_RETRIES)
     response = client.post("/api/chat", json={"session_id": session_id, "message": "hi"})
     assert response.status_code == status
     body = response.json()
@@ -41,7 +42,7 @@ def test_llm_failure_maps_to_status_and_stores_failed_message(
 def test_upstream_status_names_the_upstream_message(
     client: httpx.Client, fake_llm: FakeLLM
 ) -> None:
-    fake_llm.script({"status": 500, "error": "CUDA out of memory"})
+    fake_llm.script(*[{"status": 500, "error": "CUDA out of memory"}] * 3)
     response = client.post("/api/chat", json={"message": "hi"})
     assert response.json()["detail"] == "LLM server answered HTTP 500: CUDA out of memory"
 

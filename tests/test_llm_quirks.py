@@ -72,7 +72,7 @@ def test_upstream_context_overflow_is_422_context_too_long(
     assert body["code"] == "context_too_long"
     assert "maximum context length is 2048 tokens" in body["detail"]
     assert_failed_turn_then_recovery(client, session_id, "context_too_long")
-    fake_llm.script(CONTEXT_OVERFLOW)
+    fake_llm.script(CONTEXT_OVERFLOW, CONTEXT_OVERFLOW)  # tried again with half the history
     result = stream_chat(client, {"session_id": session_id, "message": "again"})
     assert result.types == ["start", "error"]
     assert result.last["code"] == "context_too_long"

@@ -89,4 +89,8 @@ def test_chat_documents_each_llm_failure_status(client: httpx.Client) -> None:
     conflict = responses["409"]["content"]["application/json"]["example"]
     assert conflict["code"] == "turn_in_progress"
     unprocessable = responses["422"]["content"]["application/json"]["examples"]
-    assert set(unprocessable) == {"validation_error", "context_too_long"}
+    assert set(unprocessable) == {
+        "validation_error",
+        "context_too_long",
+        "idempotency_key_reused",
+    }

@@ -65,9 +65,9 @@ def test_plain_text_stream_without_done_is_a_good_end(
 
 
 def test_simple_errors_map_like_openai(http: httpx.Client, fake_llm: FakeLLM) -> None:
-    fake_llm.script({"status": 503}, {"status": 500})
+    fake_llm.script(*[{"status": 503}] * 3, *[{"status": 500}] * 3)  # each retried twice
     response = http.post("/api/chat", json={"message": "x"})
-    assert response.status_code == 502
+    assert (response.status_code, response.json()["code"]) == (503, "llm_overloaded")
     assert "HTTP 503" in response.json()["detail"]
     result = stream_chat(http, {"message": "x"})
     assert result.last["code"] == "llm_upstream_error"

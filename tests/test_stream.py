@@ -87,11 +87,11 @@ def test_unknown_session_is_a_plain_404_before_any_stream(client: httpx.Client) 
 def test_upstream_error_before_first_token_ends_with_error_event(
     client: httpx.Client, fake_llm: FakeLLM
 ) -> None:
-    fake_llm.script({"status": 503, "error": "overloaded"})
+    fake_llm.script(*[{"status": 500, "error": "out of memory"}] * 3)  # retried twice
     result = stream_chat(client, {"message": "x"})
     assert result.types == ["start", "error"]
     assert result.last["code"] == "llm_upstream_error"
-    assert "503" in result.last["message"]
+    assert "500" in result.last["message"]
     stored = history(client, result.events[0]["session_id"])
     assert [(m["role"], m["status"]) for m in stored] == [
         ("user", "complete"),

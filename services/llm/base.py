@@ -6,7 +6,8 @@ boundary, so nothing above this package knows about httpx:
     connect refused / connect timeout  -> LLMUnavailable (503)
     no bytes within the read timeout   -> LLMTimeout     (504)
     connection broken mid-reply        -> LLMBadReply    (502)
-    non-2xx status                     -> LLMUpstreamError (502, names the status)
+    429 / 503 status                   -> LLMOverloaded  (503, Retry-After kept)
+    other non-2xx status               -> LLMUpstreamError (502, names the status)
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import anyio
@@ -28,6 +31,7 @@ from services.errors import (
     ContextTooLong,
     LLMBadReply,
     LLMError,
+    LLMOverloaded,
     LLMTimeout,
     LLMUnavailable,
     LLMUpstreamError,
@@ -91,7 +95,7 @@ class LLMClient(ABC):
             self._headers["Authorization"] = f"Bearer {self.api_key}"
 
     @abstractmethod
-    def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+    def stream(self, request: LLMRequest) -> AsyncGenerator[StreamChunk, None]:
         """Ask for a streamed reply; raises LLMError on any failure, even mid-stream."""
 
     @abstractmethod
@@ -176,7 +180,26 @@ def raise_for_upstream_status(response: httpx.Response) -> None:
     detail = upstream_error_text(response.text)
     if response.status_code == 400 and _says_context_too_long(response.text):
         raise ContextTooLong(f"the prompt is longer than the model's context: {detail}")
+    if response.status_code in (429, 503):
+        retry_after = _retry_after_seconds(response.headers.get("retry-after"))
+        raise LLMOverloaded(response.status_code, detail, retry_after)
     raise LLMUpstreamError(response.status_code, detail)
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date; None if absent
+    or unreadable."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def _says_context_too_long(body: str) -> bool:

@@ -7,7 +7,7 @@ a stop makes the server stop decoding.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,7 @@ class OpenAIClient(LLMClient):
     model: str = ""
     _model_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
-    async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+    async def stream(self, request: LLMRequest) -> AsyncGenerator[StreamChunk, None]:
         """Parse `data:` chunks until [DONE]; a stream that just ends is a failure.
 
         So is a [DONE] that never came with a finish_reason: llama.cpp's server ends

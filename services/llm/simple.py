@@ -11,7 +11,7 @@ when the server closes it; both are a good end. Health: GET {url}/health, any 2x
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ CHUNK_KEYS = ("token", "content", "text")
 
 @dataclass
 class SimpleClient(LLMClient):
-    async def stream(self, request: LLMRequest) -> AsyncIterator[StreamChunk]:
+    async def stream(self, request: LLMRequest) -> AsyncGenerator[StreamChunk, None]:
         async for event in self._sse_events(f"{self.base_url}/chat/stream", _body(request)):
             if not is_done(event):  # after [DONE] the response ends; its connection stays
                 yield _chunk_from(event.data)
