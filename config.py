@@ -29,7 +29,14 @@ class Settings(BaseSettings):
 
     llm_server_url: str = Field(
         LOCAL_LLM,
-        description="Base URL of the LLM serving process; `local` = start llama.cpp + SmolLM2",
+        description="Base URL of the LLM serving process, or several, comma-separated, in "
+        "order of preference; `local` = start llama.cpp + SmolLM2",
+    )
+    llm_cooldown_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="A server that failed before sending any text is skipped this long "
+        "while another is configured",
     )
     llm_protocol: Literal["openai", "simple"] = Field(
         "openai", description="openai (/v1/chat/completions) or simple (/chat, /chat/stream)"
@@ -137,12 +144,24 @@ class Settings(BaseSettings):
 
     @field_validator("llm_server_url")
     @classmethod
-    def _check_url(cls, value: str) -> str:
+    def _check_urls(cls, value: str) -> str:
         if value.strip().lower() in ("", LOCAL_LLM):
             return LOCAL_LLM
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must be an http:// or https:// URL, or {LOCAL_LLM!r}")
-        return value.rstrip("/")
+        urls = [url.strip().rstrip("/") for url in value.split(",") if url.strip()]
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(
+                    f"{url!r} is not an http:// or https:// URL; give one or several, "
+                    f"comma-separated, or {LOCAL_LLM!r}"
+                )
+        if len(set(urls)) < len(urls):
+            raise ValueError("lists a server twice")
+        return ",".join(urls)
+
+    @property
+    def llm_server_urls(self) -> list[str]:
+        """The LLM servers, in order of preference."""
+        return self.llm_server_url.split(",")
 
     @model_validator(mode="after")
     def _reply_fits_context(self) -> Settings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class DatabaseHealth(BaseModel):
@@ -13,12 +13,32 @@ class DatabaseHealth(BaseModel):
     error: str | None = None
 
 
+class LLMServerHealth(BaseModel):
+    """One of the configured LLM servers: its probe, and its circuit breaker."""
+
+    url: str
+    ok: bool = Field(description="It answered the health probe")
+    state: Literal["in_use", "cooling_down"] = Field(
+        description="cooling_down: it failed a turn and is skipped for LLM_COOLDOWN_SECONDS"
+    )
+    cooldown_remaining_s: float
+    failures_in_a_row: int
+    last_failure: str | None = None
+    model: str | None
+    latency_ms: float
+    error: str | None = None
+
+
 class LLMHealth(BaseModel):
+    """ok when any server answers; url/model/latency_ms/error are those of the server a
+    turn would ask first; `servers` lists each one (LLM_SERVER_URL may name several)."""
+
     ok: bool
     url: str
     model: str | None
     latency_ms: float
     error: str | None = None
+    servers: list[LLMServerHealth] = Field(default_factory=list)
 
 
 class HealthReport(BaseModel):
@@ -37,6 +57,19 @@ class HealthReport(BaseModel):
                         "model": None,
                         "latency_ms": 1.2,
                         "error": "LLM server not available",
+                        "servers": [
+                            {
+                                "url": "http://localhost:8000",
+                                "ok": False,
+                                "state": "cooling_down",
+                                "cooldown_remaining_s": 21.4,
+                                "failures_in_a_row": 1,
+                                "last_failure": "LLM server not available",
+                                "model": None,
+                                "latency_ms": 1.2,
+                                "error": "LLM server not available",
+                            }
+                        ],
                     },
                 }
             ]

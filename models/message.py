@@ -86,6 +86,8 @@ class MessageRecord(SQLModel, table=True):
     delta_lengths: list[int] | None = TableField(default=None, sa_column=Column(JSON))
     # While `streaming`: when its worker last said it is alive (see TurnRunner).
     heartbeat_at: datetime | None = TableField(default=None, sa_column=Column(UTCDateTime()))
+    # The LLM server asked last for this reply (one of LLM_SERVER_URL's); for operators.
+    llm_server: str | None = TableField(default=None, max_length=2048)
 
 
 MESSAGE_EXAMPLE: dict[str, Any] = {

@@ -10,7 +10,7 @@ from config import Settings
 from services.chat import ChatService
 from services.health import HealthService
 from services.history import HistoryService
-from services.llm import LLMClient, create_llm_client
+from services.llm import LLMPool, create_llm_pool
 from services.sessions import SessionService
 from services.storage import Database
 from services.turn import TurnService
@@ -24,7 +24,7 @@ from services.turn_store import TurnStore
 @dataclass(frozen=True, slots=True)
 class Services:
     settings: Settings
-    llm: LLMClient
+    llm: LLMPool
     sessions: SessionService
     history: HistoryService
     turns: TurnService
@@ -36,7 +36,7 @@ class Services:
 
 
 def build_services(settings: Settings, database: Database, http: httpx.AsyncClient) -> Services:
-    llm = create_llm_client(settings, http)
+    llm = create_llm_pool(settings, http)
     sessions = SessionService(
         database, settings.session_timeout_hours, settings.idempotency_ttl_hours
     )

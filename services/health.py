@@ -8,17 +8,18 @@ import time
 from sqlalchemy import select
 
 from config import APP_VERSION
-from models.health import DatabaseHealth, HealthReport, LLMHealth, Readiness
+from models.health import DatabaseHealth, HealthReport, LLMHealth, LLMServerHealth, Readiness
 from models.session import sessions_table
 from services.errors import DatabaseUnavailable
-from services.llm import LLMClient
+from services.llm import LLMPool
+from services.llm.pool import ServerState
 from services.storage import Database, execute
 
 DATABASE_CHECK_TIMEOUT = 2.0
 
 
 class HealthService:
-    def __init__(self, database: Database, llm: LLMClient) -> None:
+    def __init__(self, database: Database, llm: LLMPool) -> None:
         self.database = database
         self.llm = llm
 
@@ -47,14 +48,31 @@ class HealthService:
         return DatabaseHealth(ok=True, latency_ms=_ms(started))
 
     async def check_llm(self) -> LLMHealth:
-        probe = await self.llm.probe()
+        servers = [_server_health(state) for state in await self.llm.states()]
+        usable = [s for s in servers if s.ok and s.state == "in_use"]
+        first = (usable or servers)[0]
         return LLMHealth(
-            ok=probe.ok,
-            url=self.llm.base_url,
-            model=probe.model,
-            latency_ms=probe.latency_ms,
-            error=probe.error,
+            ok=any(s.ok for s in servers),
+            url=first.url,
+            model=first.model,
+            latency_ms=first.latency_ms,
+            error=first.error,
+            servers=servers,
         )
+
+
+def _server_health(state: ServerState) -> LLMServerHealth:
+    return LLMServerHealth(
+        url=state.url,
+        ok=state.probe.ok,
+        state="cooling_down" if state.breaker_open else "in_use",
+        cooldown_remaining_s=state.cooldown_remaining,
+        failures_in_a_row=state.failures,
+        last_failure=state.last_error,
+        model=state.probe.model,
+        latency_ms=state.probe.latency_ms,
+        error=state.probe.error,
+    )
 
 
 def _ms(started: float) -> float:

@@ -47,7 +47,7 @@ from services.errors import (
 )
 from services.idempotency import IdempotencyClaim
 from services.live_turn import LiveTurn
-from services.llm import LLMClient, LLMRequest, StreamChunk, Usage
+from services.llm import LLMPool, LLMRequest, StreamChunk, Usage
 from services.llm.retry import RetryPolicy, stream_with_retries
 from services.turn_events import done_payload, error_payload, start_payload
 from services.turn_store import TurnOutcome, TurnStart, TurnStore
@@ -68,6 +68,7 @@ class PreparedTurn:
     window: list[ChatMessage]
     request: LLMRequest
     parts: list[str] = field(default_factory=list)
+    llm_server: str | None = None  # the server asked last (several: LLM_SERVER_URL)
 
     @property
     def text(self) -> str:
@@ -82,11 +83,11 @@ class PreparedTurn:
     ) -> TurnOutcome:
         """How the turn ended, with the text and delta lengths generated so far."""
         lengths = [len(part) for part in self.parts]
-        return TurnOutcome(self.text, status, finish_reason, usage, error, lengths)
+        return TurnOutcome(self.text, status, finish_reason, usage, error, lengths, self.llm_server)
 
 
 class TurnService:
-    def __init__(self, store: TurnStore, llm: LLMClient, settings: Settings) -> None:
+    def __init__(self, store: TurnStore, llm: LLMPool, settings: Settings) -> None:
         self.store = store
         self.llm = llm
         self.settings = settings
@@ -159,6 +160,7 @@ class TurnService:
                 live.guard_upstream(upstream)
                 async with aclosing(self._reply_chunks(turn)) as chunks:
                     async for chunk in chunks:
+                        turn.llm_server = chunk.server or turn.llm_server
                         if text := chunk.text[:room]:
                             room -= len(text)
                             turn.parts.append(text)

@@ -72,6 +72,7 @@ class TurnOutcome:
     token_usage: TokenUsage | None
     error: str | None = None
     delta_lengths: list[int] | None = None
+    llm_server: str | None = None
 
 
 class TurnStore:
@@ -167,9 +168,8 @@ class TurnStore:
             "token_usage": outcome.token_usage.model_dump() if outcome.token_usage else None,
             "error": outcome.error,
         }
-        created_at = await self.database.write(
-            _finish, start, final | {"delta_lengths": outcome.delta_lengths}, utcnow()
-        )
+        stored_only = {"delta_lengths": outcome.delta_lengths, "llm_server": outcome.llm_server}
+        created_at = await self.database.write(_finish, start, final | stored_only, utcnow())
         if created_at is None:
             raise SessionNotFound(start.session_id)
         return MessagePublic(

@@ -17,7 +17,9 @@ from tests.helpers import chat, new_session
         ("PORT", "eighty", "PORT='eighty'"),
         ("LLM_PROTOCOL", "grpc", "LLM_PROTOCOL='grpc': Input should be 'openai' or 'simple'"),
         ("MAX_CONTEXT_MESSAGES", "0", "MAX_CONTEXT_MESSAGES='0'"),
-        ("LLM_SERVER_URL", "localhost:8000", "must be an http:// or https:// URL, or 'local'"),
+        ("LLM_SERVER_URL", "localhost:8000", "'localhost:8000' is not an http:// or https://"),
+        ("LLM_SERVER_URL", "http://a:1,ftp://b", "'ftp://b' is not an http:// or https:// URL"),
+        ("LLM_SERVER_URL", "http://a:1, http://a:1/", "lists a server twice"),
         ("DEFAULT_TEMPERATURE", "3", "DEFAULT_TEMPERATURE='3'"),
     ],
 )

@@ -70,6 +70,7 @@ class StreamChunk:
     text: str = ""
     finish_reason: str | None = None
     usage: Usage | None = None
+    server: str | None = None  # set on the pool's marker before each server it tries
 
 
 @dataclass(slots=True)

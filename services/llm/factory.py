@@ -7,11 +7,18 @@ import httpx
 from config import Settings
 from services.llm.base import LLMClient
 from services.llm.openai import OpenAIClient
+from services.llm.pool import LLMPool
 from services.llm.simple import SimpleClient
 
 
-def create_llm_client(settings: Settings, http: httpx.AsyncClient) -> LLMClient:
-    url, key, timeout = settings.llm_server_url, settings.llm_api_key, settings.llm_health_timeout
+def create_llm_pool(settings: Settings, http: httpx.AsyncClient) -> LLMPool:
+    """One client per configured server, all on the app's one httpx client."""
+    clients = [create_llm_client(settings, http, url) for url in settings.llm_server_urls]
+    return LLMPool.of(clients, settings.llm_cooldown_seconds)
+
+
+def create_llm_client(settings: Settings, http: httpx.AsyncClient, url: str) -> LLMClient:
+    key, timeout = settings.llm_api_key, settings.llm_health_timeout
     if settings.llm_protocol == "simple":
         return SimpleClient(http, url, key, timeout)
     return OpenAIClient(http, url, key, timeout, model=settings.llm_model)

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import anyio
 
 from services.errors import ContextTooLong, LLMError, LLMUnavailable, LLMUpstreamError
-from services.llm.base import LLMClient, LLMRequest, StreamChunk
+from services.llm.base import LLMRequest, StreamChunk
+from services.llm.pool import LLMPool
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def _is_transient(error: LLMError) -> bool:
 
 
 async def stream_with_retries(
-    llm: LLMClient,
+    llm: LLMPool,
     request: LLMRequest,
     policy: RetryPolicy,
     client_has_text: Callable[[], bool],
