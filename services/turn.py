@@ -154,23 +154,10 @@ class TurnService:
             settings.checkpoint_seconds,
             settings.checkpoint_chunks,
         )
-        room = settings.max_reply_chars
         try:
             with anyio.CancelScope() as upstream:
                 live.guard_upstream(upstream)
-                async with aclosing(self._reply_chunks(turn)) as chunks:
-                    async for chunk in chunks:
-                        turn.llm_server = chunk.server or turn.llm_server
-                        if text := chunk.text[:room]:
-                            room -= len(text)
-                            turn.parts.append(text)
-                            live.emit("delta", {"content": text})
-                            checkpoint.after_chunk()
-                        finish_reason = finish_reason or chunk.finish_reason
-                        usage = chunk.usage or usage
-                        if room == 0:  # MAX_REPLY_CHARS reached: cut, stop the server
-                            finish_reason = REPLY_CUT
-                            break
+                finish_reason, usage = await self._relay(turn, live, checkpoint)
             if not turn.parts and not upstream.cancelled_caught:
                 raise LLMEmptyReply()
             counted = self._usage(turn, usage)
@@ -195,6 +182,28 @@ class TurnService:
         live.result = stored
         counts = stored.token_usage.model_dump() if stored.token_usage else None
         live.emit("done", done_payload(stored.message_id, stored.finish_reason, counts))
+
+    async def _relay(
+        self, turn: PreparedTurn, live: LiveTurn, checkpoint: Checkpointer
+    ) -> tuple[str | None, Usage | None]:
+        """Pass the upstream text on to `live`, keeping it in `turn` (checkpointed);
+        cut at MAX_REPLY_CHARS. The finish_reason and usage the server gave."""
+        finish_reason: str | None = None
+        usage: Usage | None = None
+        room = self.settings.max_reply_chars
+        async with aclosing(self._reply_chunks(turn)) as chunks:
+            async for chunk in chunks:
+                turn.llm_server = chunk.server or turn.llm_server
+                if text := chunk.text[:room]:
+                    room -= len(text)
+                    turn.parts.append(text)
+                    live.emit("delta", {"content": text})
+                    checkpoint.after_chunk()
+                finish_reason = finish_reason or chunk.finish_reason
+                usage = chunk.usage or usage
+                if room == 0:  # MAX_REPLY_CHARS reached: cut; closing stops the server
+                    return REPLY_CUT, usage
+        return finish_reason, usage
 
     def _reply_chunks(self, turn: PreparedTurn) -> AsyncGenerator[StreamChunk, None]:
         """The upstream stream, retried while the client has no text (services/llm/retry.py)."""
