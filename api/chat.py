@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse
 
 from api.deps import (
-    REPLAYED_HEADER,
     ChatDep,
     IdempotencyKey,
     ReplayDep,
@@ -77,8 +76,7 @@ async def chat_stream(
     """
     result = await service.stream(body, key)
     stream = event_stream(result.value, settings.sse_keepalive_seconds)
-    if result.replayed:
-        stream.headers[REPLAYED_HEADER] = "true"
+    mark_replayed(stream, result.replayed)
     return stream
 
 

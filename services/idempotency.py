@@ -55,20 +55,18 @@ class Repeated(Exception):
 
     def __init__(self, row: Any) -> None:
         super().__init__(row.key)
-        self.session_id: str = row.session_id
-        self.user_message_id: str | None = row.user_message_id
-        self.message_id: str | None = row.message_id
-        self.response: dict[str, Any] | None = row.response
+        self._message_id: str | None = row.message_id
+        self._response: dict[str, Any] | None = row.response
 
     def turn_id(self) -> str:
         """The assistant message of the turn a chat request's key began."""
-        assert self.message_id is not None, "a chat key always names its turn"
-        return self.message_id
+        assert self._message_id is not None, "a chat key always names its turn"
+        return self._message_id
 
     def stored_response(self) -> dict[str, Any]:
         """The response body kept with a key whose result is not read back from rows."""
-        assert self.response is not None, "this key's work stored its response"
-        return self.response
+        assert self._response is not None, "this key's work stored its response"
+        return self._response
 
 
 class _LostRace(Exception):

@@ -77,10 +77,6 @@ class LLMPool:
     def of(cls, clients: Sequence[LLMClient], cooldown_seconds: float) -> LLMPool:
         return cls([Server(client, Breaker(cooldown_seconds)) for client in clients])
 
-    @property
-    def primary(self) -> LLMClient:
-        return self.servers[0].client
-
     async def stream(self, request: LLMRequest) -> AsyncGenerator[StreamChunk, None]:
         """The reply from the first server that gives one (see module docstring)."""
         failure: LLMError | None = None
