@@ -120,6 +120,12 @@ class Settings(BaseSettings):
         description="How long an Idempotency-Key is remembered: a repeat within it gets "
         "the original result",
     )
+    shutdown_grace_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="On SIGTERM, replies being generated get this long to finish (new "
+        "requests get 503 meanwhile); those still running are then stored `interrupted`",
+    )
     session_timeout_hours: float = Field(24.0, ge=0, description="0 = sessions never expire")
     session_purge_interval_seconds: float = Field(600.0, gt=0)
     sse_keepalive_seconds: float = Field(15.0, gt=0)

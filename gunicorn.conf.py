@@ -1,5 +1,8 @@
 """gunicorn reads this file from the working directory.
 
+SIGTERM drains each worker (services/drain.py); `graceful_timeout` below gives
+the drain its time before the master kills a worker.
+
 The master does, once and before forking, what a single process does in its
 lifespan: it marks turns left `streaming` by a previous run as `interrupted` (a
 worker doing it would interrupt its live siblings' turns), and with LLM_SERVER_URL
@@ -10,6 +13,7 @@ through the environment: `-w 4` means four API workers sharing one model.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 from typing import Any
 
@@ -20,6 +24,11 @@ from services.storage import Database
 from services.turn_store import interrupt_orphaned_turns
 
 _local_model: list[LocalModelServer] = []
+
+# SIGTERM to the master: each worker drains (services/drain.py) for up to
+# SHUTDOWN_GRACE_SECONDS, then ends its last responses; only after this long does
+# the master kill a worker outright.
+graceful_timeout = math.ceil(get_settings().shutdown_grace_seconds) + 10
 
 
 def on_starting(server: Any) -> None:

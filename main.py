@@ -25,11 +25,13 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from api import chat, health, messages, sessions, ws
 from api.body_limit import DeclaredBodyLimit
+from api.drain_gate import DrainGate
 from api.errors import install_error_handlers
 from config import APP_VERSION, Settings, get_settings
 from models.database import migrate
 from services.backup import BackupError, backup
 from services.container import build_services
+from services.drain import drain_on_sigterm
 from services.expiry import purge_expired_sessions_forever
 from services.llm.factory import create_http_client
 from services.llm.local_server import (
@@ -43,6 +45,7 @@ from services.turn_store import interrupt_orphaned_turns
 
 log = logging.getLogger("chat_backend")
 MAX_REQUEST_ID_CHARS = 128
+AFTER_DRAIN_SECONDS = 5
 
 DESCRIPTION = """
 Session-persistent chat backend: every session and message is stored (SQLite by
@@ -95,10 +98,12 @@ def make_lifespan(settings: Settings) -> Any:
                 ),
                 asyncio.create_task(services.runner.watch_forever(serving.orphan_after_seconds)),
             ]
+            undo_drain_hook = drain_on_sigterm(services.drain, services.runner)
             log.info("serving; LLM %s (%s)", serving.llm_server_url, serving.llm_protocol)
             try:
                 yield {"services": services}
             finally:
+                undo_drain_hook()
                 for task in background:
                     task.cancel()
                 await services.runner.shutdown()
@@ -134,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         debug=False,
         lifespan=make_lifespan(settings),
     )
+    app.add_middleware(DrainGate)  # after SIGTERM: 503 to all new requests (services/drain.py)
     # Bodies over MAX_BODY_BYTES: Starlette's limit counts every byte (chunked too);
     # the declared-length check, outside it, answers in our error shape.
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
@@ -197,4 +203,6 @@ if __name__ == "__main__":
         port=current.port,
         log_level=current.log_level.lower(),
         reload=current.debug,
+        # After the drain (services/drain.py) the last responses get this long to end.
+        timeout_graceful_shutdown=AFTER_DRAIN_SECONDS,
     )

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from models.errors import ErrorBody
-from services.errors import LLMError, ServiceError, TurnInProgress
+from services.errors import ServiceError, TurnInProgress
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,16 @@ def summarize_validation(raw_errors: Sequence[Any]) -> tuple[str, list[dict[str,
     return summary or "invalid request", errors
 
 
-async def _service_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ServiceError)
+def service_error_response(exc: ServiceError) -> JSONResponse:
     response = error_response(exc.status_code, exc.message, exc.code, **error_extras(exc))
-    if isinstance(exc, LLMError) and exc.retry_after is not None:
+    if exc.retry_after is not None:
         response.headers["Retry-After"] = str(math.ceil(exc.retry_after))
     return response
+
+
+async def _service_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return service_error_response(exc)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

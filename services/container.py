@@ -8,6 +8,7 @@ import httpx
 
 from config import Settings
 from services.chat import ChatService
+from services.drain import Drain
 from services.health import HealthService
 from services.history import HistoryService
 from services.llm import LLMPool, create_llm_pool
@@ -33,6 +34,7 @@ class Services:
     chat: ChatService
     turn_status: TurnStatusReader
     health: HealthService
+    drain: Drain
 
 
 def build_services(settings: Settings, database: Database, http: httpx.AsyncClient) -> Services:
@@ -40,7 +42,8 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
     sessions = SessionService(
         database, settings.session_timeout_hours, settings.idempotency_ttl_hours
     )
-    turns = TurnService(TurnStore(database, sessions), llm, settings)
+    drain = Drain(settings.shutdown_grace_seconds)
+    turns = TurnService(TurnStore(database, sessions), llm, settings, drain)
     runner = TurnRunner(turns, TurnStops(database, sessions))
     replay = TurnReplay(database, sessions, runner)
     return Services(
@@ -54,4 +57,5 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         chat=ChatService(turns, runner, replay),
         turn_status=TurnStatusReader(database, sessions),
         health=HealthService(database, llm),
+        drain=drain,
     )

@@ -13,6 +13,7 @@ first SSE byte, as `error` events with the same code and message.
     ├── RepeatedFailure            the original's status and code (a repeat of a failed turn)
     ├── TurnInProgress             409  turn_in_progress (names the streaming message_id)
     ├── TurnInterrupted            503  interrupted (the service stopped mid-reply)
+    ├── ShuttingDown               503  shutting_down (SIGTERM: draining; Retry-After)
     └── LLMError
         ├── LLMUnavailable         503  llm_unavailable
         ├── LLMTimeout             504  llm_timeout
@@ -31,6 +32,7 @@ class ServiceError(Exception):
 
     status_code = 500
     code = "internal_error"
+    retry_after: float | None = None  # seconds; sent as Retry-After when set
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -82,7 +84,6 @@ class LLMError(ServiceError):
 
     status_code = 502
     code = "llm_error"
-    retry_after: float | None = None  # seconds, when the server said (Retry-After)
 
 
 class LLMUnavailable(LLMError):
@@ -207,3 +208,18 @@ class TurnInterrupted(ServiceError):
 
     def __init__(self) -> None:
         super().__init__("the service stopped during this reply; the text so far is kept")
+
+
+class ShuttingDown(ServiceError):
+    """The process is draining after SIGTERM: no new work; another worker or the
+    restarted service will take it (services/drain.py)."""
+
+    status_code = 503
+    code = "shutting_down"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(
+            "the service is shutting down and takes no new requests; "
+            f"retry in {retry_after:.0f} s (another instance may answer sooner)"
+        )
+        self.retry_after = retry_after

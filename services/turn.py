@@ -37,6 +37,7 @@ from services.context import (
     message_tokens,
     prompt_room,
 )
+from services.drain import Drain
 from services.errors import (
     ContextTooLong,
     LLMEmptyReply,
@@ -87,10 +88,11 @@ class PreparedTurn:
 
 
 class TurnService:
-    def __init__(self, store: TurnStore, llm: LLMPool, settings: Settings) -> None:
+    def __init__(self, store: TurnStore, llm: LLMPool, settings: Settings, drain: Drain) -> None:
         self.store = store
         self.llm = llm
         self.settings = settings
+        self.drain = drain
         self.checkpoints = CheckpointQueue(store)
 
     async def prepare(
@@ -98,8 +100,10 @@ class TurnService:
     ) -> PreparedTurn:
         """Validate against configured limits, store the user message, build the window.
 
-        Raises Repeated when `claim`'s key already began this turn (nothing is stored).
+        Raises Repeated when `claim`'s key already began this turn (nothing is stored),
+        ShuttingDown while the process drains (a WebSocket's next message, say).
         """
+        self.drain.refuse_new_work()
         limit = self.settings.max_message_chars
         if len(chat.message) > limit:
             raise MessageTooLong(len(chat.message), limit)

@@ -142,6 +142,11 @@ class TurnRunner:
         if swept := await interrupt_orphaned_turns(store.database, silent_since):
             log.warning("%d turn(s) of a worker that stopped responding are now interrupted", swept)
 
+    async def wait_idle(self) -> None:
+        """Until no turn is generating here, including turns started meanwhile."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
+
     async def shutdown(self) -> None:
         """Cancel every generation; each stores its text as `interrupted`."""
         tasks = list(self._tasks)

@@ -1,0 +1,46 @@
+"""While the process drains after SIGTERM, every new request gets 503 `shutting_down`.
+
+It sits outside the routes, so reads and health checks are refused too: a load
+balancer sees the instance leave, a client retries elsewhere (Retry-After), and
+nothing starts that the shutdown would cut. Requests already running are not
+touched; services/drain.py lets them finish.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from api.errors import service_error_response
+from services.errors import ShuttingDown
+
+WS_TRY_AGAIN_LATER = 1013
+
+
+class DrainGate:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        services = scope.get("state", {}).get("services")
+        if scope["type"] not in ("http", "websocket") or services is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            services.drain.refuse_new_work()
+        except ShuttingDown as refusal:
+            await _refuse(refusal, scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def _refuse(refusal: ShuttingDown, scope: Scope, receive: Receive, send: Send) -> None:
+    response = service_error_response(refusal)
+    if scope["type"] == "http":
+        await response(scope, receive, send)
+        return
+    websocket = WebSocket(scope, receive, send)
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await websocket.send_denial_response(response)
+    else:
+        await websocket.close(WS_TRY_AGAIN_LATER, refusal.message[:120])
