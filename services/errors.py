@@ -8,6 +8,7 @@ first SSE byte, as `error` events with the same code and message.
     ├── InvalidCursor              422  invalid_cursor
     ├── MessageTooLong             413  message_too_long
     ├── DatabaseUnavailable        503  database_unavailable
+    │   └── ReplyNotStored         503  database_unavailable (a reply kept to store later)
     ├── ContextTooLong             422  context_too_long
     ├── IdempotencyKeyReused       422  idempotency_key_reused
     ├── RepeatedFailure            the original's status and code (a repeat of a failed turn)
@@ -77,6 +78,16 @@ class MessageTooLong(ServiceError):
 class DatabaseUnavailable(ServiceError):
     status_code = 503
     code = "database_unavailable"
+
+
+class ReplyNotStored(DatabaseUnavailable):
+    """A turn's end the database refused; services/turn_ends.py stores it later."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"{reason}; the reply was generated and will be stored as soon as the "
+            "database can be written again"
+        )
 
 
 class LLMError(ServiceError):

@@ -3,7 +3,8 @@
 A session is alive while it has been accessed within SESSION_TIMEOUT_HOURS; an
 expired one answers 404 like a deleted one, and `purge_expired` removes it (its
 messages go with it through the foreign-key cascade). Reading a session or its
-history counts as access.
+history counts as access; while the database refuses writes (disk full) such reads
+are still answered, without the mark.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.session import SessionCreate, SessionPage, SessionPublic, sessions_table
 from models.types import utcnow
-from services.errors import InvalidCursor, SessionNotFound
+from services.errors import DatabaseUnavailable, InvalidCursor, SessionNotFound
 from services.idempotency import (
     IdempotencyClaim,
     Repeated,
@@ -34,6 +36,7 @@ from services.idempotency import (
 )
 from services.storage import Database, first_row, rows_changed
 
+log = logging.getLogger(__name__)
 S = sessions_table.c
 SESSION_SCOPE = "session"
 
@@ -84,7 +87,19 @@ class SessionService:
 
     async def get(self, session_id: str) -> SessionPublic:
         """The session, marked as accessed now; 404 when missing or expired."""
-        return await self._update(session_id, {})
+        try:
+            return await self._update(session_id, {})
+        except DatabaseUnavailable as exc:  # a full disk should not hide the history too
+            log.warning("session %s read without marking it accessed: %s", session_id, exc)
+        return await self._read(session_id)
+
+    async def _read(self, session_id: str) -> SessionPublic:
+        query = select(sessions_table).where(S.session_id == session_id, self.alive(utcnow()))
+        async with self.database.read() as db:
+            row = (await db.execute(query)).mappings().first()
+        if row is None:
+            raise SessionNotFound(session_id)
+        return SessionPublic(**row)
 
     async def update(
         self, session_id: str, metadata: dict[str, Any] | None, system_prompt: str | None

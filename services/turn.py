@@ -42,6 +42,7 @@ from services.errors import (
     ContextTooLong,
     LLMEmptyReply,
     MessageTooLong,
+    ReplyNotStored,
     ServiceError,
     SessionNotFound,
     TurnInterrupted,
@@ -50,6 +51,7 @@ from services.idempotency import IdempotencyClaim
 from services.live_turn import LiveTurn
 from services.llm import LLMPool, LLMRequest, StreamChunk, Usage
 from services.llm.retry import RetryPolicy, stream_with_retries
+from services.turn_ends import TurnEnds
 from services.turn_events import done_payload, error_payload, start_payload
 from services.turn_store import TurnOutcome, TurnStart, TurnStore
 
@@ -94,6 +96,7 @@ class TurnService:
         self.settings = settings
         self.drain = drain
         self.checkpoints = CheckpointQueue(store)
+        self.ends = TurnEnds(store)
 
     async def prepare(
         self, chat: ChatRequest, claim: IdempotencyClaim | None = None
@@ -173,7 +176,8 @@ class TurnService:
             stored = await self._store(turn, outcome)
         except Exception as exc:
             await checkpoint.settle()
-            await self._store_failure(turn, exc)
+            if not isinstance(exc, ReplyNotStored):  # else its end is kept, to store later
+                await self._store_failure(turn, exc)
             live.failure = exc
             live.emit("error", error_payload(exc))
             return
@@ -265,15 +269,14 @@ class TurnService:
         await self._store_quietly(turn, turn.outcome(MessageStatus.FAILED, None, None, code))
 
     async def _store(self, turn: PreparedTurn, outcome: TurnOutcome) -> MessagePublic:
-        """Store how a turn ended; shielded, so a client leaving cannot cut it in half."""
-        with anyio.CancelScope(shield=True):
-            stored = await self.store.finish(turn.start, outcome)
-        return stored
+        return await self.ends.save(turn.start, outcome)
 
     async def _store_quietly(self, turn: PreparedTurn, outcome: TurnOutcome) -> None:
         """Like _store, for failure paths: logs instead of raising."""
         try:
             await self._store(turn, outcome)
+        except ReplyNotStored:
+            pass  # kept for later (services/turn_ends.py), and logged there
         except SessionNotFound:
             log.info("session %s was deleted during its turn", turn.start.session_id)
         except Exception:

@@ -22,6 +22,7 @@ from models.types import utcnow
 from services.errors import ServiceError
 from services.live_turn import LiveTurn
 from services.turn import PreparedTurn, TurnService, chat_response
+from services.turn_ends import RETRY_SECONDS as ENDS_RETRY_SECONDS
 from services.turn_events import TurnEvent
 from services.turn_stops import ReplyState, TurnStops
 from services.turn_store import interrupt_orphaned_turns
@@ -115,9 +116,10 @@ class TurnRunner:
         """The background duties of a worker towards the others, through the database:
         act on stops recorded elsewhere for the turns it owns (every STOP_POLL_SECONDS
         while it owns some); say its turns are alive and sweep the turns of workers that
-        stopped saying so (every sixth of ORPHAN_AFTER_SECONDS)."""
+        stopped saying so (every sixth of ORPHAN_AFTER_SECONDS); store the turn ends the
+        database refused, once it takes them (services/turn_ends.py)."""
         beat_every = orphan_after_seconds / HEARTBEATS_PER_ORPHAN_PERIOD
-        next_beat = time.monotonic()
+        next_beat = next_retry = time.monotonic()
         while True:
             await asyncio.sleep(STOP_POLL_SECONDS)
             try:
@@ -126,6 +128,9 @@ class TurnRunner:
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + beat_every
                     await self._beat_and_sweep(orphan_after_seconds)
+                if self.turns.ends.pending and time.monotonic() >= next_retry:
+                    next_retry = time.monotonic() + ENDS_RETRY_SECONDS
+                    await self.turns.ends.retry()
             except ServiceError as exc:
                 log.warning("turn housekeeping skipped: %s", exc)
 
@@ -136,8 +141,8 @@ class TurnRunner:
 
     async def _beat_and_sweep(self, orphan_after_seconds: float) -> None:
         store = self.turns.store
-        if self.live:
-            await store.beat(list(self.live))
+        if alive := [*self.live, *self.turns.ends.pending]:  # kept ends are not orphans
+            await store.beat(alive)
         silent_since = utcnow() - timedelta(seconds=orphan_after_seconds)
         if swept := await interrupt_orphaned_turns(store.database, silent_since):
             log.warning("%d turn(s) of a worker that stopped responding are now interrupted", swept)
@@ -153,6 +158,7 @@ class TurnRunner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.turns.ends.retry()  # a last chance for ends the database refused
 
 
 def _stop_result(state: ReplyState, detail: str, stopped: bool = False) -> StopResult:

@@ -40,7 +40,7 @@ def refused_while_draining(app: App, path: str = "/api/sessions") -> httpx.Respo
     """A request on a new connection once the drain has begun."""
     with app.client() as http:
         response = wait_for(lambda: _status_503(http, path), seconds=5)
-    assert response, f"no 503 for {path} after SIGTERM"
+    assert isinstance(response, httpx.Response), f"no 503 for {path} after SIGTERM"
     return response
 
 
@@ -85,7 +85,8 @@ def test_a_turn_in_flight_finishes_while_new_requests_get_503(
     assert rest[-1]["type"] == "done"
     assert "".join(e["content"] for e in rest if e["type"] == "delta").endswith("w7")
     assert exited - signalled < 10  # the drain ended when the turn did, not at the grace
-    assert "draining" in app.output() and "Traceback" not in app.output()
+    assert "draining" in app.output()
+    assert "Traceback" not in app.output()
     app.start()
     with app.client() as http:
         stored = history(http, session_id)
@@ -104,9 +105,7 @@ def test_turns_still_running_at_the_end_of_the_grace_are_stored_interrupted(
     words = " ".join(f"w{n}" for n in range(60))
     with app.client() as http:
         streamed_session, whole_session = new_session(http), new_session(http)
-        fake_llm.script(
-            {"reply": words, "chunk_delay": 0.3}, {"reply": words, "chunk_delay": 0.3}
-        )
+        fake_llm.script({"reply": words, "chunk_delay": 0.3}, {"reply": words, "chunk_delay": 0.3})
         whole: dict[str, httpx.Response] = {}
 
         def ask_whole_reply() -> None:
@@ -131,7 +130,8 @@ def test_turns_still_running_at_the_end_of_the_grace_are_stored_interrupted(
         for session_id in (streamed_session, whole_session):
             reply = history(http, session_id)[-1]
             assert reply["status"] == "interrupted"
-            assert reply["content"] and words.startswith(reply["content"])
+            assert reply["content"]
+            assert words.startswith(reply["content"])
             assert len(reply["content"]) < len(words)
 
 
@@ -156,9 +156,7 @@ def test_a_second_sigterm_skips_the_rest_of_the_grace(make_app: Any, fake_llm: F
     assert exited - signalled < 8
 
 
-def test_gunicorn_workers_drain_on_the_masters_sigterm(
-    tmp_path: Any, fake_llm: FakeLLM
-) -> None:
+def test_gunicorn_workers_drain_on_the_masters_sigterm(tmp_path: Any, fake_llm: FakeLLM) -> None:
     app = ServerApp(gunicorn_argv(2), tmp_path, fake_llm.url, shutdown_grace_seconds=20)
     app.run_from_repository().start()
     try:
