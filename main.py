@@ -27,6 +27,7 @@ from api import chat, health, messages, sessions, ws
 from api.body_limit import DeclaredBodyLimit
 from api.drain_gate import DrainGate
 from api.errors import install_error_handlers
+from api.responses import SERVICE_UNAVAILABLE
 from config import APP_VERSION, Settings, get_settings
 from models.database import migrate
 from services.backup import BackupError, backup
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         debug=False,
         lifespan=make_lifespan(settings),
+        responses=SERVICE_UNAVAILABLE,  # any route: disk full, or draining after SIGTERM
     )
     app.add_middleware(DrainGate)  # after SIGTERM: 503 to all new requests (services/drain.py)
     # Bodies over MAX_BODY_BYTES: Starlette's limit counts every byte (chunked too);

@@ -17,15 +17,15 @@ from api.deps import (
     require_json_body,
 )
 from api.responses import (
+    BODY_ERRORS,
     CHAT_UNPROCESSABLE,
     LLM_ERRORS,
-    NOT_JSON,
     SESSION_NOT_FOUND,
     TOO_LONG,
     TURN_IN_PROGRESS,
 )
-from api.sse import NOTHING_LEFT, STREAM_DOC, event_stream, resume_point
-from models.chat import ChatRequest, ChatResponse
+from api.sse import EVENT_ID_SCHEMA, NOTHING_LEFT, STREAM_DOC, event_stream, resume_point
+from models.chat import ChatQuery, ChatRequest, ChatResponse
 
 router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=[Depends(require_json_body)])
 
@@ -33,7 +33,7 @@ REQUEST_ERRORS = {
     **SESSION_NOT_FOUND,
     **TURN_IN_PROGRESS,
     **CHAT_UNPROCESSABLE,
-    **NOT_JSON,
+    **BODY_ERRORS,
     **TOO_LONG,
 }
 
@@ -86,12 +86,13 @@ async def chat_stream(
     responses={**STREAM_DOC, **NOTHING_LEFT, **REQUEST_ERRORS},
 )
 async def chat_stream_get(
-    query: Annotated[ChatRequest, Query()],
+    query: Annotated[ChatQuery, Query()],
     service: ChatDep,
     settings: SettingsDep,
     replay: ReplayDep,
     last_event_id: Annotated[
-        str | None, Header(description="Sent by EventSource when it reconnects")
+        str | None,
+        Header(description="Sent by EventSource when it reconnects", **EVENT_ID_SCHEMA),
     ] = None,
 ) -> Response:
     """The same turn and events as `POST /api/chat/stream`, for browser `EventSource`
@@ -102,7 +103,7 @@ async def chat_stream_get(
     answers 204 (which stops the reconnecting) once nothing is left or when it has no
     `session_id` to resume. Create the session first so that reconnects can resume.
     """
-    if last_event_id is not None:
+    if last_event_id:
         after = resume_point(last_event_id, None)
         events = await replay.resume_newest(query.session_id, after)
         if events is None:

@@ -1,9 +1,10 @@
 """While the process drains after SIGTERM, every new request gets 503 `shutting_down`.
 
-It sits outside the routes, so reads and health checks are refused too: a load
-balancer sees the instance leave, a client retries elsewhere (Retry-After), and
-nothing starts that the shutdown would cut. Requests already running are not
-touched; services/drain.py lets them finish.
+It sits outside the routes, so reads are refused too: a client retries elsewhere
+(Retry-After) and nothing starts that the shutdown would cut. The health routes
+answer for themselves, in their own shapes: `shutting_down` with 503, and liveness
+still 200. Requests already running are not touched; services/drain.py lets them
+finish.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from api.errors import service_error_response
 from services.errors import ShuttingDown
 
 WS_TRY_AGAIN_LATER = 1013
+HEALTH_PATHS = "/api/health"
 
 
 class DrainGate:
@@ -23,7 +25,11 @@ class DrainGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         services = scope.get("state", {}).get("services")
-        if scope["type"] not in ("http", "websocket") or services is None:
+        if (
+            scope["type"] not in ("http", "websocket")
+            or services is None
+            or scope["path"].startswith(HEALTH_PATHS)
+        ):
             await self.app(scope, receive, send)
             return
         try:

@@ -17,12 +17,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
+from starlette.routing import Match
 
 from models.errors import ErrorBody
 from services.errors import ServiceError, TurnInProgress
 
 log = logging.getLogger(__name__)
 
+METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
 HTTP_CODES = {
     400: "bad_request",
     404: "not_found",
@@ -78,7 +80,24 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     detail = str(exc.detail)
     if exc.status_code == 413 and (limit := request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)):
         detail = too_large_detail(limit)
-    return error_response(exc.status_code, detail, code)
+    response = error_response(exc.status_code, detail, code)
+    response.headers.update(exc.headers or {})
+    if exc.status_code == 405:
+        response.headers["Allow"] = ", ".join(_allowed_methods(request))
+    return response
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path (RFC 9110 asks a 405 to list them);
+    Starlette's own Allow names only the first route that matched the path."""
+    return [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.routes
+        )
+    ]
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

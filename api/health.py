@@ -12,24 +12,32 @@ from models.health import HealthReport, Liveness, Readiness
 
 router = APIRouter(prefix="/api/health", tags=["health"])
 UNAVAILABLE: dict[int | str, Any] = {
-    503: {"description": "The database is not usable", "model": HealthReport}
+    503: {
+        "description": "The database is not usable, or the service is shutting down",
+        "model": HealthReport,
+    }
 }
 NOT_READY: dict[int | str, Any] = {
-    503: {"description": "Database or LLM server not reachable", "model": Readiness}
+    503: {
+        "description": "Database or LLM server not reachable, or the service is shutting down",
+        "model": Readiness,
+    }
 }
 
 
 @router.get("", response_model=HealthReport, responses=UNAVAILABLE)
 async def health(service: HealthDep) -> JSONResponse:
-    """Database and LLM server state: 200 ok/degraded, 503 when the database fails."""
+    """Database and LLM server state: 200 ok/degraded; 503 when the database fails or
+    the service is draining after SIGTERM (`shutting_down`)."""
     report = await service.report()
-    code = 200 if report.database.ok else 503
+    code = 200 if report.database.ok and service.serving else 503
     return JSONResponse(report.model_dump(mode="json"), status_code=code)
 
 
 @router.get("/live", response_model=Liveness)
 async def live() -> Liveness:
-    """The process is up and serving requests."""
+    """The process is up: 200 even while it drains after SIGTERM (restarting it then
+    would only cut the replies it is finishing)."""
     return Liveness()
 
 

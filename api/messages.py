@@ -9,7 +9,7 @@ from sse_starlette import EventSourceResponse
 
 from api.deps import ReplayDep, RunnerDep, SettingsDep
 from api.responses import MESSAGE_NOT_FOUND, VALIDATION
-from api.sse import NOTHING_LEFT, STREAM_DOC, event_stream, resume_point
+from api.sse import EVENT_ID_SCHEMA, NOTHING_LEFT, STREAM_DOC, event_stream, resume_point
 from models.chat import StopResult
 
 router = APIRouter(prefix="/api/messages", tags=["messages"])
@@ -37,7 +37,11 @@ async def resume_stream(
         int | None, Query(ge=0, description="Send the events after this id (as Last-Event-ID)")
     ] = None,
     last_event_id: Annotated[
-        str | None, Header(description="The id of the last event received; wins over `after`")
+        str | None,
+        Header(
+            description="The id of the last event received; wins over `after`",
+            **EVENT_ID_SCHEMA,
+        ),
     ] = None,
 ) -> Response:
     """Re-attach to a reply's event stream, live or finished, from any worker.

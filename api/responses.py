@@ -54,6 +54,30 @@ NOT_JSON = error_doc(
     "Content-Type must be application/json, got text/plain",
     "unsupported_media_type",
 )
+TOO_LARGE_EXAMPLE = {
+    "payload_too_large": "request body over MAX_BODY_BYTES (1048576 bytes); nothing was stored"
+}
+BODY_ERRORS: dict[int | str, Any] = {
+    **NOT_JSON,
+    **error_doc(
+        400,
+        "The body could not be read as text (it is not UTF-8)",
+        "There was an error parsing the body",
+        "bad_request",
+    ),
+    **error_examples(413, "Body over MAX_BODY_BYTES (refused unread)", TOO_LARGE_EXAMPLE),
+}
+UNAVAILABLE_EXAMPLES = {
+    "database_unavailable": "Database unavailable: database or disk is full",
+    "shutting_down": "the service is shutting down and takes no new requests; retry in 27 s"
+    " (another instance may answer sooner)",
+}
+SERVICE_UNAVAILABLE = error_examples(
+    503,
+    "The database refuses writes (disk full, read-only; reads still work), or the service"
+    " is draining after SIGTERM (with Retry-After)",
+    UNAVAILABLE_EXAMPLES,
+)
 KEY_REUSED = {
     "idempotency_key_reused": "Idempotency-Key 'k1' was already used for a different chat"
     " request (the body differs); use a new key for a new request"
@@ -93,11 +117,10 @@ TURN_IN_PROGRESS: dict[int | str, Any] = {
         },
     }
 }
-TOO_LONG = error_doc(
+TOO_LONG = error_examples(
     413,
-    "Message over MAX_MESSAGE_CHARS",
-    "message has 40000 characters; the limit is 32000",
-    "message_too_long",
+    "Message over MAX_MESSAGE_CHARS, or body over MAX_BODY_BYTES",
+    {"message_too_long": "message has 40000 characters; the limit is 32000", **TOO_LARGE_EXAMPLE},
 )
 LLM_ERRORS: dict[int | str, Any] = {
     **error_examples(
@@ -113,11 +136,13 @@ LLM_ERRORS: dict[int | str, Any] = {
     ),
     **error_examples(
         503,
-        "LLM server not reachable, or busy (429/503) after our retries; a busy server's"
-        " Retry-After is passed on",
+        "LLM server not reachable, or busy (429/503) after our retries (a busy server's"
+        " Retry-After is passed on); the database refuses writes; or the service is"
+        " draining after SIGTERM (with Retry-After)",
         {
             "llm_unavailable": "LLM server not available",
             "llm_overloaded": "LLM server answered HTTP 429: too many requests",
+            **UNAVAILABLE_EXAMPLES,
         },
     ),
     **error_doc(

@@ -16,8 +16,8 @@ from api.deps import (
     require_json_body,
 )
 from api.responses import (
+    BODY_ERRORS,
     CREATE_UNPROCESSABLE,
-    NOT_JSON,
     SESSION_NOT_FOUND,
     VALIDATION,
     error_doc,
@@ -39,7 +39,7 @@ BAD_CURSOR = error_doc(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=SessionPublic,
-    responses={**CREATE_UNPROCESSABLE, **NOT_JSON},
+    responses={**CREATE_UNPROCESSABLE, **BODY_ERRORS},
     dependencies=[Depends(require_json_body)],
 )
 async def create_session(
@@ -78,7 +78,7 @@ async def get_session(session_id: str, sessions: SessionsDep) -> SessionPublic:
 @router.patch(
     "/{session_id}",
     response_model=SessionPublic,
-    responses={**SESSION_NOT_FOUND, **VALIDATION, **NOT_JSON},
+    responses={**SESSION_NOT_FOUND, **VALIDATION, **BODY_ERRORS},
     dependencies=[Depends(require_json_body)],
 )
 async def update_session(

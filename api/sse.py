@@ -67,9 +67,14 @@ async def _frame(events: AsyncIterator[TurnEvent]) -> AsyncIterator[ServerSentEv
         yield ServerSentEvent(data=data, event=event.type, id=str(event.id))
 
 
+# Documents what resume_point accepts; it checks, so the error can name the header.
+EVENT_ID_SCHEMA: dict[str, Any] = {"json_schema_extra": {"pattern": "^[0-9]*$"}}
+
+
 def resume_point(last_event_id: str | None, after: int | None) -> int:
-    """The id to resume after: the Last-Event-ID header wins over `?after`."""
-    if last_event_id is None:
+    """The id to resume after: the Last-Event-ID header wins over `?after`; an empty
+    one means none, as the SSE standard has it."""
+    if not last_event_id:
         return after or 0
     try:
         last_id = int(last_event_id)

@@ -18,10 +18,15 @@ def _as_list(value: object) -> object:
 
 
 class ChatRequest(BaseModel):
-    """One user turn. Without session_id a new session is created for it."""
+    """One user turn. Without session_id a new session is created for it.
+
+    Strict: a JSON number field takes a number, not "256" or 256.0, a flag takes
+    true or false, as the schema says (ChatQuery relaxes that for query strings).
+    """
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {
@@ -52,8 +57,12 @@ class ChatRequest(BaseModel):
         description="Up to 4 stop sequences (a string or a list)",
         json_schema_extra={
             "anyOf": [
-                {"type": "string"},
-                {"type": "array", "items": {"type": "string"}, "maxItems": MAX_STOP_SEQUENCES},
+                {"type": "string", "minLength": 1},
+                {
+                    "type": "array",
+                    "items": {"type": "string", "minLength": 1},
+                    "maxItems": MAX_STOP_SEQUENCES,
+                },
                 {"type": "null"},
             ]
         },
@@ -81,6 +90,13 @@ class ChatRequest(BaseModel):
         if stops is not None and (len(stops) > MAX_STOP_SEQUENCES or not all(stops)):
             raise ValueError(f"stop takes 1 to {MAX_STOP_SEQUENCES} non-empty strings")
         return stops
+
+
+class ChatQuery(ChatRequest):
+    """ChatRequest from a query string (GET /api/chat/stream), where every value is
+    text: "256" and "true" are what a number and a flag look like there."""
+
+    model_config = ConfigDict(strict=False)
 
 
 class ChatResponse(BaseModel):

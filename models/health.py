@@ -42,7 +42,8 @@ class LLMHealth(BaseModel):
 
 
 class HealthReport(BaseModel):
-    """ok: all good; degraded: the database works but the LLM server does not."""
+    """ok: all good; degraded: the database works but the LLM server does not;
+    unavailable: the database does not work; shutting_down: draining after SIGTERM."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -76,7 +77,7 @@ class HealthReport(BaseModel):
         }
     )
 
-    status: Literal["ok", "degraded", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable", "shutting_down"]
     version: str
     database: DatabaseHealth
     llm: LLMHealth

@@ -46,6 +46,7 @@ class ChatService:
         try:
             turn = await self.turns.prepare(chat, self._claim(STREAM_SCOPE, key, chat))
         except Repeated as repeat:
-            return Replayable(self.replay.follow_from_start(repeat.turn_id()), replayed=True)
+            events = await self.replay.follow_from_start(repeat.turn_id())
+            return Replayable(events, replayed=True)
         live = self.runner.start(turn)
         return Replayable(self.runner.follow(live, on_disconnect=chat.on_disconnect))

@@ -56,6 +56,6 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         replay=replay,
         chat=ChatService(turns, runner, replay),
         turn_status=TurnStatusReader(database, sessions),
-        health=HealthService(database, llm),
+        health=HealthService(database, llm, drain),
         drain=drain,
     )

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from config import APP_VERSION
 from models.health import DatabaseHealth, HealthReport, LLMHealth, LLMServerHealth, Readiness
 from models.session import sessions_table
+from services.drain import Drain
 from services.errors import DatabaseUnavailable
 from services.llm import LLMPool
 from services.llm.pool import ServerState
@@ -19,19 +20,27 @@ DATABASE_CHECK_TIMEOUT = 2.0
 
 
 class HealthService:
-    def __init__(self, database: Database, llm: LLMPool) -> None:
+    def __init__(self, database: Database, llm: LLMPool, drain: Drain) -> None:
         self.database = database
         self.llm = llm
+        self.drain = drain
 
     async def report(self) -> HealthReport:
-        """Both checks run concurrently; ok, degraded (LLM down) or unavailable (DB down)."""
+        """Both checks run concurrently; ok, degraded (LLM down), unavailable (DB down),
+        or shutting_down while draining after SIGTERM (a load balancer should move on)."""
         database, llm = await asyncio.gather(self.check_database(), self.check_llm())
         status = "unavailable" if not database.ok else "ok" if llm.ok else "degraded"
+        if self.drain.draining:
+            status = "shutting_down"
         return HealthReport(status=status, version=APP_VERSION, database=database, llm=llm)
+
+    @property
+    def serving(self) -> bool:
+        return not self.drain.draining
 
     async def readiness(self) -> Readiness:
         report = await self.report()
-        ready = report.database.ok and report.llm.ok
+        ready = report.database.ok and report.llm.ok and self.serving
         return Readiness(ready=ready, database=report.database.ok, llm=report.llm.ok)
 
     async def check_database(self) -> DatabaseHealth:

@@ -126,16 +126,16 @@ class TurnReplay:
 
     async def follow_from_start(self, message_id: str) -> AsyncIterator[TurnEvent]:
         """Every event of a turn, from `start` to its end, live or stored (a repeated
-        stream request)."""
+        stream request). MessageNotFound now, before a stream can start, when the
+        turn's session was deleted since."""
         events = await self.resume(message_id, 0)
-        if events is not None:  # from id 0 there is always a terminal event left
-            async for event in events:
-                yield event
+        assert events is not None  # from id 0 there is always a terminal event left
+        return events
 
     async def original_reply(self, message_id: str) -> ChatResponse:
         """A repeated whole-reply request: wait for the original turn's end (here or in
         another worker) and answer what it answered."""
-        async for _ in self.follow_from_start(message_id):
+        async for _ in await self.follow_from_start(message_id):
             pass
         return (await self.load(message_id)).chat_response()
 

@@ -138,6 +138,11 @@ def test_unknown_route_and_method_give_json_errors(client: httpx.Client) -> None
     wrong = client.put("/api/chat", json={"message": "x"})
     assert wrong.status_code == 405
     assert wrong.json()["code"] == "method_not_allowed"
+    assert wrong.headers["Allow"] == "POST"
+    # RFC 9110: a 405 lists every method of the path, which here three routes share
+    trace = client.request("TRACE", "/api/sessions/any-id")
+    assert trace.status_code == 405
+    assert trace.headers["Allow"] == "DELETE, GET, PATCH"
 
 
 def test_request_id_is_echoed_or_generated(client: httpx.Client) -> None:

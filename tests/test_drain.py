@@ -72,7 +72,11 @@ def test_a_turn_in_flight_finishes_while_new_requests_get_503(
             assert json.loads(idle_socket.recv(timeout=5))["type"] == "status"
             signalled = send_sigterm(app)
             assert_shutting_down(refused_while_draining(app))
-            assert_shutting_down(refused_while_draining(app, "/api/health"))
+            with app.client() as other:
+                health = other.get("/api/health")
+                assert (health.status_code, health.json()["status"]) == (503, "shutting_down")
+                assert other.get("/api/health/ready").status_code == 503
+                assert other.get("/api/health/live").status_code == 200  # alive: do not kill
             with pytest.raises(InvalidStatus) as refused:
                 connect(socket_url)
             assert refused.value.response.status_code == 503

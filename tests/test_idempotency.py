@@ -54,6 +54,27 @@ def test_repeated_chat_returns_the_original_reply_without_a_second_turn(
     assert [m["content"] for m in history(client, session_id)] == ["hello", "Echo: hello"]
 
 
+def test_a_repeat_after_its_session_was_deleted_is_404_before_any_stream(
+    client: httpx.Client,
+) -> None:
+    """Found by Schemathesis: the repeated stream failed after its 200 had been sent."""
+    session_id = new_session(client)
+    stream_key, whole_key = key(), key()
+    first = {"session_id": session_id, "message": "streamed"}
+    second = {"session_id": session_id, "message": "whole"}
+    streamed = read_stream(client, "POST", "/api/chat/stream", json=first, headers=stream_key)
+    assert streamed.last["type"] == "done"
+    assert client.post("/api/chat", json=second, headers=whole_key).status_code == 200
+    assert client.delete(f"/api/sessions/{session_id}").status_code == 204
+    for path, body, headers in (
+        ("/api/chat/stream", first, stream_key),
+        ("/api/chat", second, whole_key),
+    ):
+        again = client.post(path, json=body, headers=headers)
+        assert again.status_code == 404, again.text
+        assert again.json()["code"] == "message_not_found"
+
+
 def test_same_key_with_another_body_is_422_and_changes_nothing(
     client: httpx.Client, fake_llm: FakeLLM
 ) -> None:

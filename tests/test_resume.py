@@ -104,6 +104,8 @@ def test_resume_refuses_unknown_messages_and_bad_ids(client: httpx.Client) -> No
     bad = client.get(url, headers={"Last-Event-ID": "abc"})
     assert bad.status_code == 422
     assert "Last-Event-ID" in bad.json()["detail"]
+    # an empty Last-Event-ID means none (the SSE standard): the whole reply again
+    assert read_stream(client, "GET", url, headers={"Last-Event-ID": ""}).types[0] == "start"
     assert client.get(url, params={"after": -1}).status_code == 422
 
 
