@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         "they are parsed",
     )
 
+    request_body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A request body must have arrived this long after its first byte "
+        "was awaited (slow clients: 408)",
+    )
+
     interrupt_orphans_at_startup: bool = Field(
         True,
         description="Mark turns a dead process left `streaming` as `interrupted`; gunicorn "

@@ -25,6 +25,7 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from api import chat, health, messages, sessions, ws
 from api.body_limit import DeclaredBodyLimit
+from api.body_timeout import BodyTimeout
 from api.drain_gate import DrainGate
 from api.errors import install_error_handlers
 from api.responses import SERVICE_UNAVAILABLE
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=make_lifespan(settings),
         responses=SERVICE_UNAVAILABLE,  # any route: disk full, or draining after SIGTERM
     )
+    app.add_middleware(BodyTimeout, seconds=settings.request_body_timeout_seconds)
     app.add_middleware(DrainGate)  # after SIGTERM: 503 to all new requests (services/drain.py)
     # Bodies over MAX_BODY_BYTES: Starlette's limit counts every byte (chunked too);
     # the declared-length check, outside it, answers in our error shape.

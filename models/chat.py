@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from models.message import TokenUsage
+from models.text import Text
 
 MAX_STOP_SEQUENCES = 4
 
@@ -40,8 +41,8 @@ class ChatRequest(BaseModel):
         },
     )
 
-    session_id: str | None = Field(None, description="Omit to start a new session")
-    message: str = Field(
+    session_id: Text | None = Field(None, description="Omit to start a new session")
+    message: Text = Field(
         ..., description="The user's message; not empty, at most MAX_MESSAGE_CHARS"
     )
     max_new_tokens: int | None = Field(
@@ -52,7 +53,7 @@ class ChatRequest(BaseModel):
     )
     top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass")
     do_sample: bool | None = Field(None, description="false = greedy (temperature 0)")
-    stop: Annotated[list[str] | None, BeforeValidator(_as_list)] = Field(
+    stop: Annotated[list[Text] | None, BeforeValidator(_as_list)] = Field(
         None,
         description="Up to 4 stop sequences (a string or a list)",
         json_schema_extra={

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +10,7 @@ from sqlalchemy import JSON, Column, Index, Table
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
 
+from models.text import Text, json_bytes
 from models.types import UTCDateTime
 
 MAX_METADATA_BYTES = 16 * 1024
@@ -46,7 +46,7 @@ sessions_table: Table = SessionRecord.__table__  # type: ignore[attr-defined]
 
 
 def _check_metadata_size(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is not None and len(json.dumps(value).encode()) > MAX_METADATA_BYTES:
+    if value is not None and json_bytes(value) > MAX_METADATA_BYTES:
         raise ValueError(f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON")
     return value
 
@@ -66,7 +66,7 @@ class SessionCreate(BaseModel):
     metadata: dict[str, Any] | None = Field(
         None, description="Free-form JSON object, at most 16 KiB"
     )
-    system_prompt: str | None = Field(
+    system_prompt: Text | None = Field(
         None,
         max_length=MAX_SYSTEM_PROMPT_CHARS,
         description="Sent first in every context window of this session",
