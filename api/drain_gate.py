@@ -16,7 +16,7 @@ from api.errors import service_error_response
 from services.errors import ShuttingDown
 
 WS_TRY_AGAIN_LATER = 1013
-HEALTH_PATHS = "/api/health"
+HEALTH_PREFIX = "/api/health"
 
 
 class DrainGate:
@@ -28,7 +28,7 @@ class DrainGate:
         if (
             scope["type"] not in ("http", "websocket")
             or services is None
-            or scope["path"].startswith(HEALTH_PATHS)
+            or scope["path"].startswith(HEALTH_PREFIX)
         ):
             await self.app(scope, receive, send)
             return

@@ -61,7 +61,8 @@ BODY_ERRORS: dict[int | str, Any] = {
     **NOT_JSON,
     **error_doc(
         400,
-        "The body could not be read as text (it is not UTF-8)",
+        "The body could not be parsed: not UTF-8, or JSON nested past the parser's depth,"
+        " or an integer of thousands of digits",
         "There was an error parsing the body",
         "bad_request",
     ),

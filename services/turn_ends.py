@@ -33,8 +33,7 @@ class TurnEnds:
         """Store how a turn ended; shielded, so a client leaving cannot cut it in half.
         Kept for later, and ReplyNotStored raised, when the database refuses it."""
         try:
-            with anyio.CancelScope(shield=True):
-                stored = await self.store.finish(start, outcome)
+            stored = await self._finish(start, outcome)
         except DatabaseUnavailable as exc:
             self.pending[start.assistant_message_id] = (start, outcome)
             log.warning(
@@ -51,8 +50,7 @@ class TurnEnds:
         """Offer the kept ends again, oldest first; stop at the first refusal."""
         for message_id, (start, outcome) in list(self.pending.items()):
             try:
-                with anyio.CancelScope(shield=True):
-                    await self.store.finish(start, outcome)
+                await self._finish(start, outcome)
             except DatabaseUnavailable:
                 return
             except SessionNotFound:
@@ -60,3 +58,8 @@ class TurnEnds:
             else:
                 log.info("reply %s stored now that the database takes writes", message_id)
             del self.pending[message_id]
+
+    async def _finish(self, start: TurnStart, outcome: TurnOutcome) -> MessagePublic:
+        with anyio.CancelScope(shield=True):
+            stored = await self.store.finish(start, outcome)
+        return stored
