@@ -30,7 +30,7 @@ async def health(service: HealthDep) -> JSONResponse:
     """Database and LLM server state: 200 ok/degraded; 503 when the database fails or
     the service is draining after SIGTERM (`shutting_down`)."""
     report = await service.report()
-    code = 200 if report.database.ok and service.serving else 503
+    code = 503 if report.status in ("unavailable", "shutting_down") else 200
     return JSONResponse(report.model_dump(mode="json"), status_code=code)
 
 

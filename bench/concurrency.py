@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import Service  # noqa: E402
-from tests.conftest import FakeLLM  # noqa: E402
+from bench.harness import Service, fake_llm_in_tempdir, print_figures  # noqa: E402
 from tests.load import many_sessions, one_session_rounds  # noqa: E402
 
 
@@ -41,17 +38,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        llm = FakeLLM(Path(tmp))
-        llm.start()
-        try:
-            with Service(Path(tmp) / "app", llm.url, workers=args.workers) as app:
-                load = asyncio.run(many_sessions(app.url, args.clients, args.sessions, args.turns))
-                llm.script(*[{"reply": "overlapping", "delay": 2.0}] * args.rounds)
-                _, rounds = asyncio.run(one_session_rounds(app.url, args.contenders, args.rounds))
-                locked = app.output().count("database is locked")
-        finally:
-            llm.proc.stop()
+    with (
+        fake_llm_in_tempdir() as (llm, workdir),
+        Service(workdir / "app", llm.url, workers=args.workers) as app,
+    ):
+        load = asyncio.run(many_sessions(app.url, args.clients, args.sessions, args.turns))
+        llm.script(*[{"reply": "overlapping", "delay": 2.0}] * args.rounds)
+        _, rounds = asyncio.run(one_session_rounds(app.url, args.contenders, args.rounds))
+        locked = app.output().count("database is locked")
     expected_round = {200: 1, 409: args.contenders - 1}
     figures = {
         "workers": args.workers,
@@ -65,9 +59,7 @@ def main() -> int:
             "statuses_per_round": [dict(sorted(r.items())) for r in rounds],
         },
     }
-    print(json.dumps(figures, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    print_figures(figures, args.json)
     failed = (
         load.server_errors
         or load.bad_histories

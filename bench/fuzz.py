@@ -10,15 +10,13 @@ service logged a traceback or a 500; exits 1 on any failure.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import App, FakeLLM  # noqa: E402
+from bench.harness import App, fake_llm_in_tempdir, print_figures  # noqa: E402
 from tests.fuzz import run_schemathesis  # noqa: E402
 
 
@@ -29,10 +27,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     runs = []
-    with tempfile.TemporaryDirectory() as tmp:
-        llm = FakeLLM(Path(tmp))
-        llm.start()
-        app = App(Path(tmp) / "app", llm.url)
+    with fake_llm_in_tempdir() as (llm, workdir):
+        app = App(workdir / "app", llm.url)
         try:
             app.start()
             for number in range(1, args.runs + 1):
@@ -50,7 +46,6 @@ def main() -> int:
                     print(run.output[-6000:])
         finally:
             app.stop()
-            llm.proc.stop()
         log = app.output()
     figures = {
         "runs": runs,
@@ -60,9 +55,7 @@ def main() -> int:
         "tracebacks_logged": log.count("Traceback"),
         "responses_500": log.count('" 500 '),
     }
-    print(json.dumps(figures, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    print_figures(figures, args.json)
     clean = not (figures["failed_runs"] or figures["tracebacks_logged"] or figures["responses_500"])
     return 0 if clean else 1
 

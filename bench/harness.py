@@ -9,8 +9,10 @@ runs it (`python main.py`, one uvicorn worker) or under gunicorn with N workers.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +24,7 @@ if str(ROOT) not in sys.path:
 
 from tests.conftest import (  # noqa: E402
     App,
+    FakeLLM,
     Process,
     ServerApp,
     child_pids,
@@ -29,7 +32,16 @@ from tests.conftest import (  # noqa: E402
     gunicorn_argv,
 )
 
-__all__ = ["App", "FastLLM", "Service", "free_port", "pid_of", "rss_kib"]
+__all__ = [
+    "App",
+    "FastLLM",
+    "Service",
+    "fake_llm_in_tempdir",
+    "free_port",
+    "pid_of",
+    "print_figures",
+    "rss_kib",
+]
 
 # The tests' App fails fast (2 s timeouts, 0.3 s keep-alives); a benchmark does not.
 BENCH_SETTINGS = {
@@ -84,6 +96,28 @@ def Service(
         yield app
     finally:
         app.stop()
+
+
+@contextmanager
+def fake_llm_in_tempdir() -> Iterator[tuple[FakeLLM, Path]]:
+    """The scriptable fake LLM (tests/fake_llm.py), running, and a scratch directory
+    for the services a campaign starts; both gone on exit."""
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        llm = FakeLLM(workdir)
+        llm.start()
+        try:
+            yield llm, workdir
+        finally:
+            llm.proc.stop()
+
+
+def print_figures(figures: dict[str, Any], json_path: Path | None) -> None:
+    """A campaign's figures on stdout, and in `json_path` when given (`--json`)."""
+    text = json.dumps(figures, indent=2)
+    print(text)
+    if json_path:
+        json_path.write_text(text + "\n")
 
 
 def pid_of(app: App) -> int:

@@ -12,16 +12,14 @@ tests/test_crash.py runs a small campaign in the suite.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import App, FakeLLM  # noqa: E402
+from bench.harness import App, fake_llm_in_tempdir, print_figures  # noqa: E402
 from tests.crash import kill_rounds  # noqa: E402
 
 
@@ -32,20 +30,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        llm = FakeLLM(Path(tmp))
-        llm.start()
-        app = App(Path(tmp) / "app", llm.url, checkpoint_seconds=0.05, log_level="WARNING")
+    with fake_llm_in_tempdir() as (llm, workdir):
+        app = App(workdir / "app", llm.url, checkpoint_seconds=0.05, log_level="WARNING")
         try:
             app.start()
             report = kill_rounds(app, llm, args.kills, args.clients, random.Random(args.seed))
         finally:
             app.stop()
-            llm.proc.stop()
-    figures = report.summary()
-    print(json.dumps(figures, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    print_figures(report.summary(), args.json)
     return 0 if report.ok else 1
 
 

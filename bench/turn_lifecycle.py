@@ -18,11 +18,9 @@ Runs the fake LLM server (tests/fake_llm.py) and the service as real processes:
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import fake_llm_in_tempdir, print_figures  # noqa: E402
 from tests.conftest import App, FakeLLM  # noqa: E402
 from tests.helpers import new_session, read_stream, streaming_turn  # noqa: E402
 from tests.test_resume import read_then_drop, resume  # noqa: E402
@@ -137,17 +136,9 @@ def main() -> None:
     parser.add_argument("--resumes", type=int, default=99)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        fake = FakeLLM(workdir)
-        fake.start()
-        try:
-            figures = run_all(fake, workdir, args)
-        finally:
-            fake.proc.stop()
-    print(json.dumps(figures, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    with fake_llm_in_tempdir() as (fake, workdir):
+        figures = run_all(fake, workdir, args)
+    print_figures(figures, args.json)
 
 
 def run_all(fake: FakeLLM, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:

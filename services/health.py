@@ -34,13 +34,9 @@ class HealthService:
             status = "shutting_down"
         return HealthReport(status=status, version=APP_VERSION, database=database, llm=llm)
 
-    @property
-    def serving(self) -> bool:
-        return not self.drain.draining
-
     async def readiness(self) -> Readiness:
         report = await self.report()
-        ready = report.database.ok and report.llm.ok and self.serving
+        ready = report.status == "ok"  # both answer, and not draining
         return Readiness(ready=ready, database=report.database.ok, llm=report.llm.ok)
 
     async def check_database(self) -> DatabaseHealth:

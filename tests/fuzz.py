@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,8 @@ def run_schemathesis(base_url: str, max_examples: int, workers: int = 1) -> Fuzz
         "--request-timeout",
         "20",
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=ROOT)
+    with tempfile.TemporaryDirectory() as scratch:  # its cache (.schemathesis/) goes here
+        done = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=scratch)
     output = done.stdout + done.stderr
     return FuzzRun(
         returncode=done.returncode,
