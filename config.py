@@ -7,6 +7,7 @@ per variable that names it and says what it accepts (see `load_settings`).
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -137,10 +138,43 @@ class Settings(BaseSettings):
     session_purge_interval_seconds: float = Field(600.0, gt=0)
     sse_keepalive_seconds: float = Field(15.0, gt=0)
 
-    host: str = "0.0.0.0"
+    host: str = Field(
+        "127.0.0.1",
+        description="Address `python main.py` binds; a non-loopback one turns AUTH_MODE's "
+        "default to api_key",
+    )
     port: int = Field(8080, ge=1, le=65535)
     debug: bool = False
-    cors_origins: CommaList = Field(default_factory=list)
+    auth_mode: Literal["none", "api_key"] | None = Field(
+        None,
+        description="api_key: every request needs `Authorization: Bearer <key>` "
+        "(`python main.py keys create`); none: no keys. Unset: none on a loopback HOST, "
+        "else api_key",
+    )
+    rate_limit_per_minute: int = Field(
+        600, ge=0, description="Requests per minute per API key (429 past it); 0 = no limit"
+    )
+    rate_limit_concurrent_streams: int = Field(
+        8,
+        ge=0,
+        description="Replies one API key may have generating at once, streamed or whole "
+        "(429 past it); 0 = no limit",
+    )
+    rate_limit_storage_url: str = Field(
+        "memory://",
+        description="Where request counts are kept (the `limits` library): memory:// counts "
+        "per process; redis://host:port shares them between gunicorn workers",
+    )
+    log_content: bool = Field(
+        False,
+        description="Log message text and query strings (they carry messages); keys are "
+        "never logged",
+    )
+    cors_origins: CommaList = Field(
+        default_factory=list,
+        description="Origins browsers may call from, comma-separated; `*` alone = any "
+        "origin, without credentials",
+    )
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
 
     @field_validator("cors_origins", mode="before")
@@ -148,6 +182,29 @@ class Settings(BaseSettings):
     def _split_comma_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        if "*" in value and len(value) > 1:
+            raise ValueError("`*` allows every origin and must stand alone")
+        for origin in value:
+            if origin != "*" and not _is_origin(origin):
+                raise ValueError(f"{origin!r} is not an origin: give scheme://host[:port], no path")
+        return value
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _check_limit_storage(cls, value: str) -> str:
+        from limits.errors import ConfigurationError as StorageError
+        from limits.storage import storage_from_string
+
+        async_url = value if value.startswith("async+") else f"async+{value}"
+        try:
+            storage_from_string(async_url)
+        except StorageError as exc:
+            raise ValueError(f"not a storage the limits library has: {exc}") from None
         return value
 
     @field_validator("log_level", mode="before")
@@ -172,6 +229,13 @@ class Settings(BaseSettings):
         return ",".join(urls)
 
     @property
+    def auth_required(self) -> bool:
+        """API keys are checked: AUTH_MODE=api_key, or unset on a non-loopback HOST."""
+        if self.auth_mode is None:
+            return not is_loopback(self.host)
+        return self.auth_mode == "api_key"
+
+    @property
     def llm_server_urls(self) -> list[str]:
         """The LLM servers, in order of preference."""
         return self.llm_server_url.split(",")
@@ -184,6 +248,21 @@ class Settings(BaseSettings):
                 f"LLM_CONTEXT_TOKENS ({self.llm_context_tokens}): the prompt needs room too"
             )
         return self
+
+
+def is_loopback(host: str) -> bool:
+    """Only this machine can connect: localhost, 127.0.0.0/8 or ::1."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def _is_origin(origin: str) -> bool:
+    scheme, sep, rest = origin.partition("://")
+    return bool(sep) and scheme in ("http", "https") and bool(rest) and "/" not in rest
 
 
 class ConfigurationError(Exception):

@@ -1,5 +1,5 @@
-"""The application: create_app(), its lifespan, `python main.py` to serve it and
-`python main.py backup PATH` to copy its database while it serves.
+"""The application: create_app(), its lifespan, and `python main.py` to serve it;
+`python main.py backup PATH` and `python main.py keys ...` are in cli.py.
 
 The lifespan owns the long-lived resources: the database (services/storage.py:
 one async engine, and on SQLite a writer thread) and one pooled httpx.AsyncClient,
@@ -14,7 +14,6 @@ import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -23,16 +22,18 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
-from api import chat, health, messages, sessions, ws
+from api import audit, chat, health, messages, sessions, ws
 from api.body_limit import DeclaredBodyLimit
 from api.body_timeout import BodyTimeout
 from api.drain_gate import DrainGate
 from api.errors import install_error_handlers
+from api.log_hygiene import install_request_line_filter
 from api.responses import SERVICE_UNAVAILABLE
-from config import APP_VERSION, Settings, get_settings
+from api.security_headers import SecurityHeaders
+from cli import backup_command, keys_command
+from config import APP_VERSION, Settings, get_settings, is_loopback
 from models.database import migrate
-from services.backup import BackupError, backup
-from services.container import build_services
+from services.container import Services, build_services
 from services.drain import drain_on_sigterm
 from services.expiry import purge_expired_sessions_forever
 from services.llm.factory import create_http_client
@@ -80,6 +81,7 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level)
     # httpx logs every upstream request at INFO; one line per turn is noise, not signal.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    install_request_line_filter(settings.log_content)
 
 
 def make_lifespan(settings: Settings) -> Any:
@@ -102,6 +104,7 @@ def make_lifespan(settings: Settings) -> Any:
             ]
             undo_drain_hook = drain_on_sigterm(services.drain, services.runner)
             log.info("serving; LLM %s (%s)", serving.llm_server_url, serving.llm_protocol)
+            await log_auth_mode(services)
             try:
                 yield {"services": services}
             finally:
@@ -113,6 +116,30 @@ def make_lifespan(settings: Settings) -> Any:
                 await database.close()
 
     return lifespan
+
+
+OPEN_WARNING = """
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!! AUTH_MODE=none on HOST=%s: anyone who can reach this port can read, write and
+!! delete every conversation. Create a key (python main.py keys create --name NAME
+!! --admin) and unset AUTH_MODE (or set api_key), or bind to 127.0.0.1.
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"""
+
+
+async def log_auth_mode(services: Services) -> None:
+    """Say loudly when the service is open to a network, and when no key can get in."""
+    settings = services.settings
+    if not settings.auth_required:
+        if not is_loopback(settings.host):
+            log.warning(OPEN_WARNING, settings.host)
+        return
+    live = [key for key in await services.keys.list() if key.revoked_at is None]
+    log.info("AUTH_MODE=api_key: %d live key(s)", len(live))
+    if not live:
+        log.warning(
+            "AUTH_MODE=api_key and no live key: every request gets 401; "
+            "create one with: python main.py keys create --name NAME --admin"
+        )
 
 
 async def log_interrupted(database: Database) -> None:
@@ -148,19 +175,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the declared-length check, outside it, answers in our error shape.
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
     app.add_middleware(DeclaredBodyLimit, max_body_bytes=settings.max_body_bytes)
+    # An explicit allow-list; `*` (alone) allows any origin, but then never with
+    # credentials (cookies, HTTP auth): browsers forbid the pair, and it would let
+    # any page act as the user.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials="*" not in settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["X-Request-ID"],
+        expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
     )
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(
         CorrelationIdMiddleware, header_name="X-Request-ID", validator=_valid_request_id
     )
     install_error_handlers(app)
-    for module in (sessions, chat, messages, health, ws):
+    for module in (sessions, chat, messages, health, audit, ws):
         app.include_router(module.router)
     return app
 
@@ -179,26 +210,11 @@ def exit_unless_local_model_installed(settings: Settings) -> None:
         raise SystemExit(2) from None
 
 
-def backup_command(args: list[str]) -> int:
-    """`python main.py backup PATH`: copy the live database (services/backup.py)."""
-    if len(args) != 1:
-        print("usage: python main.py backup PATH", file=sys.stderr)
-        return 2
-    try:
-        report = backup(get_settings().database_url, Path(args[0]))
-    except BackupError as exc:
-        print(f"Backup failed: {exc}", file=sys.stderr)
-        return 2
-    print(
-        f"backed up {report.sessions} sessions, {report.messages} messages "
-        f"({report.bytes} bytes) to {report.path}"
-    )
-    return 0
-
+COMMANDS = {"backup": backup_command, "keys": keys_command}
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["backup"]:
-        raise SystemExit(backup_command(sys.argv[2:]))
+    if (command := COMMANDS.get(sys.argv[1] if len(sys.argv) > 1 else "")) is not None:
+        raise SystemExit(command(sys.argv[2:]))
     current = get_settings()
     exit_unless_local_model_installed(current)
     uvicorn.run(

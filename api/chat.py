@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse
 
+from api.auth import CallerDep, StreamCallerDep
 from api.deps import (
     ChatDep,
     IdempotencyKey,
@@ -17,6 +18,7 @@ from api.deps import (
     require_json_body,
 )
 from api.responses import (
+    AUTH_ERRORS,
     BODY_ERRORS,
     CHAT_UNPROCESSABLE,
     LLM_ERRORS,
@@ -27,7 +29,12 @@ from api.responses import (
 from api.sse import EVENT_ID_SCHEMA, NOTHING_LEFT, STREAM_DOC, event_stream, resume_point
 from models.chat import ChatQuery, ChatRequest, ChatResponse
 
-router = APIRouter(prefix="/api/chat", tags=["chat"], dependencies=[Depends(require_json_body)])
+router = APIRouter(
+    prefix="/api/chat",
+    tags=["chat"],
+    dependencies=[Depends(require_json_body)],
+    responses=AUTH_ERRORS,
+)
 
 REQUEST_ERRORS = {
     **SESSION_NOT_FOUND,
@@ -44,7 +51,11 @@ REQUEST_ERRORS = {
     responses={**REQUEST_ERRORS, **LLM_ERRORS},
 )
 async def chat(
-    body: ChatRequest, service: ChatDep, response: Response, key: IdempotencyKey = None
+    body: ChatRequest,
+    service: ChatDep,
+    caller: CallerDep,
+    response: Response,
+    key: IdempotencyKey = None,
 ) -> ChatResponse:
     """Send a message and get the whole reply; both messages are stored first.
 
@@ -53,7 +64,7 @@ async def chat(
     Sent again with the same `Idempotency-Key`, it waits for the original turn and
     answers the same reply (header `Idempotent-Replayed: true`).
     """
-    result = await service.complete(body, key)
+    result = await service.complete(body, key, caller)
     mark_replayed(response, result.replayed)
     return result.value
 
@@ -64,7 +75,11 @@ async def chat(
     responses={**STREAM_DOC, **REQUEST_ERRORS},
 )
 async def chat_stream(
-    body: ChatRequest, service: ChatDep, settings: SettingsDep, key: IdempotencyKey = None
+    body: ChatRequest,
+    service: ChatDep,
+    settings: SettingsDep,
+    caller: CallerDep,
+    key: IdempotencyKey = None,
 ) -> EventSourceResponse:
     """Send a message and receive the reply as Server-Sent Events.
 
@@ -74,7 +89,7 @@ async def chat_stream(
     Sent again with the same `Idempotency-Key`, it streams the original turn from its
     first event (live if it is still generating) instead of starting another.
     """
-    result = await service.stream(body, key)
+    result = await service.stream(body, key, caller)
     stream = event_stream(result.value, settings.sse_keepalive_seconds)
     mark_replayed(stream, result.replayed)
     return stream
@@ -90,6 +105,7 @@ async def chat_stream_get(
     service: ChatDep,
     settings: SettingsDep,
     replay: ReplayDep,
+    caller: StreamCallerDep,
     last_event_id: Annotated[
         str | None,
         Header(description="Sent by EventSource when it reconnects", **EVENT_ID_SCHEMA),
@@ -105,8 +121,8 @@ async def chat_stream_get(
     """
     if last_event_id:
         after = resume_point(last_event_id, None)
-        events = await replay.resume_newest(query.session_id, after)
+        events = await replay.resume_newest(query.session_id, after, caller)
         if events is None:
             return Response(status_code=204)
         return event_stream(events, settings.sse_keepalive_seconds)
-    return await chat_stream(query, service, settings)
+    return await chat_stream(query, service, settings, caller)

@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 
 from config import Settings
 from models.idempotency import MAX_KEY_CHARS
+from services.audit import AuditLog
 from services.chat import ChatService
 from services.container import Services
 from services.health import HealthService
@@ -62,6 +63,10 @@ def _health(request: Request) -> HealthService:
     return get_services(request).health
 
 
+def _audit(request: Request) -> AuditLog:
+    return get_services(request).audit
+
+
 SessionsDep = Annotated[SessionService, Depends(_sessions)]
 HistoryDep = Annotated[HistoryService, Depends(_history)]
 TurnsDep = Annotated[TurnService, Depends(_turns)]
@@ -71,6 +76,7 @@ ChatDep = Annotated[ChatService, Depends(_chat)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 HealthDep = Annotated[HealthService, Depends(_health)]
 TurnStatusDep = Annotated[TurnStatusReader, Depends(_turn_status)]
+AuditDep = Annotated[AuditLog, Depends(_audit)]
 
 
 async def require_json_body(request: Request) -> None:

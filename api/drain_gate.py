@@ -12,7 +12,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from api.errors import service_error_response
+from api.errors import deny_websocket, service_error_response
 from services.errors import ShuttingDown
 
 WS_TRY_AGAIN_LATER = 1013
@@ -41,12 +41,7 @@ class DrainGate:
 
 
 async def _refuse(refusal: ShuttingDown, scope: Scope, receive: Receive, send: Send) -> None:
-    response = service_error_response(refusal)
     if scope["type"] == "http":
-        await response(scope, receive, send)
+        await service_error_response(refusal)(scope, receive, send)
         return
-    websocket = WebSocket(scope, receive, send)
-    if "websocket.http.response" in scope.get("extensions", {}):
-        await websocket.send_denial_response(response)
-    else:
-        await websocket.close(WS_TRY_AGAIN_LATER, refusal.message[:120])
+    await deny_websocket(WebSocket(scope, receive, send), refusal, WS_TRY_AGAIN_LATER)

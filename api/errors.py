@@ -7,7 +7,6 @@ and the `request_id` that also appears in the X-Request-ID header and in our log
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.routing import Match
+from starlette.websockets import WebSocket
 
 from models.errors import ErrorBody
 from services.errors import ServiceError, TurnInProgress
@@ -59,9 +59,17 @@ def summarize_validation(raw_errors: Sequence[Any]) -> tuple[str, list[dict[str,
 
 def service_error_response(exc: ServiceError) -> JSONResponse:
     response = error_response(exc.status_code, exc.message, exc.code, **error_extras(exc))
-    if exc.retry_after is not None:
-        response.headers["Retry-After"] = str(math.ceil(exc.retry_after))
+    response.headers.update(exc.headers())
     return response
+
+
+async def deny_websocket(socket: WebSocket, exc: ServiceError, close_code: int) -> None:
+    """Refuse a WebSocket handshake with the error's HTTP response where the server
+    can send one (uvicorn can), else by closing with `close_code` and its message."""
+    if "websocket.http.response" in socket.scope.get("extensions", {}):
+        await socket.send_denial_response(service_error_response(exc))
+    else:
+        await socket.close(close_code, exc.message[:120])
 
 
 async def _service_error(_: Request, exc: Exception) -> JSONResponse:

@@ -7,7 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api.auth import OptionalCallerDep
 from api.deps import HealthDep
+from api.responses import AUTH_ERRORS
 from models.health import HealthReport, Liveness, Readiness
 
 router = APIRouter(prefix="/api/health", tags=["health"])
@@ -25,12 +27,18 @@ NOT_READY: dict[int | str, Any] = {
 }
 
 
-@router.get("", response_model=HealthReport, responses=UNAVAILABLE)
-async def health(service: HealthDep) -> JSONResponse:
+@router.get("", response_model=HealthReport, responses={**UNAVAILABLE, **AUTH_ERRORS})
+async def health(service: HealthDep, caller: OptionalCallerDep) -> JSONResponse:
     """Database and LLM server state: 200 ok/degraded; 503 when the database fails or
-    the service is draining after SIGTERM (`shutting_down`)."""
+    the service is draining after SIGTERM (`shutting_down`).
+
+    Open without a key, but then only `status`: the details (URLs, model, version,
+    errors) need an admin key, or AUTH_MODE=none.
+    """
     report = await service.report()
     code = 503 if report.status in ("unavailable", "shutting_down") else 200
+    if caller is None or not caller.admin:
+        return JSONResponse({"status": report.status}, status_code=code)
     return JSONResponse(report.model_dump(mode="json"), status_code=code)
 
 

@@ -7,21 +7,22 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 from sse_starlette import EventSourceResponse
 
+from api.auth import CallerDep, StreamCallerDep
 from api.deps import ReplayDep, RunnerDep, SettingsDep
-from api.responses import MESSAGE_NOT_FOUND, VALIDATION
+from api.responses import AUTH_ERRORS, MESSAGE_NOT_FOUND, VALIDATION
 from api.sse import EVENT_ID_SCHEMA, NOTHING_LEFT, STREAM_DOC, event_stream, resume_point
 from models.chat import StopResult
 
-router = APIRouter(prefix="/api/messages", tags=["messages"])
+router = APIRouter(prefix="/api/messages", tags=["messages"], responses=AUTH_ERRORS)
 
 
 @router.post("/{message_id}/cancel", response_model=StopResult, responses=MESSAGE_NOT_FOUND)
-async def cancel_reply(message_id: str, runner: RunnerDep) -> StopResult:
+async def cancel_reply(message_id: str, runner: RunnerDep, caller: CallerDep) -> StopResult:
     """Stop this reply if it is still being generated (as `POST /api/sessions/{id}/stop`).
 
     A reply that already ended is left as it is: 200 with `stopped: false` and its status.
     """
-    return await runner.stop_message(message_id)
+    return await runner.stop_message(message_id, caller)
 
 
 @router.get(
@@ -33,6 +34,7 @@ async def resume_stream(
     message_id: str,
     replay: ReplayDep,
     settings: SettingsDep,
+    caller: StreamCallerDep,
     after: Annotated[
         int | None, Query(ge=0, description="Send the events after this id (as Last-Event-ID)")
     ] = None,
@@ -51,7 +53,7 @@ async def resume_stream(
     in order and the deltas received before and after the reconnect add up to the
     stored content exactly. 204 when the reply ended and nothing is left to send.
     """
-    events = await replay.resume(message_id, resume_point(last_event_id, after))
+    events = await replay.resume(message_id, resume_point(last_event_id, after), caller)
     if events is None:
         return Response(status_code=204)
     return event_stream(events, settings.sse_keepalive_seconds)

@@ -48,6 +48,12 @@ VALIDATION = error_doc(
     "temperature: Input should be less than or equal to 2",
     "validation_error",
 )
+BAD_CURSOR = error_doc(
+    422,
+    "Malformed or foreign cursor",
+    "cursor 'x' is not one this service handed out",
+    "invalid_cursor",
+)
 NOT_JSON = error_doc(
     415,
     "Body is not declared as JSON",
@@ -150,3 +156,30 @@ LLM_ERRORS: dict[int | str, Any] = {
         504, "LLM server did not answer in time", "LLM server did not answer in time", "llm_timeout"
     ),
 }
+UNAUTHENTICATED = error_examples(
+    401,
+    "AUTH_MODE=api_key and no key, a bad key or a revoked one (with WWW-Authenticate)",
+    {
+        "unauthenticated": "send an API key: Authorization: Bearer <key>",
+        "invalid_api_key": "the API key is not valid",
+        "api_key_revoked": "the API key has been revoked",
+    },
+)
+RATE_LIMITED = error_examples(
+    429,
+    "The key's requests per minute (RATE_LIMIT_PER_MINUTE) or replies generating at"
+    " once (RATE_LIMIT_CONCURRENT_STREAMS) are used up; Retry-After says when to retry",
+    {
+        "rate_limited": "more than 600 requests in a minute from this key"
+        " (RATE_LIMIT_PER_MINUTE); retry in 12 s",
+        "too_many_streams": "this key already has 8 replies being generated"
+        " (RATE_LIMIT_CONCURRENT_STREAMS); wait for one to end",
+    },
+)
+AUTH_ERRORS: dict[int | str, Any] = {**UNAUTHENTICATED, **RATE_LIMITED}
+ADMIN_ONLY = error_doc(
+    403,
+    "The key is not an admin key",
+    "this needs an admin key (python main.py keys create --admin)",
+    "admin_required",
+)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response, status
 
+from api.auth import CallerDep
 from api.deps import (
     HistoryDep,
     IdempotencyKey,
@@ -16,23 +17,18 @@ from api.deps import (
     require_json_body,
 )
 from api.responses import (
+    AUTH_ERRORS,
+    BAD_CURSOR,
     BODY_ERRORS,
     CREATE_UNPROCESSABLE,
     SESSION_NOT_FOUND,
     VALIDATION,
-    error_doc,
 )
 from models.chat import StopResult, TurnStatus
-from models.message import MessagePage
+from models.message import MessagePage, SessionExport
 from models.session import SessionCreate, SessionPage, SessionPublic, SessionUpdate
 
-router = APIRouter(prefix="/api/sessions", tags=["sessions"])
-BAD_CURSOR = error_doc(
-    422,
-    "Malformed or foreign cursor",
-    "cursor 'x' is not one this service handed out",
-    "invalid_cursor",
-)
+router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=AUTH_ERRORS)
 
 
 @router.post(
@@ -44,6 +40,7 @@ BAD_CURSOR = error_doc(
 )
 async def create_session(
     sessions: SessionsDep,
+    caller: CallerDep,
     response: Response,
     key: IdempotencyKey = None,
     body: Annotated[SessionCreate | None, Body()] = None,
@@ -54,7 +51,7 @@ async def create_session(
     the first time (header `Idempotent-Replayed: true`) instead of a second one.
     """
     body = body or SessionCreate()
-    result = await sessions.create_once(body, key)
+    result = await sessions.create_once(body, key, caller)
     mark_replayed(response, result.replayed)
     return result.value
 
@@ -62,17 +59,19 @@ async def create_session(
 @router.get("", response_model=SessionPage, responses=BAD_CURSOR)
 async def list_sessions(
     sessions: SessionsDep,
+    caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 20,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> SessionPage:
-    """List live sessions, most recently accessed first, keyset-paginated."""
-    return await sessions.list_page(limit, cursor)
+    """List the caller's live sessions (an admin key's: everyone's), most recently
+    accessed first, keyset-paginated."""
+    return await sessions.list_page(limit, cursor, caller)
 
 
 @router.get("/{session_id}", response_model=SessionPublic, responses=SESSION_NOT_FOUND)
-async def get_session(session_id: str, sessions: SessionsDep) -> SessionPublic:
+async def get_session(session_id: str, sessions: SessionsDep, caller: CallerDep) -> SessionPublic:
     """Read one session (counts as access: it postpones expiry)."""
-    return await sessions.get(session_id)
+    return await sessions.get(session_id, caller)
 
 
 @router.patch(
@@ -82,16 +81,16 @@ async def get_session(session_id: str, sessions: SessionsDep) -> SessionPublic:
     dependencies=[Depends(require_json_body)],
 )
 async def update_session(
-    session_id: str, body: SessionUpdate, sessions: SessionsDep
+    session_id: str, body: SessionUpdate, sessions: SessionsDep, caller: CallerDep
 ) -> SessionPublic:
     """Replace the metadata and/or the system prompt; fields left out are kept."""
-    return await sessions.update(session_id, body.metadata, body.system_prompt)
+    return await sessions.update(session_id, caller, body.metadata, body.system_prompt)
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=SESSION_NOT_FOUND)
-async def delete_session(session_id: str, sessions: SessionsDep) -> Response:
-    """Delete a session and all its messages."""
-    await sessions.delete(session_id)
+async def delete_session(session_id: str, sessions: SessionsDep, caller: CallerDep) -> Response:
+    """Delete a session and all its messages (recorded in the audit trail)."""
+    await sessions.delete(session_id, caller)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -103,27 +102,35 @@ async def delete_session(session_id: str, sessions: SessionsDep) -> Response:
 async def list_messages(
     session_id: str,
     history: HistoryDep,
+    caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=500, description="How many messages")] = 50,
     before: Annotated[
         str | None, Query(description="message_id: return only older messages")
     ] = None,
 ) -> MessagePage:
     """The newest messages (before `before`), in chronological order."""
-    return await history.page(session_id, limit, before)
+    return await history.page(session_id, caller, limit, before)
+
+
+@router.get("/{session_id}/export", response_model=SessionExport, responses=SESSION_NOT_FOUND)
+async def export_session(session_id: str, history: HistoryDep, caller: CallerDep) -> SessionExport:
+    """The whole conversation in one document: the session and every message, oldest
+    first (recorded in the audit trail as `session.export`)."""
+    return await history.export(session_id, caller)
 
 
 @router.get("/{session_id}/status", response_model=TurnStatus, responses=SESSION_NOT_FOUND)
-async def turn_status(session_id: str, reader: TurnStatusDep) -> TurnStatus:
+async def turn_status(session_id: str, reader: TurnStatusDep, caller: CallerDep) -> TurnStatus:
     """Is the session generating a reply, and how much of it is stored so far?
 
     Read from the database, so any worker answers alike; polling it does not count
     as access to the session.
     """
-    return await reader.status(session_id)
+    return await reader.status(session_id, caller)
 
 
 @router.post("/{session_id}/stop", response_model=StopResult, responses=SESSION_NOT_FOUND)
-async def stop_turn(session_id: str, runner: RunnerDep) -> StopResult:
+async def stop_turn(session_id: str, runner: RunnerDep, caller: CallerDep) -> StopResult:
     """Stop the reply the session is generating, whichever worker generates it.
 
     The upstream stream is closed at once (the LLM server stops decoding), the reply
@@ -132,4 +139,4 @@ async def stop_turn(session_id: str, runner: RunnerDep) -> StopResult:
     ended (normally within a few hundred ms). No reply being generated: 200 with
     `stopped: false`.
     """
-    return await runner.stop_session(session_id)
+    return await runner.stop_session(session_id, caller)

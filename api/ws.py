@@ -21,8 +21,10 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
+from api.auth import bearer_token, caller_for
 from api.deps import get_services
-from api.errors import error_extras, summarize_validation
+from api.errors import deny_websocket, error_extras, summarize_validation
+from models.auth import Caller
 from models.chat import ChatRequest
 from models.types import utcnow
 from services.container import Services
@@ -32,13 +34,17 @@ from services.turn_events import TurnEvent
 log = logging.getLogger(__name__)
 router = APIRouter()
 SESSION_GONE_CLOSE_CODE = 4404
+POLICY_VIOLATION = 1008  # the close code when no HTTP 401 can be sent
 
 
 class ChatSocket:
     """One client connection bound to one session."""
 
-    def __init__(self, socket: WebSocket, services: Services, session_id: str) -> None:
+    def __init__(
+        self, socket: WebSocket, services: Services, session_id: str, caller: Caller
+    ) -> None:
         self.socket, self.services, self.session_id = socket, services, session_id
+        self.caller = caller
         self.forwarding: asyncio.Task[None] | None = None
 
     async def send(self, type_: str, data: dict[str, Any], event_id: int | None = None) -> None:
@@ -51,7 +57,7 @@ class ChatSocket:
         await self.send("error", {"code": code, "message": message, **extra})
 
     async def send_status(self) -> None:
-        status = await self.services.turn_status.status(self.session_id)
+        status = await self.services.turn_status.status(self.session_id, self.caller)
         await self.send("status", status.model_dump(mode="json"))
 
     async def handle(self, raw: str) -> None:
@@ -64,7 +70,7 @@ class ChatSocket:
         if kind == "chat":
             await self.chat(request)
         elif kind == "stop":
-            await self.services.runner.stop_session(self.session_id)
+            await self.services.runner.stop_session(self.session_id, self.caller)
             await self.forwarded()  # the turn's `done` goes out before the status
             await self.send_status()
         elif kind == "status":
@@ -81,7 +87,8 @@ class ChatSocket:
             summary, _ = summarize_validation(exc.errors())
             await self.send_error("validation_error", summary)
             return
-        prepared = await self.services.turns.prepare(chat)
+        await self.services.request_rate.count(self.caller)
+        prepared = await self.services.turns.prepare(chat, self.caller)
         live = self.services.runner.start(prepared)
         events = self.services.runner.follow(live, on_disconnect=chat.on_disconnect)
         self.forwarding = asyncio.create_task(self.forward(events))
@@ -106,8 +113,18 @@ class ChatSocket:
 
 @router.websocket("/ws/{session_id}")
 async def chat_socket(socket: WebSocket, session_id: str) -> None:
+    """Authenticated like HTTP (header, or `access_token` for browsers): a bad key is
+    refused with 401 before the handshake completes; another key's session looks
+    exactly like a missing one (an `error` event, then close 4404)."""
+    token = bearer_token(socket.headers.get("authorization"))
+    try:
+        caller = await caller_for(socket, token or socket.query_params.get("access_token"))
+    except ServiceError as exc:
+        await deny_websocket(socket, exc, POLICY_VIOLATION)
+        return
+    assert caller is not None
     await socket.accept()
-    connection = ChatSocket(socket, get_services(socket), session_id)
+    connection = ChatSocket(socket, get_services(socket), session_id, caller)
     try:
         await connection.send_status()
     except ServiceError as exc:

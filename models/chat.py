@@ -95,9 +95,11 @@ class ChatRequest(BaseModel):
 
 class ChatQuery(ChatRequest):
     """ChatRequest from a query string (GET /api/chat/stream), where every value is
-    text: "256" and "true" are what a number and a flag look like there."""
+    text: "256" and "true" are what a number and a flag look like there. Other query
+    parameters are left alone, as on the web at large: `access_token` (api/auth.py)
+    and cache-busters."""
 
-    model_config = ConfigDict(strict=False)
+    model_config = ConfigDict(strict=False, extra="ignore")
 
 
 class ChatResponse(BaseModel):

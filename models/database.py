@@ -19,6 +19,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+import models.auth
 import models.idempotency
 import models.message
 import models.turn_stop  # noqa: F401  (every table on the metadata, for `alembic revision`)

@@ -43,7 +43,10 @@ class LLMHealth(BaseModel):
 
 class HealthReport(BaseModel):
     """ok: all good; degraded: the database works but the LLM server does not;
-    unavailable: the database does not work; shutting_down: draining after SIGTERM."""
+    unavailable: the database does not work; shutting_down: draining after SIGTERM.
+
+    version, database and llm (URLs, models, errors) only for admin keys, and with
+    AUTH_MODE=none; anyone else gets the status alone."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -78,9 +81,9 @@ class HealthReport(BaseModel):
     )
 
     status: Literal["ok", "degraded", "unavailable", "shutting_down"]
-    version: str
-    database: DatabaseHealth
-    llm: LLMHealth
+    version: str | None = Field(None, description="Admin keys only")
+    database: DatabaseHealth | None = Field(None, description="Admin keys only")
+    llm: LLMHealth | None = Field(None, description="Admin keys only")
 
 
 class Liveness(BaseModel):

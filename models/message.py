@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
 
+from models.session import SESSION_EXAMPLE, SessionPublic
 from models.types import UTCDateTime
 
 
@@ -153,3 +154,16 @@ class MessagePage(BaseModel):
         None,
         description="message_id to pass as `before` for the older page; null when none",
     )
+
+
+class SessionExport(BaseModel):
+    """A whole conversation: the session and every message, oldest first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"session": SESSION_EXAMPLE, "messages": [MESSAGE_EXAMPLE]}]
+        }
+    )
+
+    session: SessionPublic
+    messages: list[MessagePublic]

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Column, Index, Table
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
 
+from models.auth import MAX_KEY_NAME_CHARS
 from models.text import Text, json_bytes
 from models.types import UTCDateTime
 
@@ -21,7 +22,10 @@ class SessionRecord(SQLModel, table=True):
     """One conversation. `last_seq` hands out message positions without a scan."""
 
     __tablename__ = "sessions"
-    __table_args__ = (Index("ix_sessions_last_accessed", "last_accessed", "session_id"),)
+    __table_args__ = (
+        Index("ix_sessions_last_accessed", "last_accessed", "session_id"),
+        Index("ix_sessions_owner", "owner", "last_accessed", "session_id"),
+    )
 
     session_id: str = TableField(primary_key=True, max_length=36)
     created_at: datetime = TableField(sa_column=Column(UTCDateTime(), nullable=False))
@@ -32,6 +36,8 @@ class SessionRecord(SQLModel, table=True):
     system_prompt: str | None = None
     message_count: int = 0
     last_seq: int = 0
+    # The name of the API key that created it; None with AUTH_MODE=none.
+    owner: str | None = TableField(default=None, max_length=MAX_KEY_NAME_CHARS)
 
 
 SESSION_EXAMPLE: dict[str, Any] = {
@@ -41,6 +47,7 @@ SESSION_EXAMPLE: dict[str, Any] = {
     "metadata": {"user_id": "example"},
     "system_prompt": None,
     "message_count": 4,
+    "owner": "alice",
 }
 sessions_table: Table = SessionRecord.__table__  # type: ignore[attr-defined]
 
@@ -95,6 +102,9 @@ class SessionPublic(BaseModel):
     metadata: dict[str, Any]
     system_prompt: str | None
     message_count: int
+    owner: str | None = Field(
+        None, description="Name of the API key that created it; null without AUTH_MODE=api_key"
+    )
 
 
 class SessionPage(BaseModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from models.auth import Caller
 from models.chat import ChatRequest, ChatResponse
 from services.idempotency import IdempotencyClaim, Repeated, Replayable, claim
 from services.turn import TurnService
@@ -28,25 +29,32 @@ class ChatService:
         self.runner = runner
         self.replay = replay
 
-    def _claim(self, scope: str, key: str | None, chat: ChatRequest) -> IdempotencyClaim | None:
-        return claim(scope, key, chat, self.turns.settings.idempotency_ttl_hours)
+    def _claim(
+        self, scope: str, key: str | None, chat: ChatRequest, caller: Caller
+    ) -> IdempotencyClaim | None:
+        return claim(scope, key, chat, self.turns.settings.idempotency_ttl_hours, caller)
 
-    async def complete(self, chat: ChatRequest, key: str | None) -> Replayable[ChatResponse]:
+    async def complete(
+        self, chat: ChatRequest, key: str | None, caller: Caller
+    ) -> Replayable[ChatResponse]:
         """The whole reply of a new turn, or of the turn this key started."""
+        claimed = self._claim(WHOLE_REPLY_SCOPE, key, chat, caller)
         try:
-            turn = await self.turns.prepare(chat, self._claim(WHOLE_REPLY_SCOPE, key, chat))
+            turn = await self.turns.prepare(chat, caller, claimed)
         except Repeated as repeat:
-            return Replayable(await self.replay.original_reply(repeat.turn_id()), replayed=True)
+            reply = await self.replay.original_reply(repeat.turn_id(), caller)
+            return Replayable(reply, replayed=True)
         return Replayable(await self.runner.complete(turn))
 
     async def stream(
-        self, chat: ChatRequest, key: str | None
+        self, chat: ChatRequest, key: str | None, caller: Caller
     ) -> Replayable[AsyncIterator[TurnEvent]]:
         """The events of a new turn, or of the turn this key started (from its start)."""
+        claimed = self._claim(STREAM_SCOPE, key, chat, caller)
         try:
-            turn = await self.turns.prepare(chat, self._claim(STREAM_SCOPE, key, chat))
+            turn = await self.turns.prepare(chat, caller, claimed)
         except Repeated as repeat:
-            events = await self.replay.follow_from_start(repeat.turn_id())
+            events = await self.replay.follow_from_start(repeat.turn_id(), caller)
             return Replayable(events, replayed=True)
         live = self.runner.start(turn)
         return Replayable(self.runner.follow(live, on_disconnect=chat.on_disconnect))

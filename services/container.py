@@ -7,11 +7,14 @@ from dataclasses import dataclass
 import httpx
 
 from config import Settings
+from services.audit import AuditLog
 from services.chat import ChatService
 from services.drain import Drain
 from services.health import HealthService
 from services.history import HistoryService
+from services.keys import KeyService
 from services.llm import LLMPool, create_llm_pool
+from services.rate_limits import RequestRate
 from services.sessions import SessionService
 from services.storage import Database
 from services.turn import TurnService
@@ -35,6 +38,9 @@ class Services:
     turn_status: TurnStatusReader
     health: HealthService
     drain: Drain
+    keys: KeyService
+    audit: AuditLog
+    request_rate: RequestRate
 
 
 def build_services(settings: Settings, database: Database, http: httpx.AsyncClient) -> Services:
@@ -43,7 +49,8 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         database, settings.session_timeout_hours, settings.idempotency_ttl_hours
     )
     drain = Drain(settings.shutdown_grace_seconds)
-    turns = TurnService(TurnStore(database, sessions), llm, settings, drain)
+    store = TurnStore(database, sessions, settings.rate_limit_concurrent_streams)
+    turns = TurnService(store, llm, settings, drain)
     runner = TurnRunner(turns, TurnStops(database, sessions))
     replay = TurnReplay(database, sessions, runner)
     return Services(
@@ -58,4 +65,7 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         turn_status=TurnStatusReader(database, sessions),
         health=HealthService(database, llm, drain),
         drain=drain,
+        keys=KeyService(database),
+        audit=AuditLog(database),
+        request_rate=RequestRate(settings.rate_limit_per_minute, settings.rate_limit_storage_url),
     )

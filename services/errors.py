@@ -15,6 +15,10 @@ first SSE byte, as `error` events with the same code and message.
     ├── TurnInProgress             409  turn_in_progress (names the streaming message_id)
     ├── TurnInterrupted            503  interrupted (the service stopped mid-reply)
     ├── ShuttingDown               503  shutting_down (SIGTERM: draining; Retry-After)
+    ├── Unauthenticated            401  unauthenticated / invalid_api_key / api_key_revoked
+    ├── AdminRequired              403  admin_required
+    ├── KeyNameTaken               409  key_name_taken (`keys create`)
+    ├── RateLimited                429  rate_limited / too_many_streams (Retry-After)
     └── LLMError
         ├── LLMUnavailable         503  llm_unavailable
         ├── LLMTimeout             504  llm_timeout
@@ -27,6 +31,8 @@ first SSE byte, as `error` events with the same code and message.
 
 from __future__ import annotations
 
+import math
+
 
 class ServiceError(Exception):
     """Base of every error a client may see; message is safe to show."""
@@ -38,6 +44,12 @@ class ServiceError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the error's response carries."""
+        if self.retry_after is None:
+            return {}
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
 
 
 class NotFound(ServiceError):
@@ -166,8 +178,9 @@ class IdempotencyKeyReused(ServiceError):
     code = "idempotency_key_reused"
 
     def __init__(self, key: str, scope: str) -> None:
+        route = scope.split("|")[0]  # without the API key's name (services/idempotency.py)
         super().__init__(
-            f"Idempotency-Key {key!r} was already used for a different {scope} request "
+            f"Idempotency-Key {key!r} was already used for a different {route} request "
             "(the body differs); use a new key for a new request"
         )
 
@@ -234,3 +247,77 @@ class ShuttingDown(ServiceError):
             f"retry in {retry_after:.0f} s (another instance may answer sooner)"
         )
         self.retry_after = retry_after
+
+
+class Unauthenticated(ServiceError):
+    """No usable API key: RFC 6750 asks for a WWW-Authenticate challenge naming why."""
+
+    status_code = 401
+    code = "unauthenticated"
+    challenge = 'Bearer realm="chat-backend"'
+
+    def __init__(self, message: str = "send an API key: Authorization: Bearer <key>") -> None:
+        super().__init__(message)
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": self.challenge}
+
+
+class InvalidApiKey(Unauthenticated):
+    code = "invalid_api_key"
+    challenge = 'Bearer realm="chat-backend", error="invalid_token"'
+
+    def __init__(self) -> None:
+        super().__init__("the API key is not valid")
+
+
+class ApiKeyRevoked(InvalidApiKey):
+    code = "api_key_revoked"
+
+    def __init__(self) -> None:
+        ServiceError.__init__(self, "the API key has been revoked")
+
+
+class AdminRequired(ServiceError):
+    status_code = 403
+    code = "admin_required"
+
+    def __init__(self) -> None:
+        super().__init__("this needs an admin key (python main.py keys create --admin)")
+
+
+class KeyNameTaken(ServiceError):
+    status_code = 409
+    code = "key_name_taken"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a live key named {name!r} exists; revoke it first")
+
+
+class RateLimited(ServiceError):
+    """Too many requests from one key in the last minute."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, limit: int, retry_after: float) -> None:
+        super().__init__(
+            f"more than {limit} requests in a minute from this key (RATE_LIMIT_PER_MINUTE); "
+            f"retry in {max(1, math.ceil(retry_after))} s"
+        )
+        self.retry_after = retry_after
+
+
+class TooManyStreams(RateLimited):
+    """The key already has its RATE_LIMIT_CONCURRENT_STREAMS replies generating."""
+
+    code = "too_many_streams"
+    RETRY_SECONDS = 2.0
+
+    def __init__(self, limit: int) -> None:
+        ServiceError.__init__(
+            self,
+            f"this key already has {limit} replies being generated "
+            "(RATE_LIMIT_CONCURRENT_STREAMS); wait for one to end",
+        )
+        self.retry_after = self.RETRY_SECONDS

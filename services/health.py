@@ -35,9 +35,9 @@ class HealthService:
         return HealthReport(status=status, version=APP_VERSION, database=database, llm=llm)
 
     async def readiness(self) -> Readiness:
-        report = await self.report()
-        ready = report.status == "ok"  # both answer, and not draining
-        return Readiness(ready=ready, database=report.database.ok, llm=report.llm.ok)
+        database, llm = await asyncio.gather(self.check_database(), self.check_llm())
+        ready = database.ok and llm.ok and not self.drain.draining
+        return Readiness(ready=ready, database=database.ok, llm=llm.ok)
 
     async def check_database(self) -> DatabaseHealth:
         """Take the write lock and read a table: the service is useless if it cannot write."""

@@ -1,10 +1,12 @@
-"""Reading a session's stored messages, a page at a time."""
+"""Reading a session's stored messages: a page at a time, or all of it (export)."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from models.message import MessagePage, MessagePublic, messages_table
+from models.auth import Caller
+from models.message import MessagePage, MessagePublic, SessionExport, messages_table
+from services.audit import record_event
 from services.errors import InvalidCursor
 from services.sessions import SessionService
 from services.storage import Database
@@ -17,9 +19,11 @@ class HistoryService:
         self.database = database
         self.sessions = sessions
 
-    async def page(self, session_id: str, limit: int, before: str | None) -> MessagePage:
+    async def page(
+        self, session_id: str, caller: Caller, limit: int, before: str | None
+    ) -> MessagePage:
         """The newest `limit` messages before `before` (a message id), oldest first."""
-        await self.sessions.get(session_id)
+        await self.sessions.get(session_id, caller)
         query = select(messages_table).where(M.session_id == session_id)
         async with self.database.read() as db:
             if before:
@@ -34,3 +38,13 @@ class HistoryService:
         items = [MessagePublic(**row) for row in reversed(rows[:limit])]
         next_cursor = items[0].message_id if len(rows) > limit else None
         return MessagePage(items=items, next_cursor=next_cursor)
+
+    async def export(self, session_id: str, caller: Caller) -> SessionExport:
+        """The session and every message, oldest first; recorded in the audit trail
+        (a whole conversation leaving the service is a security event)."""
+        session = await self.sessions.get(session_id, caller)
+        await self.database.write(record_event, caller, "session.export", session_id)
+        query = select(messages_table).where(M.session_id == session_id).order_by(M.seq)
+        async with self.database.read() as db:
+            rows = (await db.execute(query)).mappings().all()
+        return SessionExport(session=session, messages=[MessagePublic(**row) for row in rows])

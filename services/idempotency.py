@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from models.auth import Caller
 from models.idempotency import idempotency_table
 from models.types import utcnow
 from services.errors import IdempotencyKeyReused
@@ -74,11 +75,14 @@ class _LostRace(Exception):
 
 
 def claim(
-    scope: str, key: str | None, body: BaseModel | None, ttl_hours: float
+    scope: str, key: str | None, body: BaseModel | None, ttl_hours: float, caller: Caller
 ) -> IdempotencyClaim | None:
-    """The claim of a request that sent a key; None without one."""
+    """The claim of a request that sent a key; None without one. Keys are per API
+    key: another key's identical Idempotency-Key is another request."""
     if key is None:
         return None
+    if caller.name is not None:
+        scope = f"{scope}|{caller.name}"
     canonical = json.dumps(
         body.model_dump(mode="json") if body is not None else None,
         sort_keys=True,

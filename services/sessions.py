@@ -17,11 +17,23 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, insert, select, true, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    delete,
+    insert,
+    select,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from models.auth import Caller
 from models.session import SessionCreate, SessionPage, SessionPublic, sessions_table
 from models.types import utcnow
+from services.audit import record_event
 from services.errors import DatabaseUnavailable, InvalidCursor, SessionNotFound
 from services.idempotency import (
     IdempotencyClaim,
@@ -58,43 +70,60 @@ class SessionService:
         cutoff = self._cutoff(now)
         return true() if cutoff is None else S.last_accessed >= cutoff
 
-    async def require_alive(self, db: AsyncConnection, session_id: str) -> None:
-        """SessionNotFound unless the session exists and has not expired."""
-        alive = select(S.session_id).where(S.session_id == session_id, self.alive(utcnow()))
-        if (await db.execute(alive)).first() is None:
+    def visible(self, caller: Caller, now: datetime) -> ColumnElement[bool]:
+        """SQL condition: the session is alive and the caller's: its own key's, or any
+        for an admin key (and with AUTH_MODE=none). Another key's session is exactly
+        as absent as a missing one."""
+        if caller.admin:
+            return self.alive(now)
+        return and_(self.alive(now), S.owner == caller.name)
+
+    async def require_visible(self, db: AsyncConnection, session_id: str, caller: Caller) -> None:
+        """SessionNotFound unless the session exists, is alive and is the caller's."""
+        query = select(S.session_id).where(
+            S.session_id == session_id, self.visible(caller, utcnow())
+        )
+        if (await db.execute(query)).first() is None:
             raise SessionNotFound(session_id)
 
     async def create(
-        self, metadata: dict[str, Any] | None = None, system_prompt: str | None = None
+        self,
+        caller: Caller,
+        metadata: dict[str, Any] | None = None,
+        system_prompt: str | None = None,
     ) -> SessionPublic:
-        return await self.database.write(insert_session, metadata or {}, system_prompt)
+        return await self.database.write(insert_session, caller, metadata or {}, system_prompt)
 
-    async def create_once(self, body: SessionCreate, key: str | None) -> Replayable[SessionPublic]:
-        """create(), or with an Idempotency-Key already used here the session it created."""
-        claim = idempotency_claim(SESSION_SCOPE, key, body, self.key_hours)
+    async def create_once(
+        self, body: SessionCreate, key: str | None, caller: Caller
+    ) -> Replayable[SessionPublic]:
+        """create(), or with an Idempotency-Key this caller used here the session it created."""
+        claim = idempotency_claim(SESSION_SCOPE, key, body, self.key_hours, caller)
         if claim is None:
-            return Replayable(await self.create(body.metadata, body.system_prompt))
+            return Replayable(await self.create(caller, body.metadata, body.system_prompt))
         try:
             return Replayable(
                 await once_per_key(
                     lambda: self.database.write(
-                        _create_claimed, body.metadata or {}, body.system_prompt, claim
+                        _create_claimed, caller, body.metadata or {}, body.system_prompt, claim
                     )
                 )
             )
         except Repeated as repeat:
             return Replayable(SessionPublic(**repeat.stored_response()), replayed=True)
 
-    async def get(self, session_id: str) -> SessionPublic:
-        """The session, marked as accessed now; 404 when missing or expired."""
+    async def get(self, session_id: str, caller: Caller) -> SessionPublic:
+        """The session, marked as accessed now; 404 when missing, expired or another's."""
         try:
-            return await self._update(session_id, {})
+            return await self._update(session_id, caller, {})
         except DatabaseUnavailable as exc:  # a full disk should not hide the history too
             log.warning("session %s read without marking it accessed: %s", session_id, exc)
-        return await self._read(session_id)
+        return await self._read(session_id, caller)
 
-    async def _read(self, session_id: str) -> SessionPublic:
-        query = select(sessions_table).where(S.session_id == session_id, self.alive(utcnow()))
+    async def _read(self, session_id: str, caller: Caller) -> SessionPublic:
+        query = select(sessions_table).where(
+            S.session_id == session_id, self.visible(caller, utcnow())
+        )
         async with self.database.read() as db:
             row = (await db.execute(query)).mappings().first()
         if row is None:
@@ -102,23 +131,31 @@ class SessionService:
         return SessionPublic(**row)
 
     async def update(
-        self, session_id: str, metadata: dict[str, Any] | None, system_prompt: str | None
+        self,
+        session_id: str,
+        caller: Caller,
+        metadata: dict[str, Any] | None,
+        system_prompt: str | None,
     ) -> SessionPublic:
         changes: dict[str, Any] = {}
         if metadata is not None:
             changes["metadata"] = metadata
         if system_prompt is not None:
             changes["system_prompt"] = system_prompt
-        return await self._update(session_id, changes)
+        return await self._update(session_id, caller, changes)
 
-    async def delete(self, session_id: str) -> None:
-        statement = delete(sessions_table).where(S.session_id == session_id, self.alive(utcnow()))
-        if await self.database.write(rows_changed, statement) == 0:
+    async def delete(self, session_id: str, caller: Caller) -> None:
+        """Delete the session (its messages go by cascade), in the audit trail."""
+        statement = delete(sessions_table).where(
+            S.session_id == session_id, self.visible(caller, utcnow())
+        )
+        if not await self.database.write(_delete_audited, statement, caller, session_id):
             raise SessionNotFound(session_id)
 
-    async def list_page(self, limit: int, cursor: str | None) -> SessionPage:
-        """Newest-accessed first, keyset-paginated on (last_accessed, session_id)."""
-        query = select(sessions_table).where(self.alive(utcnow()))
+    async def list_page(self, limit: int, cursor: str | None, caller: Caller) -> SessionPage:
+        """The caller's sessions (an admin's: all), newest-accessed first,
+        keyset-paginated on (last_accessed, session_id)."""
+        query = select(sessions_table).where(self.visible(caller, utcnow()))
         if cursor:
             last_accessed, session_id = decode_cursor(cursor)
             query = query.where(tuple_(S.last_accessed, S.session_id) < (last_accessed, session_id))
@@ -138,11 +175,13 @@ class SessionService:
             rows_changed, delete(sessions_table).where(S.last_accessed < cutoff)
         )
 
-    async def _update(self, session_id: str, changes: dict[str, Any]) -> SessionPublic:
+    async def _update(
+        self, session_id: str, caller: Caller, changes: dict[str, Any]
+    ) -> SessionPublic:
         now = utcnow()
         statement = (
             update(sessions_table)
-            .where(S.session_id == session_id, self.alive(now))
+            .where(S.session_id == session_id, self.visible(caller, now))
             .values(last_accessed=now, **changes)
             .returning(sessions_table)
         )
@@ -154,33 +193,49 @@ class SessionService:
 
 def insert_session(
     db: Connection,
+    caller: Caller,
     metadata: dict[str, Any],
     system_prompt: str | None,
     *,
     message_count: int = 0,
     last_seq: int = 0,
 ) -> SessionPublic:
-    """Insert a new session inside the caller's transaction."""
+    """Insert a new session of the caller's key, and its audit event, inside the
+    transaction `db`."""
     now = utcnow()
+    session_id = str(uuid.uuid4())
     values = {
-        "session_id": str(uuid.uuid4()),
+        "session_id": session_id,
         "created_at": now,
         "last_accessed": now,
         "metadata": metadata,
         "system_prompt": system_prompt,
         "message_count": message_count,
         "last_seq": last_seq,
+        "owner": caller.name,
     }
     db.execute(insert(sessions_table).values(**values))
+    record_event(db, caller, "session.create", session_id)
     return SessionPublic(**values)
 
 
+def _delete_audited(db: Connection, statement: Any, caller: Caller, session_id: str) -> bool:
+    deleted = rows_changed(db, statement) > 0
+    if deleted:
+        record_event(db, caller, "session.delete", session_id)
+    return deleted
+
+
 def _create_claimed(
-    db: Connection, metadata: dict[str, Any], system_prompt: str | None, claim: IdempotencyClaim
+    db: Connection,
+    caller: Caller,
+    metadata: dict[str, Any],
+    system_prompt: str | None,
+    claim: IdempotencyClaim,
 ) -> SessionPublic:
     now = utcnow()
     find_original(db, claim, now)
-    session = insert_session(db, metadata, system_prompt)
+    session = insert_session(db, caller, metadata, system_prompt)
     record(db, claim, now, session.session_id, response=session.model_dump(mode="json"))
     return session
 

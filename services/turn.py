@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 import anyio
 
 from config import Settings
+from models.auth import Caller
 from models.chat import ChatRequest, ChatResponse
 from models.message import MessagePublic, MessageStatus, TokenUsage
 from services.checkpoint import Checkpointer, CheckpointQueue
@@ -99,7 +100,7 @@ class TurnService:
         self.ends = TurnEnds(store)
 
     async def prepare(
-        self, chat: ChatRequest, claim: IdempotencyClaim | None = None
+        self, chat: ChatRequest, caller: Caller, claim: IdempotencyClaim | None = None
     ) -> PreparedTurn:
         """Validate against configured limits, store the user message, build the window.
 
@@ -113,7 +114,7 @@ class TurnService:
         reply_tokens = chat.max_new_tokens or self.settings.default_max_tokens
         budget = self._prompt_budget(chat.message, reply_tokens)
         start = await self.store.begin(
-            chat.session_id, chat.message, self.settings.max_context_messages - 1, claim
+            chat.session_id, chat.message, self.settings.max_context_messages - 1, caller, claim
         )
         window = build_context_window(
             start.system_prompt or self.settings.default_system_prompt or None,

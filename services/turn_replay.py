@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased
 
+from models.auth import Caller
 from models.chat import ChatResponse
 from models.message import MessageStatus, Role, messages_table
 from models.session import sessions_table
@@ -99,20 +100,23 @@ class TurnReplay:
         self.sessions = sessions
         self.runner = runner
 
-    async def resume(self, message_id: str, after: int) -> AsyncIterator[TurnEvent] | None:
+    async def resume(
+        self, message_id: str, after: int, caller: Caller
+    ) -> AsyncIterator[TurnEvent] | None:
         """The events after `after`; None when the reply ended and all were sent.
 
-        MessageNotFound for an unknown message, a user message, or a gone session.
+        MessageNotFound for an unknown message, a user message, a gone session or
+        another key's (checked before a live turn is followed too).
         """
+        stored = await self.load(message_id, caller)
         if (live := self.runner.live.get(message_id)) is not None:
             return self.runner.follow(live, after)
-        stored = await self.load(message_id)
         if stored.ended and after >= stored.terminal_id:
             return None
-        return self._replay(stored, after)
+        return self._replay(stored, after, caller)
 
     async def resume_newest(
-        self, session_id: str | None, after: int
+        self, session_id: str | None, after: int, caller: Caller
     ) -> AsyncIterator[TurnEvent] | None:
         """resume() for the session's newest reply: an EventSource reconnecting to
         the URL that sent a message must not send it again. None without a session
@@ -120,26 +124,28 @@ class TurnReplay:
         if session_id is None:
             return None
         async with self.database.read() as db:
-            await self.sessions.require_alive(db, session_id)
+            await self.sessions.require_visible(db, session_id, caller)
             newest = (await db.execute(newest_reply_query(session_id))).first()
-        return None if newest is None else await self.resume(newest.message_id, after)
+        return None if newest is None else await self.resume(newest.message_id, after, caller)
 
-    async def follow_from_start(self, message_id: str) -> AsyncIterator[TurnEvent]:
+    async def follow_from_start(self, message_id: str, caller: Caller) -> AsyncIterator[TurnEvent]:
         """Every event of a turn, from `start` to its end, live or stored (a repeated
         stream request). MessageNotFound now, before a stream can start, when the
         turn's session was deleted since."""
-        events = await self.resume(message_id, 0)
+        events = await self.resume(message_id, 0, caller)
         assert events is not None  # from id 0 there is always a terminal event left
         return events
 
-    async def original_reply(self, message_id: str) -> ChatResponse:
+    async def original_reply(self, message_id: str, caller: Caller) -> ChatResponse:
         """A repeated whole-reply request: wait for the original turn's end (here or in
         another worker) and answer what it answered."""
-        async for _ in await self.follow_from_start(message_id):
+        async for _ in await self.follow_from_start(message_id, caller):
             pass
-        return (await self.load(message_id)).chat_response()
+        return (await self.load(message_id, caller)).chat_response()
 
-    async def _replay(self, stored: StoredReply, after: int) -> AsyncIterator[TurnEvent]:
+    async def _replay(
+        self, stored: StoredReply, after: int, caller: Caller
+    ) -> AsyncIterator[TurnEvent]:
         while True:
             for event in stored.events_after(after):
                 after = event.id
@@ -147,9 +153,10 @@ class TurnReplay:
             if stored.ended:
                 return
             await asyncio.sleep(FOLLOW_POLL_SECONDS)
-            stored = await self.load(stored.message_id)
+            stored = await self.load(stored.message_id, caller)
 
-    async def load(self, message_id: str) -> StoredReply:
+    async def load(self, message_id: str, caller: Caller) -> StoredReply:
+        """The stored reply; MessageNotFound unless the caller may see its session."""
         user = aliased(messages_table)
         query = (
             select(*messages_table.c, user.c.message_id.label("user_message_id"))
@@ -158,7 +165,7 @@ class TurnReplay:
             .where(
                 M.message_id == message_id,
                 M.role == Role.ASSISTANT,
-                self.sessions.alive(utcnow()),
+                self.sessions.visible(caller, utcnow()),
             )
         )
         async with self.database.read() as db:

@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+from models.auth import Caller
 from models.chat import ChatResponse, StopResult
 from models.message import MessageStatus
 from models.types import utcnow
@@ -78,17 +79,17 @@ class TurnRunner:
                 log.info("client left turn %s; stopping it as asked", live.message_id)
                 live.stop()
 
-    async def stop_session(self, session_id: str) -> StopResult:
-        message_id = await self.stops.active_turn(session_id)
+    async def stop_session(self, session_id: str, caller: Caller) -> StopResult:
+        message_id = await self.stops.active_turn(session_id, caller)
         if message_id is None:
             return StopResult(
                 stopped=False, status="idle", detail="no reply is being generated; nothing to stop"
             )
-        return await self.stop_message(message_id)
+        return await self.stop_message(message_id, caller)
 
-    async def stop_message(self, message_id: str) -> StopResult:
+    async def stop_message(self, message_id: str, caller: Caller) -> StopResult:
         """Stop a reply being generated, in whichever worker; wait for its final state."""
-        state = await self.stops.request(message_id)
+        state = await self.stops.request(message_id, caller)
         if state.status != MessageStatus.STREAMING:
             return _stop_result(state, "the reply had already ended; nothing to stop")
         live = self.live.get(message_id)

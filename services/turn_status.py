@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, func, select
 
+from models.auth import Caller
 from models.chat import TurnStatus
 from models.message import MessageStatus, Role, messages_table
 from models.session import sessions_table
@@ -26,10 +27,10 @@ class TurnStatusReader:
         self.database = database
         self.sessions = sessions
 
-    async def status(self, session_id: str) -> TurnStatus:
+    async def status(self, session_id: str, caller: Caller) -> TurnStatus:
         """The state of the newest assistant message; polling it is not access."""
         async with self.database.read() as db:
-            await self.sessions.require_alive(db, session_id)
+            await self.sessions.require_visible(db, session_id, caller)
             row = (await db.execute(newest_reply_query(session_id))).first()
         if row is None:
             return TurnStatus(active=False, status=IDLE)

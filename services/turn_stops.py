@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Row, Select, func, insert, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, func, insert, select
 
+from models.auth import Caller
 from models.message import MessageStatus, Role, messages_table
 from models.session import sessions_table
 from models.turn_stop import turn_stops_table
@@ -33,19 +34,22 @@ class TurnStops:
         self.database = database
         self.sessions = sessions
 
-    async def active_turn(self, session_id: str) -> str | None:
-        """The message the session is generating, if any; SessionNotFound if none such."""
+    async def active_turn(self, session_id: str, caller: Caller) -> str | None:
+        """The message the session is generating, if any; SessionNotFound if none such
+        (or not the caller's)."""
         async with self.database.read() as db:
-            await self.sessions.require_alive(db, session_id)
+            await self.sessions.require_visible(db, session_id, caller)
             active = (await db.execute(active_turn_query(session_id))).first()
         return None if active is None else str(active.message_id)
 
-    async def request(self, message_id: str) -> ReplyState:
-        """Record a stop for a reply still streaming; the reply's state either way."""
-        return await self.database.write(self._request, message_id)
+    async def request(self, message_id: str, caller: Caller) -> ReplyState:
+        """Record a stop for a reply still streaming; the reply's state either way.
+        MessageNotFound for a reply of another key's session."""
+        visible = self.sessions.visible(caller, utcnow())
+        return await self.database.write(self._request, message_id, visible)
 
-    def _request(self, db: Connection, message_id: str) -> ReplyState:
-        row = db.execute(self._reply_state_query(message_id)).first()
+    def _request(self, db: Connection, message_id: str, visible: ColumnElement[bool]) -> ReplyState:
+        row = db.execute(self._reply_state_query(message_id, visible)).first()
         state = _reply_state(message_id, row)
         if state.status != MessageStatus.STREAMING:
             return state
@@ -56,8 +60,10 @@ class TurnStops:
         return state
 
     async def state(self, message_id: str) -> ReplyState:
+        """The reply's state now (after request() has checked the caller may see it)."""
+        alive = self.sessions.alive(utcnow())
         async with self.database.read() as db:
-            row = (await db.execute(self._reply_state_query(message_id))).first()
+            row = (await db.execute(self._reply_state_query(message_id, alive))).first()
         return _reply_state(message_id, row)
 
     async def requested(self) -> set[str]:
@@ -65,15 +71,17 @@ class TurnStops:
         async with self.database.read() as db:
             return set((await db.execute(select(STOPS.message_id))).scalars())
 
-    def _reply_state_query(self, message_id: str) -> Select[tuple[str, int]]:
-        """The status and length of an assistant reply of a live session."""
+    def _reply_state_query(
+        self, message_id: str, session_condition: ColumnElement[bool]
+    ) -> Select[tuple[str, int]]:
+        """The status and length of an assistant reply of a session meeting the condition."""
         return (
             select(M.status, func.length(M.content).label("chars"))
             .join(sessions_table, S.session_id == M.session_id)
             .where(
                 M.message_id == message_id,
                 M.role == Role.ASSISTANT,
-                self.sessions.alive(utcnow()),
+                session_condition,
             )
         )
 

@@ -24,18 +24,20 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     insert,
     or_,
     select,
     update,
 )
 
+from models.auth import Caller
 from models.message import MessagePublic, MessageStatus, Role, TokenUsage, messages_table
 from models.session import sessions_table
 from models.turn_stop import turn_stops_table
 from models.types import utcnow
 from services.context import ChatMessage
-from services.errors import SessionNotFound, TurnInProgress
+from services.errors import SessionNotFound, TooManyStreams, TurnInProgress
 from services.idempotency import IdempotencyClaim, find_original, once_per_key, record
 from services.sessions import SessionService, insert_session
 from services.storage import Database, execute, execute_many
@@ -76,29 +78,36 @@ class TurnOutcome:
 
 
 class TurnStore:
-    def __init__(self, database: Database, sessions: SessionService) -> None:
+    def __init__(
+        self, database: Database, sessions: SessionService, max_streams_per_key: int = 0
+    ) -> None:
         self.database = database
         self.sessions = sessions
+        self.max_streams_per_key = max_streams_per_key  # 0: no limit
 
     async def begin(
         self,
         session_id: str | None,
         user_text: str,
         history_limit: int,
+        caller: Caller,
         claim: IdempotencyClaim | None = None,
     ) -> TurnStart:
         """Store the user message and the assistant's `streaming` placeholder; read history.
 
         The active-turn check and the placeholder share one write transaction, so two
         turns racing on one session (in any worker) cannot both pass: the loser is 409.
+        So does the count of the key's turns generating (TooManyStreams), exact across
+        workers. Another key's session is SessionNotFound before anything else is
+        checked, so not even a 409 tells it exists.
         With a claim, a repeat of a request already begun raises Repeated (before the
         409 check: the repeat of a running turn attaches to it) and nothing is written.
         """
         now = utcnow()
-        alive = self.sessions.alive(now)
+        visible = self.sessions.visible(caller, now)
         return await once_per_key(
             lambda: self.database.write(
-                self._begin, session_id, user_text, history_limit, now, alive, claim
+                self._begin, session_id, user_text, history_limit, caller, now, visible, claim
             )
         )
 
@@ -108,19 +117,21 @@ class TurnStore:
         session_id: str | None,
         user_text: str,
         history_limit: int,
+        caller: Caller,
         now: datetime,
-        alive: ColumnElement[bool],
+        visible: ColumnElement[bool],
         claim: IdempotencyClaim | None,
     ) -> TurnStart:
         if claim is not None:
             find_original(db, claim, now)
         if session_id is None:
             last_seq, system_prompt = FIRST_TURN_LAST_SEQ, None
-            session = insert_session(db, {}, None, message_count=2, last_seq=last_seq)
+            session = insert_session(db, caller, {}, None, message_count=2, last_seq=last_seq)
             session_id = session.session_id
         else:
+            last_seq, system_prompt = _reserve(db, session_id, now, visible)
             _refuse_if_generating(db, session_id)
-            last_seq, system_prompt = _reserve(db, session_id, now, alive)
+        self._refuse_over_stream_limit(db, caller)
         user_message_id, assistant_message_id = str(uuid.uuid4()), str(uuid.uuid4())
         db.execute(
             insert(messages_table),
@@ -148,6 +159,19 @@ class TurnStore:
             system_prompt=system_prompt,
             history_newest_first=_read_history(db, session_id, last_seq - 1, history_limit),
         )
+
+    def _refuse_over_stream_limit(self, db: Connection, caller: Caller) -> None:
+        """TooManyStreams when the key already has its limit of replies generating."""
+        if not self.max_streams_per_key or caller.name is None:
+            return
+        generating = db.execute(
+            select(func.count())
+            .select_from(messages_table)
+            .join(sessions_table, S.session_id == M.session_id)
+            .where(S.owner == caller.name, M.status == MessageStatus.STREAMING)
+        ).scalar_one()
+        if generating >= self.max_streams_per_key:
+            raise TooManyStreams(self.max_streams_per_key)
 
     async def checkpoint_many(self, replies: dict[str, list[str]]) -> None:
         """Save the partial text of replies still streaming (a crash keeps it), with
@@ -210,11 +234,11 @@ def _finish(
 
 
 def _reserve(
-    db: Connection, session_id: str, now: datetime, alive: ColumnElement[bool]
+    db: Connection, session_id: str, now: datetime, visible: ColumnElement[bool]
 ) -> tuple[int, str | None]:
     reserved = db.execute(
         update(sessions_table)
-        .where(S.session_id == session_id, alive)
+        .where(S.session_id == session_id, visible)
         .values(last_seq=S.last_seq + 2, message_count=S.message_count + 2, last_accessed=now)
         .returning(S.last_seq, S.system_prompt)
     ).first()

@@ -13,6 +13,8 @@ EXPECTED_ROUTES = {
     ("patch", "/api/sessions/{session_id}"),
     ("delete", "/api/sessions/{session_id}"),
     ("get", "/api/sessions/{session_id}/messages"),
+    ("get", "/api/sessions/{session_id}/export"),
+    ("get", "/api/audit"),
     ("get", "/api/sessions/{session_id}/status"),
     ("post", "/api/sessions/{session_id}/stop"),
     ("post", "/api/messages/{message_id}/cancel"),

@@ -13,6 +13,7 @@ SESSION_FIELDS = {
     "session_id",
     "created_at",
     "last_accessed",
+    "owner",
     "metadata",
     "system_prompt",
     "message_count",
