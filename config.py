@@ -151,8 +151,10 @@ class Settings(BaseSettings):
         "(`python main.py keys create`); none: no keys. Unset: none on a loopback HOST, "
         "else api_key",
     )
-    rate_limit_per_minute: int = Field(
-        600, ge=0, description="Requests per minute per API key (429 past it); 0 = no limit"
+    rate_limit: str = Field(
+        "600/minute",
+        description="Requests per API key (429 past it), in the `limits` notation: "
+        "`600/minute`, or several, `600/minute;20/second`; empty = no limit",
     )
     rate_limit_concurrent_streams: int = Field(
         8,
@@ -193,6 +195,20 @@ class Settings(BaseSettings):
             if origin != "*" and not _is_origin(origin):
                 raise ValueError(f"{origin!r} is not an origin: give scheme://host[:port], no path")
         return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError(
+                    "give requests per period, like 600/minute or 600/minute;20/second"
+                ) from None
+        return value.strip()
 
     @field_validator("rate_limit_storage_url")
     @classmethod

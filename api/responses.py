@@ -167,11 +167,11 @@ UNAUTHENTICATED = error_examples(
 )
 RATE_LIMITED = error_examples(
     429,
-    "The key's requests per minute (RATE_LIMIT_PER_MINUTE) or replies generating at"
+    "The key's requests per minute (RATE_LIMIT) or replies generating at"
     " once (RATE_LIMIT_CONCURRENT_STREAMS) are used up; Retry-After says when to retry",
     {
-        "rate_limited": "more than 600 requests in a minute from this key"
-        " (RATE_LIMIT_PER_MINUTE); retry in 12 s",
+        "rate_limited": "over this key's rate limit of 600 per 1 minute (RATE_LIMIT);"
+        " retry in 12 s",
         "too_many_streams": "this key already has 8 replies being generated"
         " (RATE_LIMIT_CONCURRENT_STREAMS); wait for one to end",
     },

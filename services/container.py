@@ -67,5 +67,5 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         drain=drain,
         keys=KeyService(database),
         audit=AuditLog(database),
-        request_rate=RequestRate(settings.rate_limit_per_minute, settings.rate_limit_storage_url),
+        request_rate=RequestRate(settings.rate_limit, settings.rate_limit_storage_url),
     )

@@ -295,14 +295,14 @@ class KeyNameTaken(ServiceError):
 
 
 class RateLimited(ServiceError):
-    """Too many requests from one key in the last minute."""
+    """Too many requests from one key within the RATE_LIMIT period."""
 
     status_code = 429
     code = "rate_limited"
 
-    def __init__(self, limit: int, retry_after: float) -> None:
+    def __init__(self, limit: str, retry_after: float) -> None:
         super().__init__(
-            f"more than {limit} requests in a minute from this key (RATE_LIMIT_PER_MINUTE); "
+            f"over this key's rate limit of {limit} (RATE_LIMIT); "
             f"retry in {max(1, math.ceil(retry_after))} s"
         )
         self.retry_after = retry_after

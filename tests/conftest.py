@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,23 @@ class App:
         kwargs.setdefault("timeout", 15)
         return httpx.Client(base_url=self.url, **kwargs)
 
+    def keys(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`python main.py keys ...` on this app's database, as an operator runs it."""
+        return subprocess.run(
+            [sys.executable, str(ROOT / "main.py"), "keys", *args],
+            env=self.env,
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    def create_key(self, name: str, admin: bool = False) -> str:
+        """A new key: the last line `keys create` prints."""
+        done = self.keys("create", "--name", name, *(["--admin"] if admin else []))
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip().splitlines()[-1]
+
     def db(self) -> sqlite3.Connection:
         """Read the app's SQLite file directly, as an operator would."""
         return sqlite3.connect(self.db_path)
@@ -263,3 +281,27 @@ def second_process(app: App) -> Iterator[App]:
     other.start()
     yield other
     other.stop()
+
+
+@dataclass
+class Tenants:
+    """An app with AUTH_MODE=api_key and three keys: alice, bob and an admin."""
+
+    app: App
+    alice: str
+    bob: str
+    admin: str
+
+    def client(self, key: str | None, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return self.app.client(headers=headers, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def tenants(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Iterator[Tenants]:
+    # No rate limit here: limits have their own tests (test_rate_limits.py).
+    workdir = tmp_path_factory.mktemp("secure")
+    instance = App(workdir, fake_llm.url, auth_mode="api_key", rate_limit="").start()
+    keys = [instance.create_key("alice"), instance.create_key("bob")]
+    yield Tenants(instance, *keys, admin=instance.create_key("root", admin=True))
+    instance.stop()
