@@ -302,6 +302,6 @@ def tenants(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Iter
     # No rate limit here: limits have their own tests (test_rate_limits.py).
     workdir = tmp_path_factory.mktemp("secure")
     instance = App(workdir, fake_llm.url, auth_mode="api_key", rate_limit="").start()
-    keys = [instance.create_key("alice"), instance.create_key("bob")]
-    yield Tenants(instance, *keys, admin=instance.create_key("root", admin=True))
+    alice, bob = instance.create_key("alice"), instance.create_key("bob")
+    yield Tenants(instance, alice, bob, admin=instance.create_key("root", admin=True))
     instance.stop()

@@ -171,13 +171,14 @@ def test_websocket_needs_a_key_in_the_header_or_access_token(tenants: Tenants) -
     with tenants.client(tenants.alice) as http:
         session_id = new_session(http)
     url = f"{tenants.app.url.replace('http', 'ws', 1)}/ws/{session_id}"
-    for refused_url, headers in ((url, {}), (f"{url}?access_token=cbk_nope", {})):
+    nothing: dict[str, str] = {}
+    for refused_url, headers in ((url, nothing), (f"{url}?access_token=cbk_nope", nothing)):
         with pytest.raises(InvalidStatus) as refused:
             connect(refused_url, additional_headers=headers)
         assert refused.value.response.status_code == 401
         assert "Bearer" in refused.value.response.headers["WWW-Authenticate"]
     bearer = {"Authorization": f"Bearer {tenants.alice}"}
-    for open_url, headers in ((f"{url}?access_token={tenants.alice}", {}), (url, bearer)):
+    for open_url, headers in ((f"{url}?access_token={tenants.alice}", nothing), (url, bearer)):
         with connect(open_url, additional_headers=headers) as socket:
             assert json.loads(socket.recv(timeout=10))["type"] == "status"
 
