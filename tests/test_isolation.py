@@ -1,0 +1,268 @@
+"""Isolation: another key's session is exactly as absent as a missing one, on every
+route. The tables below hold one case per route of the OpenAPI schema and per
+WebSocket route; `test_every_route_has_an_isolation_case` fails the suite when a
+route is added without one.
+
+Bob (a second key) probes Alice's session and reply, then the same routes with ids
+that never existed: both answers must be the same 404, id aside. Afterwards Alice's
+session is checked untouched, and the fake LLM unasked.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIWebSocketRoute
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+import api
+from tests.conftest import FakeLLM, Tenants
+from tests.helpers import chat, history, new_session, read_stream, streaming_turn
+
+Probe = Callable[[httpx.Client, str, str], list[httpx.Response]]
+SLOW_REPLY = {"chunks": [f"w{n} " for n in range(40)], "chunk_delay": 0.05}
+
+
+def one(method: str, path: str, **kwargs: Any) -> Probe:
+    """A probe sending one request; {s} and {m} stand for the session and message id."""
+
+    def probe(http: httpx.Client, session_id: str, message_id: str) -> list[httpx.Response]:
+        url = path.format(s=session_id, m=message_id)
+        body = kwargs.get("json")
+        if body is not None:
+            body = json.loads(json.dumps(body).replace("{s}", session_id))
+        params = {k: v.format(s=session_id) for k, v in kwargs.get("params", {}).items()}
+        headers = kwargs.get("headers", {})
+        return [http.request(method, url, json=body, params=params, headers=headers)]
+
+    return probe
+
+
+def both(*probes: Probe) -> Probe:
+    def probe(http: httpx.Client, session_id: str, message_id: str) -> list[httpx.Response]:
+        return [response for p in probes for response in p(http, session_id, message_id)]
+
+    return probe
+
+
+# Routes that take a session or message id: 404 for another key's, as for a missing one.
+NOT_FOUND: dict[tuple[str, str], Probe] = {
+    ("get", "/api/sessions/{session_id}"): one("GET", "/api/sessions/{s}"),
+    ("patch", "/api/sessions/{session_id}"): one(
+        "PATCH", "/api/sessions/{s}", json={"metadata": {"owner": "bob"}, "system_prompt": "x"}
+    ),
+    ("delete", "/api/sessions/{session_id}"): one("DELETE", "/api/sessions/{s}"),
+    ("get", "/api/sessions/{session_id}/messages"): both(
+        one("GET", "/api/sessions/{s}/messages"),
+        one("GET", "/api/sessions/{s}/messages", params={"before": "{s}"}),
+    ),
+    ("get", "/api/sessions/{session_id}/export"): one("GET", "/api/sessions/{s}/export"),
+    ("get", "/api/sessions/{session_id}/status"): one("GET", "/api/sessions/{s}/status"),
+    ("post", "/api/sessions/{session_id}/stop"): one("POST", "/api/sessions/{s}/stop"),
+    ("post", "/api/messages/{message_id}/cancel"): one("POST", "/api/messages/{m}/cancel"),
+    ("get", "/api/messages/{message_id}/stream"): both(
+        one("GET", "/api/messages/{m}/stream"),
+        one("GET", "/api/messages/{m}/stream", headers={"Last-Event-ID": "1"}),
+    ),
+    ("post", "/api/chat"): one("POST", "/api/chat", json={"session_id": "{s}", "message": "hi"}),
+    ("post", "/api/chat/stream"): one(
+        "POST", "/api/chat/stream", json={"session_id": "{s}", "message": "hi"}
+    ),
+    ("get", "/api/chat/stream"): both(
+        one("GET", "/api/chat/stream", params={"session_id": "{s}", "message": "hi"}),
+        one(  # EventSource's reconnect: resumes the session's newest reply
+            "GET",
+            "/api/chat/stream",
+            params={"session_id": "{s}", "message": "hi"},
+            headers={"Last-Event-ID": "1"},
+        ),
+    ),
+}
+# Routes without an id: each has its own test below, named here.
+OWN_TEST = {
+    ("get", "/api/sessions"): "test_the_list_shows_only_the_callers_sessions",
+    ("post", "/api/sessions"): "test_creating_with_anothers_idempotency_key_makes_a_new_session",
+    ("get", "/api/audit"): "test_the_audit_trail_is_for_admin_keys_only",
+    ("get", "/api/health"): "test_health_routes_carry_no_session_data",
+    ("get", "/api/health/live"): "test_health_routes_carry_no_session_data",
+    ("get", "/api/health/ready"): "test_health_routes_carry_no_session_data",
+}
+WEBSOCKET_ROUTES = {"/ws/{session_id}": "test_websocket_to_anothers_session_is_a_missing_one"}
+
+
+@dataclass(frozen=True)
+class AliceSession:
+    session_id: str
+    reply_id: str
+    snapshot: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def alice(tenants: Tenants) -> Iterator[AliceSession]:
+    with tenants.client(tenants.alice) as http:
+        session_id = new_session(http, metadata={"secret": "alice's"}, system_prompt="Be Alice")
+        reply_id = chat(http, session_id=session_id, message="my secret plan")["message_id"]
+        yield AliceSession(session_id, reply_id, _snapshot(http, session_id))
+
+
+def _snapshot(http: httpx.Client, session_id: str) -> dict[str, Any]:
+    session = http.get(f"/api/sessions/{session_id}").json()
+    session.pop("last_accessed")
+    return {"session": session, "messages": history(http, session_id)}
+
+
+def test_every_route_has_an_isolation_case(tenants: Tenants) -> None:
+    with tenants.client(None) as http:
+        schema = http.get("/openapi.json").json()
+    routes = {(method, path) for path, item in schema["paths"].items() for method in item}
+    covered = set(NOT_FOUND) | set(OWN_TEST)
+    assert not routes - covered, f"routes without an isolation test: {routes - covered}"
+    assert not covered - routes, f"isolation cases of routes that are gone: {covered - routes}"
+    for name in set(OWN_TEST.values()) | set(WEBSOCKET_ROUTES.values()):
+        assert callable(globals().get(name)), f"{name} is named but does not exist"
+    assert websocket_routes() == set(WEBSOCKET_ROUTES)
+    print(f"isolation matrix: {len(routes & covered)}/{len(routes)} HTTP routes")
+
+
+def websocket_routes() -> set[str]:
+    """Every WebSocket route of every router in api/ (OpenAPI does not list them)."""
+    found = set()
+    for module_info in pkgutil.iter_modules(api.__path__):
+        module = importlib.import_module(f"api.{module_info.name}")
+        router = getattr(module, "router", None)
+        for route in getattr(router, "routes", []):
+            if isinstance(route, APIWebSocketRoute):
+                found.add(route.path)
+    return found
+
+
+@pytest.mark.parametrize("route", sorted(NOT_FOUND), ids=lambda r: f"{r[0]} {r[1]}")
+def test_anothers_session_is_exactly_a_missing_one(
+    tenants: Tenants, alice: AliceSession, fake_llm: FakeLLM, route: tuple[str, str]
+) -> None:
+    probe = NOT_FOUND[route]
+    missing_session, missing_reply = str(uuid.uuid4()), str(uuid.uuid4())
+    with tenants.client(tenants.bob) as bob:
+        theirs = probe(bob, alice.session_id, alice.reply_id)
+        absent = probe(bob, missing_session, missing_reply)
+    for got, expected in zip(theirs, absent, strict=True):
+        assert got.status_code == 404, (route, got.status_code, got.text)
+        assert expected.status_code == 404, (route, expected.text)
+        assert _without_ids(got.json(), alice) == _without_ids(
+            expected.json(), AliceSession(missing_session, missing_reply, {})
+        )
+    assert fake_llm.requests() == []
+
+
+def _without_ids(body: dict[str, Any], ids: AliceSession) -> dict[str, Any]:
+    body.pop("request_id")
+    body["detail"] = body["detail"].replace(ids.session_id, "ID").replace(ids.reply_id, "ID")
+    return body
+
+
+def test_websocket_to_anothers_session_is_a_missing_one(
+    tenants: Tenants, alice: AliceSession
+) -> None:
+    base = tenants.app.url.replace("http", "ws", 1)
+    bearer = {"Authorization": f"Bearer {tenants.bob}"}
+    answers = []
+    for session_id in (alice.session_id, str(uuid.uuid4())):
+        with connect(f"{base}/ws/{session_id}", additional_headers=bearer) as socket:
+            event = json.loads(socket.recv(timeout=10))
+            with pytest.raises(ConnectionClosed) as closed:
+                socket.recv(timeout=10)
+        assert closed.value.rcvd is not None
+        answers.append((event["type"], event["data"]["code"], closed.value.rcvd.code))
+    assert answers[0] == answers[1] == ("error", "session_not_found", 4404)
+
+
+def test_anothers_live_turn_cannot_be_stopped_followed_or_joined(
+    tenants: Tenants, fake_llm: FakeLLM
+) -> None:
+    """The live path (a turn generating in this process) checks the owner too."""
+    with tenants.client(tenants.alice) as http, tenants.client(tenants.bob) as bob:
+        session_id = new_session(http)
+        fake_llm.script(SLOW_REPLY)
+        with streaming_turn(http, session_id, deltas=2) as (start, events):
+            reply_id = start["message_id"]
+            assert bob.post(f"/api/sessions/{session_id}/stop").status_code == 404
+            assert bob.post(f"/api/messages/{reply_id}/cancel").status_code == 404
+            assert bob.get(f"/api/sessions/{session_id}/status").status_code == 404
+            assert bob.get(f"/api/messages/{reply_id}/stream").status_code == 404
+            joined = bob.post("/api/chat", json={"session_id": session_id, "message": "me too"})
+            assert joined.status_code == 404  # not 409: that would say the session exists
+            rest = list(events)
+        assert rest[-1]["type"] == "done"
+        assert rest[-1]["finish_reason"] == "stop"
+        assert history(http, session_id)[-1]["status"] == "complete"
+
+
+def test_the_list_shows_only_the_callers_sessions(tenants: Tenants, alice: AliceSession) -> None:
+    with tenants.client(tenants.bob) as bob:
+        own = new_session(bob)
+        listed = {
+            s["session_id"] for s in bob.get("/api/sessions", params={"limit": 100}).json()["items"]
+        }
+    assert own in listed
+    assert alice.session_id not in listed
+    with tenants.client(tenants.admin) as admin:
+        everyone = admin.get("/api/sessions", params={"limit": 100}).json()["items"]
+        owners = {s["session_id"]: s["owner"] for s in everyone}
+        # Admin keys may see (and act on) every session.
+        assert admin.get(f"/api/sessions/{alice.session_id}").status_code == 200
+    assert owners[alice.session_id] == "alice"
+    assert owners[own] == "bob"
+
+
+def test_creating_with_anothers_idempotency_key_makes_a_new_session(
+    tenants: Tenants,
+) -> None:
+    headers = {"Idempotency-Key": f"shared-{uuid.uuid4()}"}
+    body = {"metadata": {"same": "body"}}
+    with tenants.client(tenants.alice) as http, tenants.client(tenants.bob) as bob:
+        first = http.post("/api/sessions", json=body, headers=headers)
+        second = bob.post("/api/sessions", json=body, headers=headers)
+        repeat = bob.post("/api/sessions", json=body, headers=headers)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.json()["session_id"] != first.json()["session_id"]
+    assert "Idempotent-Replayed" not in second.headers
+    assert (second.json()["owner"], first.json()["owner"]) == ("bob", "alice")
+    assert repeat.json()["session_id"] == second.json()["session_id"]  # bob's own repeat
+
+
+def test_the_audit_trail_is_for_admin_keys_only(tenants: Tenants) -> None:
+    with tenants.client(tenants.bob) as bob:
+        refused = bob.get("/api/audit")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "admin_required"
+    with tenants.client(tenants.admin) as admin:
+        assert admin.get("/api/audit").status_code == 200
+
+
+def test_health_routes_carry_no_session_data(tenants: Tenants, alice: AliceSession) -> None:
+    with tenants.client(tenants.bob) as bob:
+        bodies = [
+            bob.get(path).text for path in ("/api/health", "/api/health/live", "/api/health/ready")
+        ]
+    assert all(alice.session_id not in body and "alice" not in body for body in bodies)
+
+
+def test_alices_session_is_untouched_after_every_probe(
+    tenants: Tenants, alice: AliceSession
+) -> None:
+    with tenants.client(tenants.alice) as http:
+        assert _snapshot(http, alice.session_id) == alice.snapshot
+        exported = http.get(f"/api/sessions/{alice.session_id}/export")
+        assert exported.status_code == 200
+        assert exported.json()["messages"][0]["content"] == "my secret plan"
+        replayed = read_stream(http, "GET", f"/api/messages/{alice.reply_id}/stream")
+        assert replayed.types == ["start", "delta", "done"]
