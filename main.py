@@ -27,7 +27,7 @@ from api.body_limit import DeclaredBodyLimit
 from api.body_timeout import BodyTimeout
 from api.drain_gate import DrainGate
 from api.errors import install_error_handlers
-from api.log_hygiene import install_request_line_filter
+from api.log_hygiene import install_log_hygiene
 from api.responses import SERVICE_UNAVAILABLE
 from api.security_headers import SecurityHeaders
 from cli import backup_command, keys_command
@@ -81,7 +81,7 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level)
     # httpx logs every upstream request at INFO; one line per turn is noise, not signal.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
-    install_request_line_filter(settings.log_content)
+    install_log_hygiene(settings.log_content)
 
 
 def make_lifespan(settings: Settings) -> Any:

@@ -4,7 +4,9 @@ Keys come in the Authorization header, which nothing logs. What else could carry
 secret or a message is the access log's request line: GET /api/chat/stream takes
 the message in its query string, and browsers send `access_token` there. So
 uvicorn's request lines show paths without query strings, unless LOG_CONTENT=true; even then
-`access_token` is masked.
+`access_token` is masked. And libraries that log whole payloads at DEBUG (every
+SSE chunk, every SQL call) are held at INFO unless LOG_CONTENT=true, so LOG_LEVEL=DEBUG
+stays free of conversations.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 
+PAYLOAD_LOGGERS = ("sse_starlette", "aiosqlite", "websockets")
 SERVER_LOGGERS = ("uvicorn.access", "uvicorn.error")  # the WebSocket lines: uvicorn.error
 TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&\s]*", re.IGNORECASE)
 MASK = "***"
@@ -46,7 +49,10 @@ class RequestLineFilter(logging.Filter):
         return True
 
 
-def install_request_line_filter(log_content: bool) -> None:
+def install_log_hygiene(log_content: bool) -> None:
+    for name in PAYLOAD_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.NOTSET if log_content else logging.INFO)
     for name in SERVER_LOGGERS:
         logger = logging.getLogger(name)
         logger.filters = [f for f in logger.filters if not isinstance(f, RequestLineFilter)]

@@ -21,6 +21,11 @@ from tests.helpers import chat, new_session
         ("LLM_SERVER_URL", "http://a:1,ftp://b", "'ftp://b' is not an http:// or https:// URL"),
         ("LLM_SERVER_URL", "http://a:1, http://a:1/", "lists a server twice"),
         ("DEFAULT_TEMPERATURE", "3", "DEFAULT_TEMPERATURE='3'"),
+        ("AUTH_MODE", "password", "AUTH_MODE='password': Input should be 'none' or 'api_key'"),
+        ("RATE_LIMIT", "lots", "give requests per period, like 600/minute"),
+        ("RATE_LIMIT_STORAGE_URL", "sqlite://x", "not a storage the limits library has"),
+        ("CORS_ORIGINS", "*,https://a.example", "`*` allows every origin and must stand alone"),
+        ("CORS_ORIGINS", "https://a.example/app", "'https://a.example/app' is not an origin"),
     ],
 )
 def test_bad_configuration_stops_startup_with_one_line(
