@@ -3,10 +3,12 @@
 SIGTERM drains each worker (services/drain.py); `graceful_timeout` below gives
 the drain its time before the master kills a worker.
 
-The master does, once and before forking, what a single process does in its
-lifespan: it marks turns left `streaming` by a previous run as `interrupted` (a
-worker doing it would interrupt its live siblings' turns), and with LLM_SERVER_URL
-unset or `local` it starts the local model server and hands its URL to the workers
+The master tells the workers (through the environment) the address it binds, so
+that AUTH_MODE's default follows it: `--bind 0.0.0.0:8080` means api_key. It also
+does, once and before forking, what a single process does in its lifespan: it
+marks turns left `streaming` by a previous run as `interrupted` (a worker doing it
+would interrupt its live siblings' turns), and with LLM_SERVER_URL unset or `local`
+it starts the local model server and hands its URL to the workers
 through the environment: `-w 4` means four API workers sharing one model.
 """
 
@@ -17,7 +19,7 @@ import math
 import os
 from typing import Any
 
-from config import Settings, get_settings
+from config import Settings, get_settings, is_loopback
 from models.database import migrate
 from services.llm.local_server import LocalModelError, LocalModelServer, start, wants_local_model
 from services.storage import Database
@@ -34,6 +36,10 @@ graceful_timeout = math.ceil(get_settings().shutdown_grace_seconds) + 10
 def on_starting(server: Any) -> None:
     settings = get_settings()  # a bad setting stops the master here, with one clear line
     get_settings.cache_clear()  # workers must read the environment again, as set below
+    if exposed := _non_loopback_bind(server.cfg.bind):
+        # AUTH_MODE's default follows the address the service listens on: --bind
+        # 0.0.0.0:8080 must mean api_key (and its warnings) unless set otherwise.
+        os.environ["HOST"] = exposed
     if settings.interrupt_orphans_at_startup:
         count = asyncio.run(_interrupt_orphans(settings))
         server.log.info("%d turn(s) left streaming by a previous run are now interrupted", count)
@@ -47,6 +53,18 @@ def on_starting(server: Any) -> None:
         _local_model.append(model)
         os.environ["LLM_SERVER_URL"] = model.url
         server.log.info("local model server at %s for all workers", model.url)
+
+
+def _non_loopback_bind(binds: list[str]) -> str | None:
+    """The first address gunicorn binds that is not loopback (unix sockets are local)."""
+    for bind in binds:
+        if bind.startswith(("unix:", "fd://")):
+            continue
+        host = bind.rsplit(":", 1)[0] if bind.count(":") == 1 or "]" in bind else bind
+        host = host.strip("[]")
+        if not is_loopback(host):
+            return host
+    return None
 
 
 async def _interrupt_orphans(settings: Settings) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.conftest import Tenants
+from tests.conftest import FakeLLM, ServerApp, Tenants, gunicorn_argv
 from tests.helpers import new_session, read_stream
 
 KEY_SHAPE = re.compile(r"^cbk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$")
@@ -108,6 +109,18 @@ def test_auth_mode_defaults_to_api_key_off_loopback(make_app: Any) -> None:
     local = make_app(host="127.0.0.1")
     with local.client() as http:
         assert http.get("/api/sessions").status_code == 200
+
+
+def test_gunicorn_bound_off_loopback_defaults_to_api_key(tmp_path: Path, fake_llm: FakeLLM) -> None:
+    argv = [arg.replace("127.0.0.1:", "0.0.0.0:") for arg in gunicorn_argv(1)]
+    server = ServerApp(argv, tmp_path, fake_llm.url).run_from_repository()
+    server.env.pop("HOST")  # only --bind says where it listens
+    server.start()
+    try:
+        with server.client() as http:
+            assert http.get("/api/sessions").status_code == 401
+    finally:
+        server.stop()
 
 
 def test_auth_mode_none_off_loopback_warns_loudly(make_app: Any) -> None:
