@@ -186,6 +186,11 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator("auth_mode", mode="before")
+    @classmethod
+    def _empty_auth_mode_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("cors_origins")
     @classmethod
     def _check_origins(cls, value: list[str]) -> list[str]:
