@@ -23,6 +23,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from api import audit, chat, health, messages, sessions, ws
+from api.auth import document_auth
 from api.body_limit import DeclaredBodyLimit
 from api.body_timeout import BodyTimeout
 from api.drain_gate import DrainGate
@@ -193,6 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (sessions, chat, messages, health, audit, ws):
         app.include_router(module.router)
+    document_auth(app, settings.auth_required)
     return app
 
 

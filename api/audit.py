@@ -19,7 +19,10 @@ async def audit_trail(
     audit: AuditDep,
     _admin: AdminDep,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size")] = 100,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(description="next_cursor of the previous page", pattern=r"^[0-9]{1,18}$"),
+    ] = None,
     session_id: Annotated[str | None, Query(description="Only this session's events")] = None,
     actor: Annotated[str | None, Query(description="Only this key name's events")] = None,
     action: Annotated[

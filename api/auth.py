@@ -9,14 +9,15 @@ cannot set headers there; logs never show query strings (api/log_hygiene.py).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 from asgi_correlation_id import correlation_id
-from fastapi import Depends, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from api.deps import get_services
+from api.drain_gate import HEALTH_PREFIX
 from models.auth import Caller, anonymous
 from services.errors import AdminRequired, Unauthenticated
 
@@ -94,3 +95,28 @@ CallerDep = Annotated[Caller, Depends(authenticate)]
 StreamCallerDep = Annotated[Caller, Depends(authenticate_stream)]
 OptionalCallerDep = Annotated[Caller | None, Depends(identify)]
 AdminDep = Annotated[Caller, Depends(require_admin)]
+
+
+def document_auth(app: FastAPI, required: bool) -> None:
+    """Make the OpenAPI schema say what this instance asks: with AUTH_MODE=none no
+    route needs a key (no lock icons, no Authorize button); with api_key the health
+    routes take one optionally (an admin key shows the details)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for path, item in schema["paths"].items():
+            for operation in item.values():
+                if "security" not in operation:
+                    continue
+                if not required:
+                    del operation["security"]
+                elif path.startswith(HEALTH_PREFIX):
+                    operation["security"].append({})  # {}: no key is fine too
+        if not required:
+            schema.get("components", {}).pop("securitySchemes", None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -19,6 +19,7 @@ from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.routing import Match
 from starlette.websockets import WebSocket
 
+from api.security_headers import SECURITY_HEADERS
 from models.errors import ErrorBody
 from services.errors import ServiceError, TurnInProgress
 
@@ -112,7 +113,9 @@ def _allowed_methods(request: Request) -> list[str]:
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     response = error_response(500, "Internal server error", "internal_error")
-    # This handler runs outside the request-id middleware, so it sets the header itself.
+    # This handler runs outside every middleware (Starlette's ServerErrorMiddleware), so
+    # it sets the request id and the security headers itself.
+    response.headers.update(SECURITY_HEADERS)
     if request_id := correlation_id.get():
         response.headers["X-Request-ID"] = request_id
     return response

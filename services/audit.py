@@ -49,7 +49,7 @@ class AuditLog:
         """Newest first, keyset-paginated on the event id; filters are exact matches."""
         query = select(audit_table)
         if cursor is not None:
-            if not cursor.isdigit():
+            if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
                 raise InvalidCursor(cursor)
             query = query.where(A.id < int(cursor))
         for column, value in ((A.session_id, session_id), (A.actor, actor), (A.action, action)):

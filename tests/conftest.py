@@ -173,16 +173,20 @@ class App:
         kwargs.setdefault("timeout", 15)
         return httpx.Client(base_url=self.url, **kwargs)
 
-    def keys(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """`python main.py keys ...` on this app's database, as an operator runs it."""
+    def run_cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """`python main.py <args>` (backup, keys) on this app's database, as an operator
+        runs it beside the service."""
         return subprocess.run(
-            [sys.executable, str(ROOT / "main.py"), "keys", *args],
+            [sys.executable, str(ROOT / "main.py"), *args],
             env=self.env,
             cwd=self.workdir,
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=timeout,
         )
+
+    def keys(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.run_cli("keys", *args)
 
     def create_key(self, name: str, admin: bool = False) -> str:
         """A new key: the last line `keys create` prints."""

@@ -29,7 +29,11 @@ class FuzzRun:
     output: str
 
 
-def run_schemathesis(base_url: str, max_examples: int, workers: int = 1) -> FuzzRun:
+def run_schemathesis(
+    base_url: str, max_examples: int, workers: int = 1, api_key: str | None = None
+) -> FuzzRun:
+    """`api_key`: sent as a Bearer token on every request; the `ignored_auth` check
+    then also sends requests without it and with a wrong one, expecting 401."""
     command = [
         str(ST),
         "--config-file",
@@ -50,6 +54,7 @@ def run_schemathesis(base_url: str, max_examples: int, workers: int = 1) -> Fuzz
         str(workers),
         "--request-timeout",
         "20",
+        *(["--header", f"Authorization: Bearer {api_key}"] if api_key else []),
     ]
     with tempfile.TemporaryDirectory() as scratch:  # its cache (.schemathesis/) goes here
         done = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=scratch)

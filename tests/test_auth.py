@@ -160,6 +160,8 @@ def test_openapi_declares_the_bearer_scheme_for_swagger_authorize(tenants: Tenan
                 continue
             assert {"ApiKey": []} in operation.get("security", []), (method, path)
             assert "401" in operation["responses"], (method, path)
+    # Health takes a key optionally: {} in its security says none is fine too.
+    assert schema["paths"]["/api/health"]["get"]["security"] == [{"ApiKey": []}, {}]
 
 
 def test_browser_stream_routes_take_access_token(tenants: Tenants) -> None:
@@ -206,3 +208,10 @@ def test_a_bad_key_never_reaches_the_logs(tenants: Tenants) -> None:
 
 def test_health_key_check_is_not_needed_for_probes(tenants: Tenants) -> None:
     assert httpx.get(f"{tenants.app.url}/api/health/ready").status_code == 200
+
+
+def test_without_keys_the_docs_ask_for_none(client: httpx.Client) -> None:
+    schema = client.get("/openapi.json").json()
+    assert "securitySchemes" not in schema.get("components", {})
+    operations = [op for item in schema["paths"].values() for op in item.values()]
+    assert not [op for op in operations if "security" in op]

@@ -5,25 +5,17 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import ROOT, App
+from tests.conftest import App
 from tests.helpers import chat, history, new_session
 
 
 def run_backup(app: App, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "backup", *args],
-        env=app.env,
-        cwd=app.workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return app.run_cli("backup", *args)
 
 
 def keep_chatting(app: App, session_id: str, stop: threading.Event, done: list[int]) -> None:

@@ -1,6 +1,7 @@
 """Schemathesis against the real service and fake LLM, every check on, a bounded
 budget: no 5xx, every response as documented (status, headers, content type, body
-schema), schema-breaking requests refused, schema-valid ones accepted."""
+schema), schema-breaking requests refused, schema-valid ones accepted, no route open without
+a key."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ MAX_EXAMPLES = 25
 
 
 def test_schemathesis_finds_nothing(make_app: Any, fake_llm: FakeLLM) -> None:
-    app = make_app(log_level="INFO")
-    run = run_schemathesis(app.url, MAX_EXAMPLES)
+    """With AUTH_MODE=api_key and an admin key: every route also checked to refuse
+    requests without a key or with a wrong one (ignored_auth)."""
+    app = make_app(log_level="INFO", auth_mode="api_key", rate_limit="")
+    run = run_schemathesis(app.url, MAX_EXAMPLES, api_key=app.create_key("fuzz", admin=True))
     print(f"schemathesis: {run.operations} operations, {run.cases} cases, {run.failures} failures")
     assert run.returncode == 0, run.output[-6000:]
     assert run.operations >= 16
