@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ROOT, App
 from tests.helpers import chat, history
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 
 def test_database_runs_in_wal_mode_with_schema_constraints(app: App, client: httpx.Client) -> None:
@@ -158,11 +158,12 @@ import asyncio, sys, threading, time
 from sqlalchemy import select
 from models.database import migrate
 from models.session import sessions_table
+from models.auth import anonymous
 from services.sessions import insert_session
 from services.storage import Database
 
 def new_session(conn, name, pause=0.0):
-    insert_session(conn, {"name": name}, None)
+    insert_session(conn, anonymous(), {"name": name}, None)
     time.sleep(pause)  # a slow write: the caller gives up while it runs
     return threading.current_thread().name
 
