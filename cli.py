@@ -77,7 +77,7 @@ async def _run_keys(settings: Settings, options: argparse.Namespace) -> int:
             print(f"Created {kind} {info.name!r} (id {info.key_id}). It is shown only now:")
             print(key)
         elif options.command == "list":
-            _print_keys(await keys.list())
+            _print_keys(await keys.all())
         elif not await keys.revoke(options.name, CLI):
             print(f"No live key named {options.name!r}", file=sys.stderr)
             return 1

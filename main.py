@@ -134,7 +134,7 @@ async def log_auth_mode(services: Services) -> None:
         if not is_loopback(settings.host):
             log.warning(OPEN_WARNING, settings.host)
         return
-    live = [key for key in await services.keys.list() if key.revoked_at is None]
+    live = [key for key in await services.keys.all() if key.revoked_at is None]
     log.info("AUTH_MODE=api_key: %d live key(s)", len(live))
     if not live:
         log.warning(

@@ -59,6 +59,13 @@ async def caller_for(
     return caller
 
 
+async def require_caller(connection: HTTPConnection, token: str | None) -> Caller:
+    """caller_for() where a key is required (with AUTH_MODE=api_key)."""
+    caller = await caller_for(connection, token)
+    assert caller is not None  # required: no key raised Unauthenticated
+    return caller
+
+
 def bearer_token(authorization: str | None) -> str | None:
     """The key in an `Authorization: Bearer <key>` header value."""
     scheme, _, token = (authorization or "").partition(" ")
@@ -66,18 +73,13 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 async def authenticate(request: Request, credentials: Credentials) -> Caller:
-    caller = await caller_for(request, credentials.credentials if credentials else None)
-    assert caller is not None
-    return caller
+    return await require_caller(request, credentials.credentials if credentials else None)
 
 
 async def authenticate_stream(
     request: Request, credentials: Credentials, access_token: AccessToken = None
 ) -> Caller:
-    token = credentials.credentials if credentials else access_token
-    caller = await caller_for(request, token)
-    assert caller is not None
-    return caller
+    return await require_caller(request, credentials.credentials if credentials else access_token)
 
 
 async def identify(request: Request, credentials: Credentials) -> Caller | None:

@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from api.auth import bearer_token, caller_for
+from api.auth import bearer_token, require_caller
 from api.deps import get_services
 from api.errors import deny_websocket, error_extras, summarize_validation
 from models.auth import Caller
@@ -118,11 +118,10 @@ async def chat_socket(socket: WebSocket, session_id: str) -> None:
     exactly like a missing one (an `error` event, then close 4404)."""
     token = bearer_token(socket.headers.get("authorization"))
     try:
-        caller = await caller_for(socket, token or socket.query_params.get("access_token"))
+        caller = await require_caller(socket, token or socket.query_params.get("access_token"))
     except ServiceError as exc:
         await deny_websocket(socket, exc, POLICY_VIOLATION)
         return
-    assert caller is not None
     await socket.accept()
     connection = ChatSocket(socket, get_services(socket), session_id, caller)
     try:

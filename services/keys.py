@@ -68,7 +68,7 @@ class KeyService:
         await self.database.write(_insert_key, info, hash_key(key), by)
         return key, info
 
-    async def list(self) -> list[KeyInfo]:
+    async def all(self) -> list[KeyInfo]:
         async with self.database.read() as db:
             rows = (await db.execute(select(api_keys_table).order_by(K.created_at))).mappings()
             return [KeyInfo(**row) for row in rows]
