@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
@@ -67,6 +68,7 @@ def keys_command(args: list[str]) -> int:
 
 
 async def _run_keys(settings: Settings, options: argparse.Namespace) -> int:
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # stdout is for the key
     database = Database.open(settings.database_url, settings.db_busy_timeout_ms)
     try:
         await migrate(database.engine)
