@@ -12,6 +12,9 @@ import sys
 from functools import lru_cache
 from typing import Annotated, Literal
 
+from limits import parse_many
+from limits.errors import ConfigurationError as LimitsConfigurationError
+from limits.storage import storage_from_string
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -204,8 +207,6 @@ class Settings(BaseSettings):
     @field_validator("rate_limit")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
-        from limits import parse_many
-
         if value.strip():
             try:
                 parse_many(value)
@@ -218,13 +219,9 @@ class Settings(BaseSettings):
     @field_validator("rate_limit_storage_url")
     @classmethod
     def _check_limit_storage(cls, value: str) -> str:
-        from limits.errors import ConfigurationError as StorageError
-        from limits.storage import storage_from_string
-
-        async_url = value if value.startswith("async+") else f"async+{value}"
         try:
-            storage_from_string(async_url)
-        except StorageError as exc:
+            storage_from_string(async_storage_url(value))
+        except LimitsConfigurationError as exc:
             raise ValueError(f"not a storage the limits library has: {exc}") from None
         return value
 
@@ -279,6 +276,11 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:  # a host name: it may resolve to anything
         return False
+
+
+def async_storage_url(url: str) -> str:
+    """The `limits` storage URL of its asyncio flavour (the service never blocks on it)."""
+    return url if url.startswith("async+") else f"async+{url}"
 
 
 def _is_origin(origin: str) -> bool:

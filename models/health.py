@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+HealthStatus = Literal["ok", "degraded", "unavailable", "shutting_down"]
+
 
 class DatabaseHealth(BaseModel):
     ok: bool
@@ -80,7 +82,7 @@ class HealthReport(BaseModel):
         }
     )
 
-    status: Literal["ok", "degraded", "unavailable", "shutting_down"]
+    status: HealthStatus
     version: str | None = Field(None, description="Admin keys only")
     database: DatabaseHealth | None = Field(None, description="Admin keys only")
     llm: LLMHealth | None = Field(None, description="Admin keys only")

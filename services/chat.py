@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 
 from models.auth import Caller
 from models.chat import ChatRequest, ChatResponse
-from services.idempotency import IdempotencyClaim, Repeated, Replayable, claim
-from services.turn import TurnService
+from services.idempotency import Repeated, Replayable, claim
+from services.turn import PreparedTurn, TurnService
 from services.turn_events import TurnEvent
 from services.turn_replay import TurnReplay
 from services.turn_runner import TurnRunner
@@ -29,32 +29,32 @@ class ChatService:
         self.runner = runner
         self.replay = replay
 
-    def _claim(
-        self, scope: str, key: str | None, chat: ChatRequest, caller: Caller
-    ) -> IdempotencyClaim | None:
-        return claim(scope, key, chat, self.turns.settings.idempotency_ttl_hours, caller)
+    async def _prepare(
+        self, scope: str, chat: ChatRequest, key: str | None, caller: Caller
+    ) -> PreparedTurn | str:
+        """The new turn, stored; or, when the key already began one, its message id."""
+        claimed = claim(scope, key, chat, self.turns.settings.idempotency_ttl_hours, caller)
+        try:
+            return await self.turns.prepare(chat, caller, claimed)
+        except Repeated as repeat:
+            return repeat.turn_id()
 
     async def complete(
         self, chat: ChatRequest, key: str | None, caller: Caller
     ) -> Replayable[ChatResponse]:
         """The whole reply of a new turn, or of the turn this key started."""
-        claimed = self._claim(WHOLE_REPLY_SCOPE, key, chat, caller)
-        try:
-            turn = await self.turns.prepare(chat, caller, claimed)
-        except Repeated as repeat:
-            reply = await self.replay.original_reply(repeat.turn_id(), caller)
-            return Replayable(reply, replayed=True)
+        turn = await self._prepare(WHOLE_REPLY_SCOPE, chat, key, caller)
+        if isinstance(turn, str):
+            return Replayable(await self.replay.original_reply(turn, caller), replayed=True)
         return Replayable(await self.runner.complete(turn))
 
     async def stream(
         self, chat: ChatRequest, key: str | None, caller: Caller
     ) -> Replayable[AsyncIterator[TurnEvent]]:
         """The events of a new turn, or of the turn this key started (from its start)."""
-        claimed = self._claim(STREAM_SCOPE, key, chat, caller)
-        try:
-            turn = await self.turns.prepare(chat, caller, claimed)
-        except Repeated as repeat:
-            events = await self.replay.follow_from_start(repeat.turn_id(), caller)
+        turn = await self._prepare(STREAM_SCOPE, chat, key, caller)
+        if isinstance(turn, str):
+            events = await self.replay.follow_from_start(turn, caller)
             return Replayable(events, replayed=True)
         live = self.runner.start(turn)
         return Replayable(self.runner.follow(live, on_disconnect=chat.on_disconnect))

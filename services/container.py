@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from config import Settings
+from config import Settings, async_storage_url
 from services.audit import AuditLog
 from services.chat import ChatService
 from services.drain import Drain
@@ -67,5 +67,7 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         drain=drain,
         keys=KeyService(database),
         audit=AuditLog(database),
-        request_rate=RequestRate(settings.rate_limit, settings.rate_limit_storage_url),
+        request_rate=RequestRate(
+            settings.rate_limit, async_storage_url(settings.rate_limit_storage_url)
+        ),
     )

@@ -8,7 +8,14 @@ import time
 from sqlalchemy import select
 
 from config import APP_VERSION
-from models.health import DatabaseHealth, HealthReport, LLMHealth, LLMServerHealth, Readiness
+from models.health import (
+    DatabaseHealth,
+    HealthReport,
+    HealthStatus,
+    LLMHealth,
+    LLMServerHealth,
+    Readiness,
+)
 from models.session import sessions_table
 from services.drain import Drain
 from services.errors import DatabaseUnavailable
@@ -28,16 +35,20 @@ class HealthService:
     async def report(self) -> HealthReport:
         """Both checks run concurrently; ok, degraded (LLM down), unavailable (DB down),
         or shutting_down while draining after SIGTERM (a load balancer should move on)."""
-        database, llm = await asyncio.gather(self.check_database(), self.check_llm())
-        status = "unavailable" if not database.ok else "ok" if llm.ok else "degraded"
-        if self.drain.draining:
-            status = "shutting_down"
+        status, database, llm = await self._check()
         return HealthReport(status=status, version=APP_VERSION, database=database, llm=llm)
 
     async def readiness(self) -> Readiness:
-        database, llm = await asyncio.gather(self.check_database(), self.check_llm())
-        ready = database.ok and llm.ok and not self.drain.draining
+        status, database, llm = await self._check()
+        ready = status == "ok"  # both answer, and not draining
         return Readiness(ready=ready, database=database.ok, llm=llm.ok)
+
+    async def _check(self) -> tuple[HealthStatus, DatabaseHealth, LLMHealth]:
+        database, llm = await asyncio.gather(self.check_database(), self.check_llm())
+        status: HealthStatus = "unavailable" if not database.ok else "ok" if llm.ok else "degraded"
+        if self.drain.draining:
+            status = "shutting_down"
+        return status, database, llm
 
     async def check_database(self) -> DatabaseHealth:
         """Take the write lock and read a table: the service is useless if it cannot write."""

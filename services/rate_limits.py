@@ -22,10 +22,10 @@ from services.errors import RateLimited
 
 
 class RequestRate:
-    def __init__(self, limits: str, storage_url: str = "memory://") -> None:
+    def __init__(self, limits: str, storage_url: str) -> None:
+        """`storage_url`: an asyncio storage of `limits` (config.async_storage_url)."""
         self.items = parse_many(limits) if limits else []
-        async_url = storage_url if storage_url.startswith("async+") else f"async+{storage_url}"
-        self.limiter = MovingWindowRateLimiter(storage_from_string(async_url))
+        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
 
     async def count(self, caller: Caller) -> None:
         """Count one request of this key; RateLimited when it is over its limit.

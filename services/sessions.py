@@ -29,6 +29,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Executable
 
 from models.auth import Caller
 from models.session import SessionCreate, SessionPage, SessionPublic, sessions_table
@@ -219,7 +220,7 @@ def insert_session(
     return SessionPublic(**values)
 
 
-def _delete_audited(db: Connection, statement: Any, caller: Caller, session_id: str) -> bool:
+def _delete_audited(db: Connection, statement: Executable, caller: Caller, session_id: str) -> bool:
     deleted = rows_changed(db, statement) > 0
     if deleted:
         record_event(db, caller, "session.delete", session_id)
