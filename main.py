@@ -20,6 +20,7 @@ import uvicorn
 from asgi_correlation_id import CorrelationIdFilter, CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from api import audit, chat, health, messages, sessions, ws
@@ -50,6 +51,7 @@ from services.turn_store import interrupt_orphaned_turns
 log = logging.getLogger("chat_backend")
 MAX_REQUEST_ID_CHARS = 128
 AFTER_DRAIN_SECONDS = 5
+DOCS_ASSETS_URL = "/docs/assets"
 
 DESCRIPTION = """
 Session-persistent chat backend: every session and message is stored (SQLite by
@@ -162,8 +164,13 @@ async def open_database(settings: Settings) -> Database:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
-    app = FastAPI(
+    # Swagger UI and ReDoc from assets the fastapi-offline package ships, not a CDN:
+    # the docs work on a machine without internet. No validator badge: it would load
+    # an image from swagger.io.
+    app = FastAPIOffline(
         title="Chat Backend",
+        swagger_ui_parameters={"validatorUrl": None},
+        static_url=DOCS_ASSETS_URL,
         version=APP_VERSION,
         description=DESCRIPTION,
         debug=False,
@@ -187,7 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, static_prefixes=(DOCS_ASSETS_URL + "/",))
     app.add_middleware(
         CorrelationIdMiddleware, header_name="X-Request-ID", validator=_valid_request_id
     )

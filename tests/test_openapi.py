@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -47,9 +48,37 @@ def has_example(schema: dict[str, Any], media: dict[str, Any]) -> bool:
     return bool(properties) and all("examples" in p or "$ref" in p for p in properties.values())
 
 
-def test_docs_pages_are_served(client: httpx.Client) -> None:
-    assert "swagger-ui" in client.get("/docs").text
-    assert "redoc" in client.get("/redoc").text.lower()
+DOCS_PAGES = ("/docs", "/redoc", "/docs/oauth2-redirect")
+# src="...", href="...", url: '...', url(...) in CSS: everything a page may load
+REFERENCES = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url\(\s*["']?([^"')]+)""")
+
+
+def references(html: str) -> list[str]:
+    return [a or b for a, b in REFERENCES.findall(html)]
+
+
+def test_docs_pages_name_only_assets_of_this_service(client: httpx.Client) -> None:
+    """Swagger UI and ReDoc work without internet: every script, style and icon the
+    pages name comes from the service itself, and answers 200."""
+    swagger, redoc = client.get("/docs"), client.get("/redoc")
+    assert "SwaggerUIBundle" in swagger.text
+    assert "<redoc" in redoc.text
+    for page in DOCS_PAGES:
+        html = client.get(page)
+        assert html.status_code == 200, page
+        assert "text/html" in html.headers["content-type"]
+        # no other origin anywhere: no CDN, no web fonts, no validator badge
+        assert not re.search(r"(?:https?:)?//[a-z0-9]", html.text, flags=re.I), page
+    assets = references(swagger.text) + references(redoc.text)
+    assert len(set(assets)) >= 4  # Swagger's script, style and icon; ReDoc's script
+    for asset in set(assets):
+        assert asset.startswith("/docs/assets/"), asset
+        answer = client.get(asset)
+        assert answer.status_code == 200, asset
+        assert len(answer.content) > 1000, asset
+        assert answer.headers["cache-control"] == "no-cache"  # kept, revalidated by ETag
+        again = client.get(asset, headers={"If-None-Match": answer.headers["etag"]})
+        assert again.status_code == 304, asset
 
 
 def test_every_endpoint_has_description_and_examples(client: httpx.Client) -> None:
