@@ -56,8 +56,8 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(
         2,
         ge=0,
-        description="Retries of a failed LLM call (refused, 429, 500, 502, 503) before its "
-        "first token reaches the client",
+        description="Retries of a failed LLM call (refused, closed unanswered, 429, 500, 502,"
+        " 503) before its first token reaches the client",
     )
     llm_retry_backoff_seconds: float = Field(
         0.5, ge=0, description="First retry after about this long, doubling, jittered"

@@ -132,10 +132,12 @@ TOO_LONG = error_examples(
 LLM_ERRORS: dict[int | str, Any] = {
     **error_examples(
         502,
-        "LLM server answered an error (after retries where transient), an unparseable"
-        " reply, one with no finish_reason, or one with no text",
+        "LLM server answered an error or closed the connection without answering (each"
+        " after retries), or sent an unparseable reply, one with no finish_reason, or one"
+        " with no text",
         {
             "llm_upstream_error": "LLM server answered HTTP 500: out of memory",
+            "llm_no_response": "LLM server closed the connection without answering",
             "llm_bad_reply": "LLM stream ended without [DONE]",
             "llm_truncated": "LLM reply ended without a finish_reason: it is incomplete",
             "llm_empty_reply": "LLM server sent an empty reply",

@@ -145,6 +145,20 @@ class LLMOverloaded(LLMUpstreamError):
         self.retry_after = retry_after
 
 
+class LLMNoResponse(LLMError):
+    """The LLM server took the request and closed the connection without a byte of
+    answer: a kept-alive connection it closed as we reused it, a proxy's reset.
+
+    Nothing can have reached the client, so it is retried like a 503, and it counts
+    against the server for the circuit breaker.
+    """
+
+    code = "llm_no_response"
+
+    def __init__(self) -> None:
+        super().__init__("LLM server closed the connection without answering")
+
+
 class LLMBadReply(LLMError):
     code = "llm_bad_reply"
 

@@ -107,10 +107,11 @@ class Process:
 class FakeLLM:
     """Handle on the fake LLM server process (tests/fake_llm.py)."""
 
-    def __init__(self, workdir: Path, port: int = 0) -> None:
+    def __init__(self, workdir: Path, port: int = 0, *options: str) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         argv = [sys.executable, str(ROOT / "tests" / "fake_llm.py"), "--port", str(self.port)]
+        argv += options
         self.proc = Process(argv, dict(os.environ), workdir, workdir / "fake_llm.log")
 
     def start(self) -> None:

@@ -1,6 +1,12 @@
 """A fake LLM server: a real HTTP process speaking both protocols, scriptable by tests.
 
-Run: python tests/fake_llm.py --port 9000
+Run: python tests/fake_llm.py --port 9000 [--keep-alive SECONDS] [--fin-delay SECONDS]
+
+--keep-alive: close idle kept-alive connections after this long (uvicorn's own
+default is 5 s, and vLLM runs on uvicorn). --fin-delay: the closing takes this long
+to reach the client, as over a network; a request the client sends on that
+connection meanwhile (it does not know yet) is met by the close, unanswered. That
+is the keep-alive race, which loopback alone makes too narrow to hit.
 
 Protocols: OpenAI (`GET /v1/models`, `POST /v1/chat/completions`, stream or not) and
 `simple` (`GET /health`, `POST /chat`, `POST /chat/stream`).
@@ -31,6 +37,9 @@ A behaviour is an object with any of:
          | "malformed_sse" (lines that are no SSE field, and a bad `retry:`, between events)
          | "invalid_utf8" (the bytes FF FE inside the middle chunk's text)
          | "split_utf8" (each chunk's bytes written in two halves, cutting characters)
+         | "close" (close the connection without answering: a kept-alive
+           connection closed as the client reused it)
+         | "reset" (the same with a TCP reset, as a proxy may)
 """
 
 from __future__ import annotations
@@ -38,6 +47,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import socket
+import struct
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -47,8 +58,55 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MODEL = "fake-model"
+# Each open connection's transport by the client's port, so that a route can close
+# its own connection without answering (the "close" and "reset" faults).
+TRANSPORTS: dict[int, asyncio.Transport] = {}
+FIN_DELAY = [0.0]  # seconds; set from --fin-delay
+
+
+class TrackedConnections(HttpToolsProtocol):
+    """uvicorn's HTTP protocol, noting each connection's transport in TRANSPORTS,
+    with the keep-alive close delayed by FIN_DELAY[0] (see --fin-delay)."""
+
+    closing = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if self.client:
+            TRANSPORTS[self.client[1]] = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.client:
+            TRANSPORTS.pop(self.client[1], None)
+        super().connection_lost(exc)
+
+    def timeout_keep_alive_handler(self) -> None:
+        if not FIN_DELAY[0]:
+            super().timeout_keep_alive_handler()
+            return
+        self.closing = True  # decided; the client learns of it FIN_DELAY later
+        asyncio.get_running_loop().call_later(FIN_DELAY[0], super().timeout_keep_alive_handler)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:  # a request that crossed the close on the wire
+            self.transport.close()
+            return
+        super().data_received(data)
+
+
+def hang_up(request: Request, reset: bool) -> Response:
+    """Close this request's connection with no answer: a FIN, or a RST with `reset`."""
+    transport = TRANSPORTS[request.client.port if request.client else 0]
+    if reset:
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    else:
+        transport.close()
+    return Response(status_code=500)  # never sent: the connection is gone
 
 
 class Script:
@@ -133,6 +191,8 @@ def usage_of(body: dict[str, Any], text: str) -> dict[str, int]:
 
 async def chat_completions(request: Request) -> Response:
     body, behaviour = await take(request)
+    if behaviour.get("fault") in ("close", "reset"):
+        return hang_up(request, reset=behaviour["fault"] == "reset")
     failure = error_response(behaviour)
     if failure is not None:
         return failure
@@ -290,5 +350,15 @@ app = Starlette(
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--keep-alive", type=float, default=5.0)
+    parser.add_argument("--fin-delay", type=float, default=0.0)
     args = parser.parse_args()
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    FIN_DELAY[0] = args.fin_delay
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        http=TrackedConnections,
+        timeout_keep_alive=args.keep_alive,
+    )

@@ -60,6 +60,15 @@ MATRIX: dict[str, Row] = {
     "429 with Retry-After past the deadline: no wait, 503 passing it on": Row(
         [{"status": 429, "retry_after": "120"}], 503, "llm_overloaded", extra={"retry_after": "120"}
     ),
+    "connection closed without an answer once: retried": Row(
+        [{"fault": "close"}, {"chunks": WORDS}], 200, stored="complete", text=TEXT, calls=2
+    ),
+    "connection reset without an answer once: retried": Row(
+        [{"fault": "reset"}, {"chunks": WORDS}], 200, stored="complete", text=TEXT, calls=2
+    ),
+    "connection closed without an answer every time: LLM_MAX_RETRIES, then 502": Row(
+        [{"fault": "close"}] * 3, 502, "llm_no_response", calls=3
+    ),
     "400 (not about the context): not retried": Row(
         [{"status": 400, "error": "bad request"}], 502, "llm_upstream_error"
     ),
@@ -101,6 +110,8 @@ MATRIX: dict[str, Row] = {
 }
 STREAMED = [
     "500 before the first token, then ok: retried",
+    "connection closed without an answer once: retried",
+    "connection closed without an answer every time: LLM_MAX_RETRIES, then 502",
     "error event after some tokens: not retried, partial text kept",
     "stall mid-stream past LLM_READ_TIMEOUT",
     "stream closed without [DONE]",

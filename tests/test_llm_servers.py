@@ -111,3 +111,21 @@ def test_every_server_failing_is_one_clear_error(
         assert (response.status_code, response.json()["code"]) == (502, "llm_upstream_error")
         assert "also down" in response.json()["detail"]
         assert (calls(primary), calls(fake_llm)) == (1, 1)
+
+
+def test_a_server_closing_without_answering_is_skipped(
+    make_app: Any, primary: FakeLLM, fake_llm: FakeLLM
+) -> None:
+    """A connection closed before any answer counts against that server: the next
+    one answers the same turn, and the first cools down."""
+    app: App = make_app(llm_server_url=f"{primary.url},{fake_llm.url}")
+    primary.script({"fault": "close"})
+    with app.client() as http:
+        reply = chat(http, message="hi")
+        assert reply["content"] == "Echo: hi"
+        assert (calls(primary), calls(fake_llm)) == (1, 1)
+        assert answered_by(app, reply["message_id"]) == fake_llm.url
+        closed, answering = servers_health(http)
+        assert (closed["state"], closed["failures_in_a_row"]) == ("cooling_down", 1)
+        assert closed["last_failure"] == "LLM server closed the connection without answering"
+        assert answering["state"] == "in_use"

@@ -5,6 +5,7 @@ boundary, so nothing above this package knows about httpx:
 
     connect refused / connect timeout  -> LLMUnavailable (503)
     no bytes within the read timeout   -> LLMTimeout     (504)
+    connection closed before an answer -> LLMNoResponse  (502, retried)
     connection broken mid-reply        -> LLMBadReply    (502)
     429 / 503 status                   -> LLMOverloaded  (503, Retry-After kept)
     other non-2xx status               -> LLMUpstreamError (502, names the status)
@@ -15,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from services.errors import (
     ContextTooLong,
     LLMBadReply,
     LLMError,
+    LLMNoResponse,
     LLMOverloaded,
     LLMTimeout,
     LLMUnavailable,
@@ -119,11 +121,13 @@ class LLMClient(ABC):
         caller goes on iterating to let the response end, which keeps its connection
         for the next turn. Closing a response before its end closes the connection.
         """
-        with translate_transport_errors():
+        answered = False
+        with translate_transport_errors(lambda: answered):
             # a copy: aconnect_sse adds its Accept/Cache-Control to the dict it is given
             async with aconnect_sse(
                 self.http, "POST", url, json=body, headers=dict(self._headers)
             ) as source:
+                answered = True  # the status line and headers have arrived
                 if not source.response.is_success:
                     await source.response.aread()
                     raise_for_upstream_status(source.response)
@@ -140,7 +144,8 @@ class LLMClient(ABC):
                     raise LLMBadReply("LLM server did not answer with an event stream") from exc
 
     async def _get_json(self, path: str) -> Any:
-        with translate_transport_errors():
+        # A GET changes nothing: whatever broke, asking again is safe.
+        with translate_transport_errors(answered=lambda: False):
             response = await self.http.get(
                 self.base_url + path, headers=self._headers, timeout=self.health_timeout
             )
@@ -158,8 +163,12 @@ def _elapsed_ms(started: float) -> float:
 
 
 @contextmanager
-def translate_transport_errors() -> Iterator[None]:
-    """Turn httpx transport failures into our LLM errors (see module docstring)."""
+def translate_transport_errors(answered: Callable[[], bool]) -> Iterator[None]:
+    """Turn httpx transport failures into our LLM errors (see module docstring).
+
+    `answered()` says whether the response had begun: a connection that closes (or
+    is reset, or refuses our bytes) before that is LLMNoResponse, which is retried.
+    """
     try:
         yield
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -167,6 +176,8 @@ def translate_transport_errors() -> Iterator[None]:
     except httpx.TimeoutException as exc:
         raise LLMTimeout("LLM server did not answer in time") from exc
     except httpx.TransportError as exc:
+        if not answered():
+            raise LLMNoResponse() from exc
         raise LLMBadReply("connection to the LLM server broke during the reply") from exc
 
 

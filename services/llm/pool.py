@@ -1,9 +1,10 @@
 """Several LLM servers (a comma-separated LLM_SERVER_URL), with a small circuit breaker.
 
 Servers are tried in the order configured. One that fails before sending any text
-(refused, timed out, 429 or 5xx) is skipped for LLM_COOLDOWN_SECONDS and the next
-one is tried at once, within the same attempt; the turn's retries
-(services/llm/retry.py) then start again from the first server not cooling down.
+(refused, timed out, closed without answering, 429 or 5xx) is skipped for
+LLM_COOLDOWN_SECONDS and the next one is tried at once, within the same attempt;
+the turn's retries (services/llm/retry.py) then start again from the first server
+not cooling down.
 When every server is cooling down, the one whose cool-down ends first is tried
 anyway: a turn is never refused without asking anybody. A failure that is about
 the request (a 400, the context) is not the server's fault and trips nothing.
@@ -20,7 +21,13 @@ from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
-from services.errors import LLMError, LLMTimeout, LLMUnavailable, LLMUpstreamError
+from services.errors import (
+    LLMError,
+    LLMNoResponse,
+    LLMTimeout,
+    LLMUnavailable,
+    LLMUpstreamError,
+)
 from services.llm.base import LLMClient, LLMRequest, ProbeResult, StreamChunk
 
 SERVER_FAULT_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
@@ -122,6 +129,6 @@ class LLMPool:
 
 
 def _is_server_fault(error: LLMError) -> bool:
-    if isinstance(error, LLMUnavailable | LLMTimeout):
+    if isinstance(error, LLMUnavailable | LLMTimeout | LLMNoResponse):
         return True
     return isinstance(error, LLMUpstreamError) and error.upstream_status in SERVER_FAULT_STATUSES

@@ -1,6 +1,7 @@
 """Retrying the LLM call while nothing has reached the client yet.
 
-A failure the server may get over (refused connection, 429, 500, 502, 503) is tried
+A failure the server may get over (refused connection, a connection closed before
+any answer, 429, 500, 502, 503) is tried
 again after a jittered, doubling backoff, or after the server's own Retry-After,
 at most LLM_MAX_RETRIES times and never past LLM_RETRY_DEADLINE_SECONDS from the
 first attempt. A 400 saying the prompt is over the model's context is tried once
@@ -19,7 +20,13 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from services.errors import ContextTooLong, LLMError, LLMUnavailable, LLMUpstreamError
+from services.errors import (
+    ContextTooLong,
+    LLMError,
+    LLMNoResponse,
+    LLMUnavailable,
+    LLMUpstreamError,
+)
 from services.llm.base import LLMRequest, StreamChunk
 from services.llm.pool import LLMPool
 
@@ -58,7 +65,7 @@ class RetryPolicy:
 
 
 def _is_transient(error: LLMError) -> bool:
-    if isinstance(error, LLMUnavailable):
+    if isinstance(error, LLMUnavailable | LLMNoResponse):
         return True
     return isinstance(error, LLMUpstreamError) and error.upstream_status in RETRYABLE_STATUSES
 
