@@ -1,7 +1,9 @@
 """gunicorn reads this file from the working directory.
 
 SIGTERM drains each worker (services/drain.py); `graceful_timeout` below gives
-the drain its time before the master kills a worker.
+the drain its time before the master kills a worker. SIGINT (Ctrl-C) and SIGQUIT
+make the master send SIGQUIT to its workers, which stop at once, storing the
+replies being generated `interrupted`.
 
 The master tells the workers (through the environment) the address it binds, so
 that AUTH_MODE's default follows it: `--bind 0.0.0.0:8080` means api_key. It also
@@ -19,6 +21,8 @@ import math
 import os
 from typing import Any
 
+import uvicorn_worker
+
 from config import Settings, get_settings, is_loopback
 from models.database import migrate
 from services.llm.local_server import LocalModelError, LocalModelServer, start, wants_local_model
@@ -26,6 +30,24 @@ from services.storage import Database
 from services.turn_store import interrupt_orphaned_turns
 
 _local_model: list[LocalModelServer] = []
+
+
+class UvicornWorker(uvicorn_worker.UvicornWorker):  # type: ignore[misc]  # untyped
+    """The maintained uvicorn worker class (uvicorn-worker), handed the listening
+    sockets themselves rather than gunicorn's wrappers of them.
+
+    uvloop closes a listening socket through libuv when the worker stops, then
+    detaches a socket object but calls close() on anything else: on gunicorn's
+    wrapper that closes the descriptor a second time, and every worker logged
+    "Error while closing socket [Errno 9] Bad file descriptor" at every shutdown.
+    """
+
+    def run(self) -> None:
+        self.sockets: list[Any] = [getattr(sock, "sock", sock) for sock in self.sockets]
+        super().run()
+
+
+worker_class = UvicornWorker  # `-k` on the command line would replace it
 
 # SIGTERM to the master: each worker drains (services/drain.py) for up to
 # SHUTDOWN_GRACE_SECONDS, then ends its last responses; only after this long does

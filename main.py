@@ -36,7 +36,7 @@ from cli import backup_command, keys_command
 from config import APP_VERSION, Settings, get_settings, is_loopback
 from models.database import migrate
 from services.container import Services, build_services
-from services.drain import drain_on_sigterm
+from services.drain import stop_on_signals
 from services.expiry import purge_expired_sessions_forever
 from services.llm.factory import create_http_client
 from services.llm.local_server import (
@@ -105,13 +105,13 @@ def make_lifespan(settings: Settings) -> Any:
                 ),
                 asyncio.create_task(services.runner.watch_forever(serving.orphan_after_seconds)),
             ]
-            undo_drain_hook = drain_on_sigterm(services.drain, services.runner)
+            undo_signal_hooks = stop_on_signals(services.drain, services.runner)
             log.info("serving; LLM %s (%s)", serving.llm_server_url, serving.llm_protocol)
             await log_auth_mode(services)
             try:
                 yield {"services": services}
             finally:
-                undo_drain_hook()
+                undo_signal_hooks()
                 for task in background:
                     task.cancel()
                 await services.runner.shutdown()

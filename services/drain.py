@@ -13,8 +13,9 @@ every reply mid-sentence. Instead:
 3. The server's own SIGTERM handler runs: it closes the listener, lets the last
    responses finish and runs the lifespan shutdown.
 
-A second SIGTERM during the drain skips the rest of the grace. SIGINT (Ctrl-C) is
-left to the server: it stops at once, storing unfinished replies `interrupted`.
+A second SIGTERM during the drain skips the rest of the grace. SIGINT (Ctrl-C) and
+SIGQUIT are the drain with no grace: the service stops at once, storing the
+replies being generated `interrupted` with their text (stop_on_signals).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # the runner's turns hold a Drain: a runtime import would be 
 log = logging.getLogger(__name__)
 
 SignalHandler = Callable[[int, FrameType | None], Any]
+QUICK_SIGNALS = (signal.SIGINT, signal.SIGQUIT)
 
 
 class Drain:
@@ -45,7 +47,7 @@ class Drain:
     def __init__(self, grace_seconds: float) -> None:
         self.grace_seconds = grace_seconds
         self._deadline: float | None = None
-        self.hurry = asyncio.Event()  # a second SIGTERM: stop waiting for turns
+        self.hurry = asyncio.Event()  # SIGINT, or a second SIGTERM: stop waiting for turns
 
     @property
     def draining(self) -> bool:
@@ -54,6 +56,11 @@ class Drain:
     def begin(self) -> None:
         if self._deadline is None:
             self._deadline = time.monotonic() + self.grace_seconds
+
+    def cut_short(self) -> None:
+        """No grace (left): the turns in flight are interrupted now."""
+        self._deadline = time.monotonic()
+        self.hurry.set()
 
     def seconds_left(self) -> float:
         if self._deadline is None:
@@ -80,46 +87,95 @@ async def finish_turns(drain: Drain, runner: TurnRunner) -> None:
     await runner.shutdown()
 
 
-def drain_on_sigterm(drain: Drain, runner: TurnRunner) -> Callable[[], None]:
-    """Put the drain in front of the server's SIGTERM handler; returns the undo.
+def stop_on_signals(drain: Drain, runner: TurnRunner) -> Callable[[], None]:
+    """Put our stop in front of the server's signal handlers; returns the undo.
 
-    Called from the lifespan, so it wraps the handler uvicorn installed (alone or in
-    a gunicorn worker). Without one (not the main thread, a bare ASGI host) it does
+    SIGTERM drains (module docstring). SIGINT (Ctrl-C) and SIGQUIT stop now: new
+    requests get 503, the turns in flight are stored `interrupted` with their text
+    at once, and the server exits. gunicorn's master sends SIGQUIT to its workers on
+    its own SIGINT or SIGQUIT; the worker class alone would only set a flag. A
+    second SIGINT or SIGQUIT goes to the server itself (uvicorn: exit without waiting
+    for open connections).
+
+    Called from the lifespan, so it wraps the handlers uvicorn installed (alone or in
+    a gunicorn worker). Without them (not the main thread, a bare ASGI host) it does
     nothing: there is no server exit to delay.
     """
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    server_handler = signal.getsignal(signal.SIGTERM)
-    if not callable(server_handler):
+    server_handlers = {int(sig): signal.getsignal(sig) for sig in (*QUICK_SIGNALS, signal.SIGTERM)}
+    server_exit = server_handlers[signal.SIGTERM]
+    if not callable(server_exit):
         return lambda: None
-    loop = asyncio.get_running_loop()
-    tasks: set[asyncio.Task[None]] = set()
+    stop = _Stop(drain, runner, server_exit, asyncio.get_running_loop())
 
-    async def drain_then_exit(sig: int) -> None:
-        await finish_turns(drain, runner)
-        log.info("drain done; shutting down")
-        server_handler(sig, None)
-
-    def start_drain(sig: int) -> None:
-        if drain.draining:
-            drain.hurry.set()
-            return
-        drain.begin()
-        log.warning(
-            "SIGTERM: draining; new requests get 503, turns in flight have %.0f s to finish",
-            drain.grace_seconds,
-        )
-        task = loop.create_task(drain_then_exit(sig))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-
-    def on_sigterm(sig: int, _: FrameType | None) -> None:
+    def on_signal(sig: int, _: FrameType | None) -> None:
         # A signal handler may run between any two bytecodes, the loop's own
         # included: hand the work to the loop rather than touch it from here.
-        loop.call_soon_threadsafe(start_drain, sig)
+        stop.loop.call_soon_threadsafe(stop.on_signal, sig, server_handlers[sig])
 
     def undo() -> None:
-        signal.signal(signal.SIGTERM, server_handler)
+        for sig, handler in server_handlers.items():
+            signal.signal(sig, handler)
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    for sig in server_handlers:
+        signal.signal(sig, on_signal)
     return undo
+
+
+class _Stop:
+    """What the stop signals have asked for so far, and the one task carrying it out."""
+
+    def __init__(
+        self,
+        drain: Drain,
+        runner: TurnRunner,
+        server_exit: SignalHandler,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.drain, self.runner, self.server_exit, self.loop = drain, runner, server_exit, loop
+        self.quick = False
+        self.task: asyncio.Task[None] | None = None
+
+    def on_signal(self, sig: int, server_handler: SignalHandler | int | None) -> None:
+        name = signal.Signals(sig).name
+        if sig in QUICK_SIGNALS:
+            if self.quick and callable(server_handler):
+                server_handler(sig, None)  # asked twice: the server's own hard exit
+                return
+            self.quick = True
+            self.drain.cut_short()
+            log.warning("%s: stopping now; replies being generated are stored interrupted", name)
+        elif self.drain.draining:
+            if not self.quick:  # a second SIGTERM cuts the grace short
+                self.drain.cut_short()
+            return
+        else:
+            self.drain.begin()
+            log.warning(
+                "%s: draining; new requests get 503, turns in flight have %.0f s to finish",
+                name,
+                self.drain.grace_seconds,
+            )
+        if self.task is None:
+            self.task = self.loop.create_task(self._stop_then_exit(sig))
+
+    async def _stop_then_exit(self, sig: int) -> None:
+        await finish_turns(self.drain, self.runner)
+        log.info("shutting down")
+        _ask_server_to_exit(self.server_exit, sig)
+
+
+def _ask_server_to_exit(server_exit: SignalHandler, sig: int) -> None:
+    """Tell the server to exit, as its own SIGTERM handler would.
+
+    uvicorn's handler is its Server's handle_exit. Setting `should_exit` does what
+    it does without recording the signal, which uvicorn would raise again once it
+    has exited: a gunicorn worker would then die by that signal, and its master log
+    it as unexpected ("Worker was sent SIGINT!") although the worker ended cleanly.
+    """
+    server = getattr(server_exit, "__self__", None)
+    if server is not None and hasattr(server, "should_exit"):
+        server.should_exit = True
+    else:
+        server_exit(sig, None)

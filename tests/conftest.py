@@ -82,11 +82,19 @@ class Process:
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> None:
         self.argv, self.env, self.cwd, self.log = argv, env, cwd, log
         self.process: subprocess.Popen[bytes] | None = None
+        # In a process group of its own, a signal can reach all of it at once, as
+        # Ctrl-C in a terminal does (os.killpg), and no other test's processes.
+        self.own_process_group = False
 
     def start(self, ready_url: str) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                self.argv, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT
+                self.argv,
+                env=self.env,
+                cwd=self.cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=self.own_process_group,
             )
         wait_until_up(ready_url, self.process, self.log)
 
@@ -211,7 +219,10 @@ class ServerApp(App):
         super().__init__(*args, **kwargs)
 
     def command(self) -> list[str]:
-        return [arg.replace("{port}", str(self.port)) for arg in self._argv]
+        return [
+            arg.replace("{port}", str(self.port)).replace("{workdir}", str(self.workdir))
+            for arg in self._argv
+        ]
 
     def run_from_repository(self) -> ServerApp:
         """Run in the repository (gunicorn reads gunicorn.conf.py from there)."""
@@ -221,6 +232,8 @@ class ServerApp(App):
 
 
 def gunicorn_argv(workers: int) -> list[str]:
+    """gunicorn as the README runs it (the worker class comes from gunicorn.conf.py);
+    its control socket in the test's own folder ({workdir}), not the home directory."""
     return [
         sys.executable,
         "-m",
@@ -228,10 +241,10 @@ def gunicorn_argv(workers: int) -> list[str]:
         "main:app",
         "-w",
         str(workers),
-        "-k",
-        "uvicorn.workers.UvicornWorker",
         "--bind",
         "127.0.0.1:{port}",
+        "--control-socket",
+        "{workdir}/gunicorn.ctl",
     ]
 
 

@@ -266,7 +266,8 @@ def test_gunicorn_workers_share_one_model_server(tmp_path: Path) -> None:
     app = local_app(tmp_path / "gunicorn")
     argv = [
         sys.executable, "-m", "gunicorn", "main:app", "-w", "2",
-        "-k", "uvicorn.workers.UvicornWorker", "--bind", f"127.0.0.1:{app.port}",
+        "--bind", f"127.0.0.1:{app.port}",
+        "--control-socket", str(tmp_path / "gunicorn.ctl"),
     ]  # fmt: skip
     app.proc.argv = argv
     app.proc.cwd = ROOT  # gunicorn reads gunicorn.conf.py from its working directory
