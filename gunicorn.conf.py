@@ -25,6 +25,7 @@ import uvicorn_worker
 
 from config import Settings, get_settings, is_loopback
 from models.database import migrate
+from services.listen_address import address_in_use, in_use_message
 from services.llm.local_server import LocalModelError, LocalModelServer, start, wants_local_model
 from services.storage import Database
 from services.turn_store import interrupt_orphaned_turns
@@ -58,6 +59,7 @@ graceful_timeout = math.ceil(get_settings().shutdown_grace_seconds) + 10
 def on_starting(server: Any) -> None:
     settings = get_settings()  # a bad setting stops the master here, with one clear line
     get_settings.cache_clear()  # workers must read the environment again, as set below
+    _exit_if_an_address_is_in_use(server)
     if exposed := _non_loopback_bind(server.cfg.bind):
         # AUTH_MODE's default follows the address the service listens on: --bind
         # 0.0.0.0:8080 must mean api_key (and its warnings) unless set otherwise.
@@ -75,6 +77,18 @@ def on_starting(server: Any) -> None:
         _local_model.append(model)
         os.environ["LLM_SERVER_URL"] = model.url
         server.log.info("local model server at %s for all workers", model.url)
+
+
+def _exit_if_an_address_is_in_use(server: Any) -> None:
+    """Before the local model and the migrations: gunicorn would bind only after them.
+    Not when the sockets are inherited (a re-exec on USR2, systemd) or shared
+    (--reuse-port): then binding is not ours to judge."""
+    if server.cfg.reuse_port or os.environ.get("GUNICORN_FD") or os.environ.get("LISTEN_FDS"):
+        return
+    for address in server.cfg.address:
+        if isinstance(address, tuple) and address_in_use(address[0], int(address[1])):
+            server.log.error(in_use_message(address[0], int(address[1])))
+            raise SystemExit(2)
 
 
 def _non_loopback_bind(binds: list[str]) -> str | None:

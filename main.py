@@ -38,6 +38,7 @@ from models.database import migrate
 from services.container import Services, build_services
 from services.drain import stop_on_signals
 from services.expiry import purge_expired_sessions_forever
+from services.listen_address import address_in_use, in_use_message
 from services.llm.factory import create_http_client
 from services.llm.local_server import (
     LocalModelError,
@@ -219,12 +220,20 @@ def exit_unless_local_model_installed(settings: Settings) -> None:
         raise SystemExit(2) from None
 
 
+def exit_if_address_in_use(settings: Settings) -> None:
+    """Stop before the local model and the migrations when the port is taken."""
+    if address_in_use(settings.host, settings.port):
+        print(in_use_message(settings.host, settings.port), file=sys.stderr)
+        raise SystemExit(2)
+
+
 COMMANDS = {"backup": backup_command, "keys": keys_command}
 
 if __name__ == "__main__":
     if (command := COMMANDS.get(sys.argv[1] if len(sys.argv) > 1 else "")) is not None:
         raise SystemExit(command(sys.argv[2:]))
     current = get_settings()
+    exit_if_address_in_use(current)
     exit_unless_local_model_installed(current)
     uvicorn.run(
         "main:app",

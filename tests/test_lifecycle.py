@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import App, FakeLLM, ServerApp, gunicorn_argv, run_main
+from tests.conftest import ROOT, App, FakeLLM, ServerApp, free_port, gunicorn_argv, run_main
 from tests.helpers import chat, new_session
 
 
@@ -54,6 +57,7 @@ def test_default_local_model_that_cannot_start_is_one_clear_line(tmp_path, url) 
     """LLM_SERVER_URL unset or `local` means the local model; a missing model file (or
     a missing llama-cpp-python, whichever this environment lacks first) is named."""
     env = {"PATH": "/usr/bin:/bin", "LOCAL_MODEL_PATH": str(tmp_path / "missing.gguf")}
+    env["PORT"] = str(free_port())  # not 8080, which a running instance may hold
     if url is not None:
         env["LLM_SERVER_URL"] = url
     result = run_main(tmp_path, env)
@@ -62,6 +66,47 @@ def test_default_local_model_that_cannot_start_is_one_clear_line(tmp_path, url) 
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("Cannot start the local model: ")
     assert "missing.gguf" in lines[0] or "make install-llm" in lines[0]
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port another process listens on."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield int(listener.getsockname()[1])
+
+
+def test_a_taken_port_stops_python_main_before_any_work(tmp_path, taken_port: int) -> None:
+    """One line naming the address, before the local model starts or the database is
+    made (the model here is missing: that would be named if it were asked first)."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PORT": str(taken_port),
+        "LLM_SERVER_URL": "local",
+        "LOCAL_MODEL_PATH": str(tmp_path / "missing.gguf"),
+        "DATABASE_URL": str(tmp_path / "chat.db"),
+    }
+    result = run_main(tmp_path, env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"Cannot listen on 127.0.0.1:{taken_port}: the address is already in use (another"
+        " instance of this service?). Stop it, or set PORT (or gunicorn's --bind) to a free"
+        " port."
+    ]
+    assert not (tmp_path / "chat.db").exists()
+
+
+def test_a_taken_port_stops_gunicorn_before_any_work(
+    tmp_path, fake_llm: FakeLLM, taken_port: int
+) -> None:
+    app = ServerApp(gunicorn_argv(2), tmp_path, fake_llm.url).run_from_repository()
+    argv = [arg.replace(str(app.port), str(taken_port)) for arg in app.command()]
+    started = time.monotonic()
+    done = subprocess.run(argv, env=app.env, cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert time.monotonic() - started < 5  # no retries a second apart
+    assert done.returncode != 0
+    assert f"Cannot listen on 127.0.0.1:{taken_port}: the address is already in use" in done.stderr
+    assert "Retrying" not in done.stderr
+    assert not app.db_path.exists()
 
 
 def test_dotenv_file_is_read(tmp_path) -> None:
