@@ -24,7 +24,7 @@ from typing import Any
 import uvicorn_worker
 
 from config import Settings, get_settings, is_loopback
-from models.database import migrate
+from models.database import Migration, migrate
 from services.listen_address import address_in_use, in_use_message
 from services.llm.local_server import LocalModelError, LocalModelServer, start, wants_local_model
 from services.storage import Database
@@ -65,8 +65,13 @@ def on_starting(server: Any) -> None:
         # 0.0.0.0:8080 must mean api_key (and its warnings) unless set otherwise.
         os.environ["HOST"] = exposed
     if settings.interrupt_orphans_at_startup:
-        count = asyncio.run(_interrupt_orphans(settings))
-        server.log.info("%d turn(s) left streaming by a previous run are now interrupted", count)
+        migration, count = asyncio.run(_migrate_and_interrupt_orphans(settings))
+        if migration:
+            server.log.info(migration.describe())
+        if count:
+            server.log.warning(
+                "%d turn(s) left streaming by a previous run are now interrupted", count
+            )
         os.environ["INTERRUPT_ORPHANS_AT_STARTUP"] = "false"  # live workers own their turns
     if wants_local_model(settings):
         try:
@@ -103,11 +108,11 @@ def _non_loopback_bind(binds: list[str]) -> str | None:
     return None
 
 
-async def _interrupt_orphans(settings: Settings) -> int:
+async def _migrate_and_interrupt_orphans(settings: Settings) -> tuple[Migration | None, int]:
     database = Database.open(settings.database_url, settings.db_busy_timeout_ms)
     try:
-        await migrate(database.engine)
-        return await interrupt_orphaned_turns(database)
+        migration = await migrate(database.engine)
+        return migration, await interrupt_orphaned_turns(database)
     finally:
         await database.close()
 

@@ -84,7 +84,9 @@ def configure_logging(settings: Settings) -> None:
     root.handlers = [handler]
     root.setLevel(settings.log_level)
     # httpx logs every upstream request at INFO; one line per turn is noise, not signal.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    # Alembic's INFO lines say nothing a migration's own line (open_database) does not.
+    for chatty in ("httpx", "alembic"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
     install_log_hygiene(settings.log_content)
 
 
@@ -154,7 +156,8 @@ async def log_interrupted(database: Database) -> None:
 async def open_database(settings: Settings) -> Database:
     database = Database.open(settings.database_url, settings.db_busy_timeout_ms)
     try:
-        await migrate(database.engine)
+        if migration := await migrate(database.engine):
+            log.info("%s", migration.describe())
     except Exception as exc:
         log.error("cannot open database %s: %s", settings.database_url, exc)
         await database.close()

@@ -9,11 +9,14 @@ transactions use BEGIN IMMEDIATE, which waits on the busy timeout instead.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, inspect
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection, make_url
@@ -90,8 +93,23 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest migration (creating it in a new database).
+@dataclass(frozen=True)
+class Migration:
+    """What a migrate() call changed: the schema's revision before and after."""
+
+    from_revision: str | None  # None: a new database
+    to_revision: str
+
+    def describe(self) -> str:
+        if self.from_revision is None:
+            return f"database created at schema revision {self.to_revision}"
+        return f"database schema migrated from {self.from_revision} to {self.to_revision}"
+
+
+async def migrate(engine: AsyncEngine) -> Migration | None:
+    """Bring the schema to the newest migration (creating it in a new database);
+    what changed, or None when it was already there (the usual start: then Alembic
+    is not run at all, and nothing is logged).
 
     Several workers (gunicorn -w N) start at once on the same file: the whole
     upgrade holds the write lock, so one migrates while the others wait and then
@@ -99,14 +117,20 @@ async def migrate(engine: AsyncEngine) -> None:
     """
     immediate = engine.execution_options(**{BEGIN_IMMEDIATE: True})
     async with immediate.begin() as conn:
-        await conn.run_sync(_upgrade_to_head)
+        return await conn.run_sync(_upgrade_to_head)
 
 
-def _upgrade_to_head(conn: Connection) -> None:
+def _upgrade_to_head(conn: Connection) -> Migration | None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = conn
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None  # migrations/ has a single head
     tables = set(inspect(conn).get_table_names())
     if "alembic_version" not in tables and sessions_table.name in tables:
         command.stamp(config, PRE_MIGRATIONS_REVISION)
+    current = MigrationContext.configure(conn).get_current_revision()
+    if current == head:
+        return None
     command.upgrade(config, "head")
+    return Migration(current, head)

@@ -73,6 +73,9 @@ def assert_clean_shutdown_log(app: App, sig: int) -> None:
 def test_an_idle_gunicorn_stops_at_once_on_sigint_and_sigquit(gunicorn_app: App, sig: int) -> None:
     assert signal_and_time_the_exit(gunicorn_app, sig) < QUICK
     assert_clean_shutdown_log(gunicorn_app, sig)
+    log = gunicorn_app.output()  # and the start said what happened once, not per worker
+    assert log.count("database created at schema revision") == 1
+    assert "alembic" not in log
 
 
 @pytest.mark.slow

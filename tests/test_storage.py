@@ -61,6 +61,15 @@ def test_tables_are_created_in_a_new_directory_file(make_app, tmp_path) -> None:
         assert len(history(http, reply["session_id"])) == 2
 
 
+def test_a_migration_is_logged_once_and_a_start_without_one_says_nothing(make_app) -> None:
+    app: App = make_app()
+    app.restart()
+    log = app.output()
+    assert log.count("database created at schema revision") == 1
+    assert "migrated" not in log
+    assert "alembic" not in log  # its INFO lines ("Context impl SQLiteImpl.") are noise
+
+
 def test_cors_allows_only_listed_origins(make_app) -> None:
     app: App = make_app(cors_origins="http://a.example, http://b.example")
     preflight = {"Access-Control-Request-Method": "POST"}
@@ -77,7 +86,8 @@ from models.database import create_engine, migrate
 
 async def main() -> None:
     engine = create_engine(sys.argv[1])
-    await migrate(engine)
+    migration = await migrate(engine)
+    print(migration.describe() if migration else "nothing to do")
     await engine.dispose()
 
 asyncio.run(main())
@@ -92,13 +102,18 @@ def test_workers_starting_together_all_migrate(tmp_path) -> None:
             subprocess.Popen(
                 [sys.executable, "-c", _MIGRATE_SCRIPT, str(database)],
                 cwd=ROOT,
+                stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             )
             for _ in range(6)
         ]
-        errors = [worker.communicate(timeout=60)[1] for worker in workers]
-        assert [worker.returncode for worker in workers] == [0] * len(workers), errors
+        outputs = [worker.communicate(timeout=60) for worker in workers]
+        assert [worker.returncode for worker in workers] == [0] * len(workers), outputs
+        said = sorted(out.strip() for out, _ in outputs)
+        assert (
+            said == [f"database created at schema revision {HEAD_REVISION}"] + ["nothing to do"] * 5
+        )
         with sqlite3.connect(database) as db:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
             version = db.execute("SELECT version_num FROM alembic_version").fetchall()
@@ -111,7 +126,14 @@ def test_a_database_from_before_migrations_is_upgraded_with_its_data(tmp_path) -
     database = tmp_path / "old.db"
     with sqlite3.connect(database) as db:
         db.executescript(_PRE_MIGRATIONS_SCHEMA)
-    subprocess.run([sys.executable, "-c", _MIGRATE_SCRIPT, str(database)], cwd=ROOT, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _MIGRATE_SCRIPT, str(database)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert done.stdout.strip() == f"database schema migrated from 0001 to {HEAD_REVISION}"
     with sqlite3.connect(database) as db:
         assert db.execute("SELECT content, delta_lengths FROM messages").fetchall() == [
             ("kept", None)
