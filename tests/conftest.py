@@ -13,6 +13,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,10 +66,11 @@ def child_pids(parent_pid: int, marker: bytes = b"") -> list[int]:
 def run_main(
     cwd: Path, env: dict[str, str], timeout: float = 30
 ) -> subprocess.CompletedProcess[str]:
-    """`python main.py` run to its exit (a startup that must fail), output captured."""
+    """`python main.py` run to its exit (a startup that must fail), output captured;
+    its temporary files (a failed model server's log) in `cwd`."""
     return subprocess.run(
         [sys.executable, str(ROOT / "main.py")],
-        env=env,
+        env={"TMPDIR": str(cwd), **env},
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -158,6 +160,9 @@ class App:
             LLM_RETRY_BACKOFF_SECONDS="0.05",
             SSE_KEEPALIVE_SECONDS="0.3",
             LOG_LEVEL="INFO",
+            # Temporary files (the local model's log, which a kill -9 leaves behind)
+            # in the test's own folder, not the system's temporary directory.
+            TMPDIR=str(workdir),
         )
         env.update({key.upper(): str(value) for key, value in settings.items()})
         self.env = env
@@ -246,6 +251,20 @@ def gunicorn_argv(workers: int) -> list[str]:
         "--control-socket",
         "{workdir}/gunicorn.ctl",
     ]
+
+
+def litter() -> set[Path]:
+    """Files a test run could leave outside its own folders: the local model's logs
+    in the system's temporary directory, gunicorn's control socket in the home one."""
+    found = set(Path(tempfile.gettempdir()).glob("local-model-*.log"))
+    return found | {path for path in [Path.home() / ".gunicorn"] if path.exists()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nothing_left_behind() -> Iterator[None]:
+    before = litter()
+    yield
+    assert litter() <= before, f"the tests left {sorted(litter() - before)} behind"
 
 
 @pytest.fixture(scope="session")
