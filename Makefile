@@ -9,7 +9,7 @@ LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF
 LLM_URL := $(or $(LLM_SERVER_URL),$(shell sed -n 's/^LLM_SERVER_URL=//p' .env 2>/dev/null | tail -n 1))
 RUN_NEEDS := $(VENV)/.runtime $(if $(filter-out local,$(LLM_URL)),,$(VENV)/.llm)
 
-.PHONY: run install-llm test test-fast e2e lint check clean bench bench-smoke
+.PHONY: run install-llm test test-fast test-slow e2e lint check clean bench bench-smoke
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,10 +38,15 @@ install-llm: $(VENV)/.llm  ## build and install the local model server (once, 4-
 run: $(RUN_NEEDS)  ## install and start the service on HOST:PORT
 	$(PY) main.py
 
-test: test-fast e2e  ## everything CI runs: the fast suite, then end-to-end on the real model
+test: test-fast test-slow e2e  ## everything CI runs: the fast suite, the slow one, end-to-end on the real model
 
-test-fast: $(VENV)/.dev  ## the fast suite: fake LLM server, no model (about a minute)
-	$(PY) -m pytest
+# Four test processes: the tests mostly wait on the service processes they start.
+# --dist loadfile keeps each file's tests (and its module fixtures) in one of them.
+test-fast: $(VENV)/.dev  ## the fast suite: fake LLM server, no model (about 2.5 minutes)
+	$(PY) -m pytest -n 4 --dist loadfile -m "not e2e and not slow"
+
+test-slow: $(VENV)/.dev  ## load, kill -9, fuzzing, signals, gunicorn (about 2 minutes, one at a time)
+	$(PY) -m pytest -m slow
 
 e2e: $(VENV)/.dev $(VENV)/.llm  ## end-to-end tests against llama.cpp + SmolLM2
 	$(PY) -m pytest -m e2e
