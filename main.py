@@ -30,7 +30,6 @@ from api.body_timeout import BodyTimeout
 from api.drain_gate import DrainGate
 from api.errors import install_error_handlers
 from api.log_hygiene import install_log_hygiene
-from api.responses import SERVICE_UNAVAILABLE
 from api.security_headers import SecurityHeaders
 from cli import backup_command, keys_command
 from config import APP_VERSION, Settings, get_settings, is_loopback
@@ -179,7 +178,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         debug=False,
         lifespan=make_lifespan(settings),
-        responses=SERVICE_UNAVAILABLE,  # any route: disk full, or draining after SIGTERM
     )
     app.add_middleware(BodyTimeout, seconds=settings.request_body_timeout_seconds)
     app.add_middleware(DrainGate)  # after SIGTERM: 503 to all new requests (services/drain.py)

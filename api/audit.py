@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query
 
 from api.auth import AdminDep
 from api.deps import AuditDep
-from api.responses import ADMIN_ONLY, AUTH_ERRORS, BAD_CURSOR
+from api.responses import ADMIN_ONLY, BAD_CURSOR, ROUTER_ERRORS
 from models.auth import AuditPage
 
-router = APIRouter(prefix="/api/audit", tags=["audit"], responses={**AUTH_ERRORS, **ADMIN_ONLY})
+router = APIRouter(prefix="/api/audit", tags=["audit"], responses={**ROUTER_ERRORS, **ADMIN_ONLY})
 
 
 @router.get("", response_model=AuditPage, responses=BAD_CURSOR)

@@ -18,6 +18,7 @@ from starlette.requests import HTTPConnection
 
 from api.deps import get_services
 from api.drain_gate import HEALTH_PREFIX
+from api.responses import KEY_ONLY_STATUSES
 from models.auth import Caller, anonymous
 from services.errors import AdminRequired, Unauthenticated
 
@@ -101,8 +102,9 @@ AdminDep = Annotated[Caller, Depends(require_admin)]
 
 def document_auth(app: FastAPI, required: bool) -> None:
     """Make the OpenAPI schema say what this instance asks: with AUTH_MODE=none no
-    route needs a key (no lock icons, no Authorize button); with api_key the health
-    routes take one optionally (an admin key shows the details)."""
+    route needs a key (no lock icons, no Authorize button) nor answers 401, 403 or
+    429; with api_key the health routes take one optionally (an admin key shows the
+    details)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -111,6 +113,9 @@ def document_auth(app: FastAPI, required: bool) -> None:
         schema = build()
         for path, item in schema["paths"].items():
             for operation in item.values():
+                if not required:
+                    for status in KEY_ONLY_STATUSES:
+                        operation["responses"].pop(status, None)
                 if "security" not in operation:
                     continue
                 if not required:

@@ -18,10 +18,10 @@ from api.deps import (
     require_json_body,
 )
 from api.responses import (
-    AUTH_ERRORS,
     BODY_ERRORS,
     CHAT_UNPROCESSABLE,
     LLM_ERRORS,
+    ROUTER_ERRORS,
     SESSION_NOT_FOUND,
     TOO_LONG,
     TURN_IN_PROGRESS,
@@ -33,16 +33,12 @@ router = APIRouter(
     prefix="/api/chat",
     tags=["chat"],
     dependencies=[Depends(require_json_body)],
-    responses=AUTH_ERRORS,
+    responses=ROUTER_ERRORS,
 )
 
-REQUEST_ERRORS = {
-    **SESSION_NOT_FOUND,
-    **TURN_IN_PROGRESS,
-    **CHAT_UNPROCESSABLE,
-    **BODY_ERRORS,
-    **TOO_LONG,
-}
+# The GET route has no body: no 415, no 400 for a body that cannot be parsed.
+QUERY_ERRORS = {**SESSION_NOT_FOUND, **TURN_IN_PROGRESS, **CHAT_UNPROCESSABLE, **TOO_LONG}
+REQUEST_ERRORS = {**QUERY_ERRORS, **BODY_ERRORS}
 
 
 @router.post(
@@ -98,7 +94,7 @@ async def chat_stream(
 @router.get(
     "/stream",
     response_class=EventSourceResponse,
-    responses={**STREAM_DOC, **NOTHING_LEFT, **REQUEST_ERRORS},
+    responses={**STREAM_DOC, **NOTHING_LEFT, **QUERY_ERRORS},
 )
 async def chat_stream_get(
     query: Annotated[ChatQuery, Query()],

@@ -20,10 +20,19 @@ UNAVAILABLE: dict[int | str, Any] = {
     }
 }
 NOT_READY: dict[int | str, Any] = {
+    200: {
+        "description": "Both the database and the LLM server answer",
+        "content": {
+            "application/json": {"example": {"ready": True, "database": True, "llm": True}}
+        },
+    },
     503: {
         "description": "Database or LLM server not reachable, or the service is shutting down",
         "model": Readiness,
-    }
+        "content": {
+            "application/json": {"example": {"ready": False, "database": True, "llm": False}}
+        },
+    },
 }
 
 

@@ -9,11 +9,11 @@ from sse_starlette import EventSourceResponse
 
 from api.auth import CallerDep, StreamCallerDep
 from api.deps import ReplayDep, RunnerDep, SettingsDep
-from api.responses import AUTH_ERRORS, MESSAGE_NOT_FOUND, VALIDATION
+from api.responses import MESSAGE_NOT_FOUND, ROUTER_ERRORS, VALIDATION
 from api.sse import EVENT_ID_SCHEMA, NOTHING_LEFT, STREAM_DOC, event_stream, resume_point
 from models.chat import StopResult
 
-router = APIRouter(prefix="/api/messages", tags=["messages"], responses=AUTH_ERRORS)
+router = APIRouter(prefix="/api/messages", tags=["messages"], responses=ROUTER_ERRORS)
 
 
 @router.post("/{message_id}/cancel", response_model=StopResult, responses=MESSAGE_NOT_FOUND)

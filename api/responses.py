@@ -179,6 +179,12 @@ RATE_LIMITED = error_examples(
     },
 )
 AUTH_ERRORS: dict[int | str, Any] = {**UNAUTHENTICATED, **RATE_LIMITED}
+# What every route over sessions and messages may answer besides its own errors.
+# (Not the health routes: they answer for themselves, liveness never with a 503.)
+ROUTER_ERRORS: dict[int | str, Any] = {**AUTH_ERRORS, **SERVICE_UNAVAILABLE}
+# Errors that exist only with AUTH_MODE=api_key: without keys there is no caller to
+# refuse, limit or find short of admin (api/auth.py drops them from the schema).
+KEY_ONLY_STATUSES = ("401", "403", "429")
 ADMIN_ONLY = error_doc(
     403,
     "The key is not an admin key",

@@ -17,10 +17,10 @@ from api.deps import (
     require_json_body,
 )
 from api.responses import (
-    AUTH_ERRORS,
     BAD_CURSOR,
     BODY_ERRORS,
     CREATE_UNPROCESSABLE,
+    ROUTER_ERRORS,
     SESSION_NOT_FOUND,
     VALIDATION,
 )
@@ -28,7 +28,7 @@ from models.chat import StopResult, TurnStatus
 from models.message import MessagePage, SessionExport
 from models.session import SessionCreate, SessionPage, SessionPublic, SessionUpdate
 
-router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=AUTH_ERRORS)
+router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ROUTER_ERRORS)
 
 
 @router.post(

@@ -159,7 +159,7 @@ def test_openapi_declares_the_bearer_scheme_for_swagger_authorize(tenants: Tenan
             if path.startswith("/api/health/"):
                 continue
             assert {"ApiKey": []} in operation.get("security", []), (method, path)
-            assert "401" in operation["responses"], (method, path)
+            assert {"401", "429"} <= set(operation["responses"]), (method, path)
     # Health takes a key optionally: {} in its security says none is fine too.
     assert schema["paths"]["/api/health"]["get"]["security"] == [{"ApiKey": []}, {}]
 
@@ -215,3 +215,5 @@ def test_without_keys_the_docs_ask_for_none(client: httpx.Client) -> None:
     assert "securitySchemes" not in schema.get("components", {})
     operations = [op for item in schema["paths"].values() for op in item.values()]
     assert not [op for op in operations if "security" in op]
+    # nor answers as if it had: no key to refuse, limit or find short of admin
+    assert not [op for op in operations if {"401", "403", "429"} & set(op["responses"])]

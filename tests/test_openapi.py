@@ -105,6 +105,21 @@ def test_every_endpoint_has_description_and_examples(client: httpx.Client) -> No
             assert "404" in operation["responses"], key
 
 
+def test_each_route_documents_only_what_it_can_answer(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    # liveness is 200 even while draining, and reads no database
+    assert set(paths["/api/health/live"]["get"]["responses"]) == {"200"}
+    for path, item in paths.items():
+        if "get" in item:  # no body: never 415, nor 400 for a body that cannot be parsed
+            assert not {"400", "415"} & set(item["get"]["responses"]), path
+        for method, operation in item.items():
+            if not path.startswith("/api/health"):  # the database may refuse, or a drain
+                assert "503" in operation["responses"], (method, path)
+    ready = paths["/api/health/ready"]["get"]["responses"]
+    assert ready["200"]["content"]["application/json"]["example"]["ready"] is True
+    assert ready["503"]["content"]["application/json"]["example"]["ready"] is False
+
+
 def test_stream_endpoint_documents_event_stream_with_example(client: httpx.Client) -> None:
     schema = client.get("/openapi.json").json()
     ok = schema["paths"]["/api/chat/stream"]["post"]["responses"]["200"]
