@@ -45,7 +45,7 @@ test: test-fast test-slow e2e  ## everything CI runs: the fast suite, the slow o
 test-fast: $(VENV)/.dev  ## the fast suite: fake LLM server, no model (about 2.5 minutes)
 	$(PY) -m pytest -n 4 --dist loadfile -m "not e2e and not slow"
 
-test-slow: $(VENV)/.dev  ## load, kill -9, fuzzing, signals, gunicorn (about 2 minutes, one at a time)
+test-slow: $(VENV)/.dev  ## load, kill -9, fuzzing, signals, gunicorn, Chromium (about 2 minutes, one at a time)
 	$(PY) -m pytest -m slow
 
 e2e: $(VENV)/.dev $(VENV)/.llm  ## end-to-end tests against llama.cpp + SmolLM2

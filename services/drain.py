@@ -162,7 +162,8 @@ class _Stop:
 
     async def _stop_then_exit(self, sig: int) -> None:
         await finish_turns(self.drain, self.runner)
-        log.info("shutting down")
+        if not self.quick:
+            log.info("drain done; shutting down")
         _ask_server_to_exit(self.server_exit, sig)
 
 

@@ -7,6 +7,7 @@ dir, so a developer's own .env never leaks into the tests.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -101,14 +102,17 @@ class Process:
         wait_until_up(ready_url, self.process, self.log)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(sig)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process is not None and self.own_process_group:
+            # whatever the main process left behind (gunicorn workers of a killed master)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
