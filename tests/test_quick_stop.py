@@ -78,24 +78,31 @@ def test_an_idle_gunicorn_stops_at_once_on_sigint_and_sigquit(gunicorn_app: App,
     assert "alembic" not in log
 
 
+def stop_mid_reply(app: App, fake_llm: FakeLLM, sig: int, group: bool = False) -> None:
+    """Signal the service while a reply streams: it is out within QUICK, the stream
+    ends with `interrupted`, the reply is stored `interrupted` with the text sent so
+    far, and the log is clean."""
+    with app.client() as http:
+        session_id = new_session(http)
+        fake_llm.script({"reply": LONG_REPLY, "chunk_delay": 0.1})
+        with streaming_turn(http, session_id, deltas=3) as (start, events):
+            took = signal_and_time_the_exit(app, sig, group)
+            rest = list(events)
+    assert took < QUICK
+    assert (rest[-1]["type"], rest[-1]["code"]) == ("error", "interrupted")
+    status, text = stored_reply(app, start["message_id"])
+    assert status == "interrupted"
+    assert len(text.split()) >= 3
+    assert LONG_REPLY.startswith(text)
+    assert_clean_shutdown_log(app, sig)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGQUIT], ids=["SIGINT", "SIGQUIT"])
 def test_gunicorn_stores_a_streaming_reply_interrupted_on_sigint_and_sigquit(
     gunicorn_app: App, fake_llm: FakeLLM, sig: int
 ) -> None:
-    with gunicorn_app.client() as http:
-        session_id = new_session(http)
-        fake_llm.script({"reply": LONG_REPLY, "chunk_delay": 0.1})
-        with streaming_turn(http, session_id, deltas=3) as (start, events):
-            took = signal_and_time_the_exit(gunicorn_app, sig)
-            rest = list(events)
-    assert took < QUICK
-    assert (rest[-1]["type"], rest[-1]["code"]) == ("error", "interrupted")
-    status, text = stored_reply(gunicorn_app, start["message_id"])
-    assert status == "interrupted"
-    assert len(text.split()) >= 3
-    assert LONG_REPLY.startswith(text)
-    assert_clean_shutdown_log(gunicorn_app, sig)
+    stop_mid_reply(gunicorn_app, fake_llm, sig)
 
 
 @pytest.mark.slow
@@ -104,16 +111,7 @@ def test_ctrl_c_to_gunicorn_and_its_workers_stops_once(
 ) -> None:
     """Ctrl-C in a terminal signals the whole process group: the master sends SIGQUIT
     on top of the workers' own SIGINT."""
-    with gunicorn_app.client() as http:
-        session_id = new_session(http)
-        fake_llm.script({"reply": LONG_REPLY, "chunk_delay": 0.1})
-        with streaming_turn(http, session_id, deltas=2) as (start, events):
-            took = signal_and_time_the_exit(gunicorn_app, signal.SIGINT, group=True)
-            rest = list(events)
-    assert took < QUICK
-    assert rest[-1]["code"] == "interrupted"
-    assert stored_reply(gunicorn_app, start["message_id"])[0] == "interrupted"
-    assert_clean_shutdown_log(gunicorn_app, signal.SIGINT)
+    stop_mid_reply(gunicorn_app, fake_llm, signal.SIGINT, group=True)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGQUIT], ids=["SIGINT", "SIGQUIT"])
@@ -121,17 +119,8 @@ def test_python_main_stops_at_once_storing_the_reply_interrupted(
     make_app: Any, fake_llm: FakeLLM, sig: int
 ) -> None:
     app: App = make_app(shutdown_grace_seconds=30)
-    with app.client() as http:
-        session_id = new_session(http)
-        fake_llm.script({"reply": LONG_REPLY, "chunk_delay": 0.1})
-        with streaming_turn(http, session_id, deltas=2) as (start, events):
-            took = signal_and_time_the_exit(app, sig)
-            rest = list(events)
-    assert took < QUICK
-    assert rest[-1]["code"] == "interrupted"
-    assert stored_reply(app, start["message_id"])[0] == "interrupted"
+    stop_mid_reply(app, fake_llm, sig)
     assert app.output().count("stopping now") == 1
-    assert_clean_shutdown_log(app, sig)
 
 
 def test_sigterm_after_sigint_says_nothing_more(make_app: Any, fake_llm: FakeLLM) -> None:
