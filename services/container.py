@@ -52,7 +52,7 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
     store = TurnStore(database, sessions, settings.rate_limit_concurrent_streams)
     turns = TurnService(store, llm, settings, drain)
     runner = TurnRunner(turns, TurnStops(database, sessions))
-    replay = TurnReplay(database, sessions, runner)
+    replay = TurnReplay(database, sessions, runner, drain)
     return Services(
         settings=settings,
         llm=llm,

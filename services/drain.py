@@ -103,24 +103,12 @@ def stop_on_signals(drain: Drain, runner: TurnRunner) -> Callable[[], None]:
     """
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    server_handlers = {int(sig): signal.getsignal(sig) for sig in (*QUICK_SIGNALS, signal.SIGTERM)}
-    server_exit = server_handlers[signal.SIGTERM]
-    if not callable(server_exit):
+    handlers = {int(sig): signal.getsignal(sig) for sig in (*QUICK_SIGNALS, signal.SIGTERM)}
+    if not callable(handlers[signal.SIGTERM]):
         return lambda: None
-    stop = _Stop(drain, runner, server_exit, asyncio.get_running_loop())
-
-    def on_signal(sig: int, _: FrameType | None) -> None:
-        # A signal handler may run between any two bytecodes, the loop's own
-        # included: hand the work to the loop rather than touch it from here.
-        stop.loop.call_soon_threadsafe(stop.on_signal, sig, server_handlers[sig])
-
-    def undo() -> None:
-        for sig, handler in server_handlers.items():
-            signal.signal(sig, handler)
-
-    for sig in server_handlers:
-        signal.signal(sig, on_signal)
-    return undo
+    stop = _Stop(drain, runner, handlers, asyncio.get_running_loop())
+    stop.install()
+    return stop.restore
 
 
 class _Stop:
@@ -130,16 +118,32 @@ class _Stop:
         self,
         drain: Drain,
         runner: TurnRunner,
-        server_exit: SignalHandler,
+        server_handlers: dict[int, SignalHandler | int | None],
         loop: asyncio.AbstractEventLoop,
     ) -> None:
-        self.drain, self.runner, self.server_exit, self.loop = drain, runner, server_exit, loop
+        self.drain, self.runner, self.loop = drain, runner, loop
+        self.server_handlers = server_handlers
         self.quick = False
         self.task: asyncio.Task[None] | None = None
 
-    def on_signal(self, sig: int, server_handler: SignalHandler | int | None) -> None:
+    def install(self) -> None:
+        for sig in self.server_handlers:
+            signal.signal(sig, self._on_os_signal)
+
+    def restore(self) -> None:
+        """The server's own handlers again."""
+        for sig, handler in self.server_handlers.items():
+            signal.signal(sig, handler)
+
+    def _on_os_signal(self, sig: int, _: FrameType | None) -> None:
+        # A signal handler may run between any two bytecodes, the loop's own
+        # included: hand the work to the loop rather than touch it from here.
+        self.loop.call_soon_threadsafe(self.on_signal, sig)
+
+    def on_signal(self, sig: int) -> None:
         name = signal.Signals(sig).name
         if sig in QUICK_SIGNALS:
+            server_handler = self.server_handlers[sig]
             if self.quick and callable(server_handler):
                 server_handler(sig, None)  # asked twice: the server's own hard exit
                 return
@@ -164,10 +168,15 @@ class _Stop:
         await finish_turns(self.drain, self.runner)
         if not self.quick:
             log.info("drain done; shutting down")
-        _ask_server_to_exit(self.server_exit, sig)
+        # Our part is done. With the server's own handlers back, a further Ctrl-C is
+        # its hard exit, and sse-starlette finds the server through them (the SIGTERM
+        # handler's __self__) to end the event streams still open, such as a resume
+        # following another process's reply, instead of the exit waiting on them.
+        self.restore()
+        _ask_server_to_exit(self.server_handlers[signal.SIGTERM], sig)
 
 
-def _ask_server_to_exit(server_exit: SignalHandler, sig: int) -> None:
+def _ask_server_to_exit(server_exit: SignalHandler | int | None, sig: int) -> None:
     """Tell the server to exit, as its own SIGTERM handler would.
 
     uvicorn's handler is its Server's handle_exit. Setting `should_exit` does what
@@ -178,5 +187,5 @@ def _ask_server_to_exit(server_exit: SignalHandler, sig: int) -> None:
     server = getattr(server_exit, "__self__", None)
     if server is not None and hasattr(server, "should_exit"):
         server.should_exit = True
-    else:
+    elif callable(server_exit):
         server_exit(sig, None)

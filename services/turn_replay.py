@@ -7,6 +7,10 @@ to a text offset, the rest of the stored text goes out as one delta carrying the
 id of the newest stored delta, and a turn still streaming elsewhere is followed by
 re-reading its checkpoints until it ends. Ids stay monotonic and no text is sent
 twice or lost, whichever worker answers.
+
+A resume that follows another worker's reply ends, cleanly and without a terminal
+event, once this process stops (services/drain.py): the reply goes on elsewhere and
+the client resumes it from another instance, rather than holding this one open.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from models.chat import ChatResponse
 from models.message import MessageStatus, Role, messages_table
 from models.session import sessions_table
 from models.types import utcnow
+from services.drain import Drain
 from services.errors import MessageNotFound, RepeatedFailure, TurnInterrupted
 from services.sessions import SessionService
 from services.storage import Database
@@ -95,10 +100,13 @@ class StoredReply:
 
 
 class TurnReplay:
-    def __init__(self, database: Database, sessions: SessionService, runner: TurnRunner) -> None:
+    def __init__(
+        self, database: Database, sessions: SessionService, runner: TurnRunner, drain: Drain
+    ) -> None:
         self.database = database
         self.sessions = sessions
         self.runner = runner
+        self.drain = drain
 
     async def resume(
         self, message_id: str, after: int, caller: Caller
@@ -108,12 +116,17 @@ class TurnReplay:
         MessageNotFound for an unknown message, a user message, a gone session or
         another key's (checked before a live turn is followed too).
         """
+        return await self._events_after(message_id, after, caller, until_stopping=True)
+
+    async def _events_after(
+        self, message_id: str, after: int, caller: Caller, until_stopping: bool
+    ) -> AsyncIterator[TurnEvent] | None:
         stored = await self.load(message_id, caller)
         if (live := self.runner.live.get(message_id)) is not None:
             return self.runner.follow(live, after)
         if stored.ended and after >= stored.terminal_id:
             return None
-        return self._replay(stored, after, caller)
+        return self._replay(stored, after, caller, until_stopping)
 
     async def resume_newest(
         self, session_id: str | None, after: int, caller: Caller
@@ -131,8 +144,9 @@ class TurnReplay:
     async def follow_from_start(self, message_id: str, caller: Caller) -> AsyncIterator[TurnEvent]:
         """Every event of a turn, from `start` to its end, live or stored (a repeated
         stream request). MessageNotFound now, before a stream can start, when the
-        turn's session was deleted since."""
-        events = await self.resume(message_id, 0, caller)
+        turn's session was deleted since. It waits for the end: the repeat answers
+        what the original turn answered."""
+        events = await self._events_after(message_id, 0, caller, until_stopping=False)
         assert events is not None  # from id 0 there is always a terminal event left
         return events
 
@@ -144,13 +158,13 @@ class TurnReplay:
         return (await self.load(message_id, caller)).chat_response()
 
     async def _replay(
-        self, stored: StoredReply, after: int, caller: Caller
+        self, stored: StoredReply, after: int, caller: Caller, until_stopping: bool
     ) -> AsyncIterator[TurnEvent]:
         while True:
             for event in stored.events_after(after):
                 after = event.id
                 yield event
-            if stored.ended:
+            if stored.ended or (until_stopping and self.drain.draining):
                 return
             await asyncio.sleep(FOLLOW_POLL_SECONDS)
             stored = await self.load(stored.message_id, caller)
