@@ -259,9 +259,30 @@ def gunicorn_argv(workers: int) -> list[str]:
 
 def litter() -> set[Path]:
     """Files a test run could leave outside its own folders: the local model's logs
-    in the system's temporary directory, gunicorn's control socket in the home one."""
-    found = set(Path(tempfile.gettempdir()).glob("local-model-*.log"))
-    return found | {path for path in [Path.home() / ".gunicorn"] if path.exists()}
+    in the system's temporary directory, gunicorn's control socket in the home one.
+    Not those of a service running beside the tests (a developer's `make run`): a
+    log some process still writes, a control socket some gunicorn still serves."""
+    logs = set(Path(tempfile.gettempdir()).glob("local-model-*.log")) - open_files()
+    control = Path.home() / ".gunicorn"
+    serving = any(b"gunicorn" in line and b"--control-socket" not in line for line in cmdlines())
+    return logs | ({control} if control.exists() and not serving else set())
+
+
+def open_files() -> set[Path]:
+    """Every file some process on this machine has open (that we may look at)."""
+    found = set()
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        with contextlib.suppress(OSError):
+            found.add(Path(os.readlink(fd)))
+    return found
+
+
+def cmdlines() -> list[bytes]:
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            found.append(entry.read_bytes())
+    return found
 
 
 @pytest.fixture(scope="session", autouse=True)
