@@ -26,19 +26,28 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from services.errors import ShuttingDown
-
-if TYPE_CHECKING:  # the runner's turns hold a Drain: a runtime import would be a cycle
-    from services.turn_runner import TurnRunner
 
 log = logging.getLogger(__name__)
 
 SignalHandler = Callable[[int, FrameType | None], Any]
 QUICK_SIGNALS = (signal.SIGINT, signal.SIGQUIT)
+
+
+class TurnsInFlight(Protocol):
+    """What a stop needs of the turns generating here (the TurnRunner). The turns
+    hold the Drain, so this module names no turn class: the dependency runs one way."""
+
+    @property
+    def live(self) -> Sized: ...
+
+    async def wait_idle(self) -> None: ...
+
+    async def shutdown(self) -> None: ...
 
 
 class Drain:
@@ -73,7 +82,7 @@ class Drain:
             raise ShuttingDown(retry_after=max(math.ceil(self.seconds_left()), 1))
 
 
-async def finish_turns(drain: Drain, runner: TurnRunner) -> None:
+async def finish_turns(drain: Drain, runner: TurnsInFlight) -> None:
     """Let the turns in flight end within the grace; interrupt the rest."""
     idle = asyncio.create_task(runner.wait_idle())
     hurry = asyncio.create_task(drain.hurry.wait())
@@ -87,7 +96,7 @@ async def finish_turns(drain: Drain, runner: TurnRunner) -> None:
     await runner.shutdown()
 
 
-def stop_on_signals(drain: Drain, runner: TurnRunner) -> Callable[[], None]:
+def stop_on_signals(drain: Drain, runner: TurnsInFlight) -> Callable[[], None]:
     """Put our stop in front of the server's signal handlers; returns the undo.
 
     SIGTERM drains (module docstring). SIGINT (Ctrl-C) and SIGQUIT stop now: new
@@ -117,7 +126,7 @@ class _Stop:
     def __init__(
         self,
         drain: Drain,
-        runner: TurnRunner,
+        runner: TurnsInFlight,
         server_handlers: dict[int, SignalHandler | int | None],
         loop: asyncio.AbstractEventLoop,
     ) -> None:
