@@ -15,10 +15,10 @@ from services.container import Services
 from services.health import HealthService
 from services.history import HistoryService
 from services.sessions import SessionService
-from services.turn import TurnService
-from services.turn_replay import TurnReplay
-from services.turn_runner import TurnRunner
-from services.turn_status import TurnStatusReader
+from services.turns.replay import TurnReplay
+from services.turns.runner import TurnRunner
+from services.turns.status import TurnStatusReader
+from services.turns.turn import TurnService
 
 
 def get_services(connection: HTTPConnection) -> Services:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import HTTPException
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from services.turn_events import TurnEvent
+from services.turns.events import TurnEvent
 
 STREAM_EXAMPLE = (
     'id: 1\nevent: start\ndata: {"type": "start", "session_id": "3f2b...", '

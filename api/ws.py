@@ -29,7 +29,7 @@ from models.chat import ChatRequest
 from models.types import utcnow
 from services.container import Services
 from services.errors import ServiceError
-from services.turn_events import TurnEvent
+from services.turns.events import TurnEvent
 
 log = logging.getLogger(__name__)
 router = APIRouter()

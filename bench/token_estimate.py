@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from config import Settings  # noqa: E402
-from services.context import estimate_tokens  # noqa: E402
 from services.llm.local_server import model_path  # noqa: E402
+from services.memory.window import estimate_tokens  # noqa: E402
 
 SAMPLES = {
     "english prose": "The quick brown fox jumps over the lazy dog. A chat backend remembers "

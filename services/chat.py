@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator
 from models.auth import Caller
 from models.chat import ChatRequest, ChatResponse
 from services.idempotency import Repeated, Replayable, claim
-from services.turn import PreparedTurn, TurnService
-from services.turn_events import TurnEvent
-from services.turn_replay import TurnReplay
-from services.turn_runner import TurnRunner
+from services.turns.events import TurnEvent
+from services.turns.replay import TurnReplay
+from services.turns.runner import TurnRunner
+from services.turns.turn import PreparedTurn, TurnService
 
 WHOLE_REPLY_SCOPE = "chat"
 STREAM_SCOPE = "chat stream"

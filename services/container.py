@@ -17,12 +17,12 @@ from services.llm import LLMPool, create_llm_pool
 from services.rate_limits import RequestRate
 from services.sessions import SessionService
 from services.storage import Database
-from services.turn import TurnService
-from services.turn_replay import TurnReplay
-from services.turn_runner import TurnRunner
-from services.turn_status import TurnStatusReader
-from services.turn_stops import TurnStops
-from services.turn_store import TurnStore
+from services.turns.replay import TurnReplay
+from services.turns.runner import TurnRunner
+from services.turns.status import TurnStatusReader
+from services.turns.stops import TurnStops
+from services.turns.store import TurnStore
+from services.turns.turn import TurnService
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,7 +93,7 @@ class DatabaseUnavailable(ServiceError):
 
 
 class ReplyNotStored(DatabaseUnavailable):
-    """A turn's end the database refused; services/turn_ends.py stores it later."""
+    """A turn's end the database refused; services/turns/ends.py stores it later."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(

@@ -6,7 +6,7 @@ A moving window: at most 600 requests in any 60 s, and a refused request is told
 (`600/minute;20/second`) each apply. The
 counts live where RATE_LIMIT_STORAGE_URL says: memory:// counts per process (each
 gunicorn worker on its own), redis:// shares them. Concurrent streams are counted
-in the database instead (services/turn_store.py), exact across workers.
+in the database instead (services/turns/store.py), exact across workers.
 """
 
 from __future__ import annotations

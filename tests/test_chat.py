@@ -7,7 +7,7 @@ import uuid
 import httpx
 from sqlalchemy.dialects import sqlite
 
-from services.turn_store import history_query
+from services.turns.store import history_query
 from tests.conftest import App, FakeLLM
 from tests.helpers import chat, history, new_session
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.context import ChatMessage, message_tokens
+from services.memory.window import ChatMessage, message_tokens
 from tests.conftest import ROOT, App, child_pids, free_port, run_main
 from tests.helpers import chat, history, new_session, stream_chat, streaming_turn
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 
-from services.context import PROMPT_OVERHEAD_TOKENS, ChatMessage, message_tokens
+from services.memory.window import PROMPT_OVERHEAD_TOKENS, ChatMessage, message_tokens
 from tests.conftest import App, FakeLLM
 from tests.helpers import (
     assert_failed_turn_then_recovery,

@@ -28,16 +28,6 @@ from config import Settings
 from models.auth import Caller
 from models.chat import ChatRequest, ChatResponse
 from models.message import MessagePublic, MessageStatus, TokenUsage
-from services.checkpoint import Checkpointer, CheckpointQueue
-from services.context import (
-    PROMPT_OVERHEAD_TOKENS,
-    ChatMessage,
-    build_context_window,
-    estimate_tokens,
-    halve_history,
-    message_tokens,
-    prompt_room,
-)
 from services.drain import Drain
 from services.errors import (
     ContextTooLong,
@@ -49,12 +39,22 @@ from services.errors import (
     TurnInterrupted,
 )
 from services.idempotency import IdempotencyClaim
-from services.live_turn import LiveTurn
 from services.llm import LLMPool, LLMRequest, StreamChunk, Usage
 from services.llm.retry import RetryPolicy, stream_with_retries
-from services.turn_ends import TurnEnds
-from services.turn_events import done_payload, error_payload, start_payload
-from services.turn_store import TurnOutcome, TurnStart, TurnStore
+from services.memory.window import (
+    PROMPT_OVERHEAD_TOKENS,
+    ChatMessage,
+    build_context_window,
+    estimate_tokens,
+    halve_history,
+    message_tokens,
+    prompt_room,
+)
+from services.turns.checkpoint import Checkpointer, CheckpointQueue
+from services.turns.ends import TurnEnds
+from services.turns.events import done_payload, error_payload, start_payload
+from services.turns.live import LiveTurn
+from services.turns.store import TurnOutcome, TurnStart, TurnStore
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +277,7 @@ class TurnService:
         try:
             await self._store(turn, outcome)
         except ReplyNotStored:
-            pass  # kept for later (services/turn_ends.py), and logged there
+            pass  # kept for later (services/turns/ends.py), and logged there
         except SessionNotFound:
             log.info("session %s was deleted during its turn", turn.start.session_id)
         except Exception:

@@ -17,7 +17,7 @@ import anyio
 
 from models.message import MessagePublic
 from services.errors import DatabaseUnavailable, ReplyNotStored, SessionNotFound
-from services.turn_store import TurnOutcome, TurnStart, TurnStore
+from services.turns.store import TurnOutcome, TurnStart, TurnStore
 
 log = logging.getLogger(__name__)
 

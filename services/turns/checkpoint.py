@@ -18,7 +18,7 @@ import time
 import anyio
 
 from services.errors import ServiceError
-from services.turn_store import TurnStore
+from services.turns.store import TurnStore
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """A session's turn status, read from the database: right whichever worker asks.
 
-While a turn streams, its text is checkpointed (services/turn.py), so chars_so_far
+While a turn streams, its text is checkpointed (services/turns/turn.py), so chars_so_far
 follows the generation within a checkpoint interval, from any process.
 """
 

@@ -1,6 +1,6 @@
 """A turn being generated in this process: its events so far, its followers, its stop.
 
-Generation runs in its own task (services/turn_runner.py), not in the response
+Generation runs in its own task (services/turns/runner.py), not in the response
 that started it, so a client can leave, come back, or be several clients at once:
 each follower reads the same event list from its own position. Event ids are the
 per-turn sequence numbers 1, 2, 3...: events[n] is the event after id n.
@@ -15,8 +15,8 @@ from typing import Any
 import anyio
 
 from models.message import MessagePublic
-from services.turn_events import TurnEvent
-from services.turn_store import TurnStart
+from services.turns.events import TurnEvent
+from services.turns.store import TurnStart
 
 
 class LiveTurn:

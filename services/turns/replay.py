@@ -33,9 +33,9 @@ from services.drain import Drain
 from services.errors import MessageNotFound, RepeatedFailure, TurnInterrupted
 from services.sessions import SessionService
 from services.storage import Database
-from services.turn_events import TurnEvent, done_payload, start_payload
-from services.turn_runner import TurnRunner
-from services.turn_status import newest_reply_query
+from services.turns.events import TurnEvent, done_payload, start_payload
+from services.turns.runner import TurnRunner
+from services.turns.status import newest_reply_query
 
 M = messages_table.c
 S = sessions_table.c

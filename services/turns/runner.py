@@ -21,12 +21,12 @@ from models.chat import ChatResponse, StopResult
 from models.message import MessageStatus
 from models.types import utcnow
 from services.errors import ServiceError
-from services.live_turn import LiveTurn
-from services.turn import PreparedTurn, TurnService, chat_response
-from services.turn_ends import RETRY_SECONDS as ENDS_RETRY_SECONDS
-from services.turn_events import TurnEvent
-from services.turn_stops import ReplyState, TurnStops
-from services.turn_store import interrupt_orphaned_turns
+from services.turns.ends import RETRY_SECONDS as ENDS_RETRY_SECONDS
+from services.turns.events import TurnEvent
+from services.turns.live import LiveTurn
+from services.turns.stops import ReplyState, TurnStops
+from services.turns.store import interrupt_orphaned_turns
+from services.turns.turn import PreparedTurn, TurnService, chat_response
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class TurnRunner:
         act on stops recorded elsewhere for the turns it owns (every STOP_POLL_SECONDS
         while it owns some); say its turns are alive and sweep the turns of workers that
         stopped saying so (every sixth of ORPHAN_AFTER_SECONDS); store the turn ends the
-        database refused, once it takes them (services/turn_ends.py)."""
+        database refused, once it takes them (services/turns/ends.py)."""
         beat_every = orphan_after_seconds / HEARTBEATS_PER_ORPHAN_PERIOD
         next_beat = next_retry = time.monotonic()
         while True:

@@ -36,9 +36,9 @@ from models.message import MessagePublic, MessageStatus, Role, TokenUsage, messa
 from models.session import sessions_table
 from models.turn_stop import turn_stops_table
 from models.types import utcnow
-from services.context import ChatMessage
 from services.errors import SessionNotFound, TooManyStreams, TurnInProgress
 from services.idempotency import IdempotencyClaim, find_original, once_per_key, record
+from services.memory.window import ChatMessage
 from services.sessions import SessionService, insert_session
 from services.storage import Database, execute, execute_many
 

@@ -1,0 +1,1 @@
+"""What the model sees of a session: the context window (window.py)."""
