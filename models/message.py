@@ -1,8 +1,10 @@
 """Stored messages and their API shapes.
 
-`seq` orders a session's messages (unique with session_id); timestamps never do,
-because two messages can share one. The unique index on (session_id, seq) also
-serves the newest-N context window read backwards.
+`seq` orders a session's messages by creation (unique with session_id); timestamps
+never do, because two messages can share one. `parent_id` makes them a tree: the
+history is the path from the first message to the session's active leaf. The
+unique index on (session_id, seq) also serves the newest-N context window read
+backwards.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class MessageRecord(SQLModel, table=True):
         CheckConstraint(_in_list("status", MessageStatus), name="ck_messages_status"),
         # Only turns being generated: finds a session's active turn (409, status, stop)
         # and the startup sweep without touching the rest of the table.
+        # A message's children: its versions' siblings, a subtree to delete.
+        Index("ix_messages_parent_id", "parent_id"),
         Index(
             "ix_messages_streaming",
             "session_id",
@@ -75,6 +79,10 @@ class MessageRecord(SQLModel, table=True):
         )
     )
     seq: int
+    # The message this one answers or follows; None for a session's first. No foreign
+    # key: a cascade down a long chain would recurse once per message (SQLite caps
+    # that depth), so subtrees are deleted by one recursive query instead.
+    parent_id: str | None = TableField(default=None, max_length=36)
     role: str
     content: str
     status: str = MessageStatus.COMPLETE
@@ -94,6 +102,7 @@ class MessageRecord(SQLModel, table=True):
 MESSAGE_EXAMPLE: dict[str, Any] = {
     "message_id": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
     "session_id": "3f2b8c1e-5d6a-4e8f-9a0b-1c2d3e4f5a6b",
+    "parent_id": "1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d",
     "role": "assistant",
     "content": "Hello! How can I help?",
     "status": "complete",
@@ -126,6 +135,11 @@ class MessagePublic(BaseModel):
 
     message_id: str
     session_id: str
+    parent_id: str | None = Field(
+        None,
+        description="The message this one follows (a reply: its user message); null for"
+        " the first message of a session",
+    )
     role: Role
     content: str
     status: MessageStatus

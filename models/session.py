@@ -38,6 +38,8 @@ class SessionRecord(SQLModel, table=True):
     last_seq: int = 0
     # The name of the API key that created it; None with AUTH_MODE=none.
     owner: str | None = TableField(default=None, max_length=MAX_KEY_NAME_CHARS)
+    # The newest message of the active path (models/message.py); None before a turn.
+    active_leaf_id: str | None = TableField(default=None, max_length=36)
 
 
 SESSION_EXAMPLE: dict[str, Any] = {
@@ -48,6 +50,7 @@ SESSION_EXAMPLE: dict[str, Any] = {
     "system_prompt": None,
     "message_count": 4,
     "owner": "alice",
+    "active_leaf_id": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
 }
 sessions_table: Table = SessionRecord.__table__  # type: ignore[attr-defined]
 
@@ -104,6 +107,11 @@ class SessionPublic(BaseModel):
     message_count: int
     owner: str | None = Field(
         None, description="Name of the API key that created it; null without AUTH_MODE=api_key"
+    )
+    active_leaf_id: str | None = Field(
+        None,
+        description="The newest message of the active path: the history is the path from"
+        " the first message down to it. Null before the first turn",
     )
 
 

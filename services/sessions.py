@@ -200,6 +200,7 @@ def insert_session(
     *,
     message_count: int = 0,
     last_seq: int = 0,
+    active_leaf_id: str | None = None,
 ) -> SessionPublic:
     """Insert a new session of the caller's key, and its audit event, inside the
     transaction `db`."""
@@ -214,6 +215,7 @@ def insert_session(
         "message_count": message_count,
         "last_seq": last_seq,
         "owner": caller.name,
+        "active_leaf_id": active_leaf_id,
     }
     db.execute(insert(sessions_table).values(**values))
     record_event(db, caller, "session.create", session_id)

@@ -17,6 +17,7 @@ SESSION_FIELDS = {
     "metadata",
     "system_prompt",
     "message_count",
+    "active_leaf_id",
 }
 
 

@@ -124,22 +124,36 @@ class TurnStore:
     ) -> TurnStart:
         if claim is not None:
             find_original(db, claim, now)
+        user_message_id, assistant_message_id = str(uuid.uuid4()), str(uuid.uuid4())
         if session_id is None:
-            last_seq, system_prompt = FIRST_TURN_LAST_SEQ, None
-            session = insert_session(db, caller, {}, None, message_count=2, last_seq=last_seq)
+            last_seq, system_prompt, parent_id = FIRST_TURN_LAST_SEQ, None, None
+            session = insert_session(
+                db,
+                caller,
+                {},
+                None,
+                message_count=2,
+                last_seq=last_seq,
+                active_leaf_id=assistant_message_id,
+            )
             session_id = session.session_id
         else:
-            last_seq, system_prompt = _reserve(db, session_id, now, visible)
+            last_seq, system_prompt, parent_id = _reserve(db, session_id, now, visible)
             _refuse_if_generating(db, session_id)
+            _make_active_leaf(db, session_id, assistant_message_id)
         self._refuse_over_stream_limit(db, caller)
-        user_message_id, assistant_message_id = str(uuid.uuid4()), str(uuid.uuid4())
         db.execute(
             insert(messages_table),
             [
                 _message_row(session_id, user_message_id, last_seq - 1, Role.USER, now)
-                | {"content": user_text, "status": MessageStatus.COMPLETE},
+                | {"content": user_text, "status": MessageStatus.COMPLETE, "parent_id": parent_id},
                 _message_row(session_id, assistant_message_id, last_seq, Role.ASSISTANT, now)
-                | {"content": "", "status": MessageStatus.STREAMING, "heartbeat_at": now},
+                | {
+                    "content": "",
+                    "status": MessageStatus.STREAMING,
+                    "heartbeat_at": now,
+                    "parent_id": user_message_id,
+                },
             ],
         )
         if claim is not None:
@@ -199,6 +213,7 @@ class TurnStore:
         return MessagePublic(
             message_id=start.assistant_message_id,
             session_id=start.session_id,
+            parent_id=start.user_message_id,
             role=Role.ASSISTANT,
             created_at=created_at,
             **final,
@@ -235,16 +250,26 @@ def _finish(
 
 def _reserve(
     db: Connection, session_id: str, now: datetime, visible: ColumnElement[bool]
-) -> tuple[int, str | None]:
+) -> tuple[int, str | None, str | None]:
+    """Two message positions in the session; with its system prompt and the active
+    leaf the new user message follows."""
     reserved = db.execute(
         update(sessions_table)
         .where(S.session_id == session_id, visible)
         .values(last_seq=S.last_seq + 2, message_count=S.message_count + 2, last_accessed=now)
-        .returning(S.last_seq, S.system_prompt)
+        .returning(S.last_seq, S.system_prompt, S.active_leaf_id)
     ).first()
     if reserved is None:
         raise SessionNotFound(session_id)
-    return reserved.last_seq, reserved.system_prompt
+    return reserved.last_seq, reserved.system_prompt, reserved.active_leaf_id
+
+
+def _make_active_leaf(db: Connection, session_id: str, message_id: str) -> None:
+    """The new reply's branch is the active path from the moment its turn begins: a
+    page reloaded mid-stream shows it."""
+    db.execute(
+        update(sessions_table).where(S.session_id == session_id).values(active_leaf_id=message_id)
+    )
 
 
 async def interrupt_orphaned_turns(database: Database, silent_since: datetime | None = None) -> int:
@@ -308,6 +333,7 @@ def _message_row(
         "finish_reason": None,
         "error": None,
         "heartbeat_at": None,  # every row of one insert needs the same keys
+        "parent_id": None,
     }
 
 

@@ -1,0 +1,136 @@
+"""Conversations as trees, the foundation (issue 17): every message names its parent,
+every session its active leaf; databases of the previous release migrate in place,
+each session becoming a chain in `seq` order."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import httpx
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine
+
+from models.database import MIGRATIONS
+from tests.conftest import App, FakeLLM
+from tests.helpers import chat, history, new_session, streaming_turn
+
+
+def test_each_message_follows_the_one_before_and_the_newest_reply_is_the_leaf(
+    client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    session_id = new_session(client)
+    assert client.get(f"/api/sessions/{session_id}").json()["active_leaf_id"] is None
+    chat(client, session_id=session_id, message="one")
+    fake_llm.script({"status": 400, "error": "bad request"})  # a failed reply chains too
+    client.post("/api/chat", json={"session_id": session_id, "message": "two"})
+    last = chat(client, session_id=session_id, message="three")
+    stored = history(client, session_id)
+    assert [m["parent_id"] for m in stored] == [None] + [m["message_id"] for m in stored[:-1]]
+    assert stored[3]["status"] == "failed"
+    assert client.get(f"/api/sessions/{session_id}").json()["active_leaf_id"] == last["message_id"]
+
+
+def test_the_reply_being_generated_is_the_active_leaf_from_its_start(
+    client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    """A page reloaded mid-stream shows the new branch."""
+    session_id = new_session(client)
+    fake_llm.script({"reply": "a b c d e f", "chunk_delay": 0.2})
+    with streaming_turn(client, session_id, deltas=1) as (start, events):
+        session = client.get(f"/api/sessions/{session_id}").json()
+        assert session["active_leaf_id"] == start["message_id"]
+        list(events)
+    user, reply = history(client, session_id)
+    assert (user["parent_id"], reply["parent_id"]) == (None, user["message_id"])
+
+
+def test_a_chat_without_a_session_and_the_export_carry_the_tree(client: httpx.Client) -> None:
+    reply = chat(client, message="hello")
+    exported = client.get(f"/api/sessions/{reply['session_id']}/export").json()
+    assert exported["session"]["active_leaf_id"] == reply["message_id"]
+    user, assistant = exported["messages"]
+    assert (user["parent_id"], assistant["parent_id"]) == (None, user["message_id"])
+
+
+def database_of_the_previous_release(path: Path) -> None:
+    """A file at migration 0006 (the release before trees) with two sessions: one
+    whose turns ended complete, failed and interrupted, one with a reply left
+    `streaming` by a process that died."""
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0006")
+    engine.dispose()
+    rows: list[tuple[Any, ...]] = []
+    for seq, (role, status, content) in enumerate(
+        [
+            ("user", "complete", "one"),
+            ("assistant", "complete", "first reply"),
+            ("user", "complete", "two"),
+            ("assistant", "failed", ""),
+            ("user", "complete", "three"),
+            ("assistant", "interrupted", "cut sh"),
+        ],
+        start=1,
+    ):
+        rows.append((f"a{seq}", "sa", seq, role, content, status))
+    rows += [
+        ("b1", "sb", 1, "user", "hi", "complete"),
+        ("b2", "sb", 2, "assistant", "par", "streaming"),
+    ]
+    with sqlite3.connect(path) as db:
+        for session_id, count in (("sa", 6), ("sb", 2)):
+            db.execute(
+                "INSERT INTO sessions (session_id, created_at, last_accessed, metadata,"
+                " system_prompt, message_count, last_seq) VALUES (?, ?, ?, '{}', NULL, ?, ?)",
+                (session_id, "2026-11-28 10:00:00", "2026-11-29 10:00:00", count, count),
+            )
+        db.executemany(
+            "INSERT INTO messages (message_id, session_id, seq, role, content, status,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, '2026-11-28 10:00:00')",
+            rows,
+        )
+
+
+def test_a_database_of_the_previous_release_becomes_chains(
+    tmp_path: Path, make_app: Any, fake_llm: FakeLLM
+) -> None:
+    workdir = tmp_path / "old"
+    workdir.mkdir()
+    database_of_the_previous_release(workdir / "chat.db")
+    app: App = make_app(database_url=str(workdir / "chat.db"))
+    assert "database schema migrated from 0006 to 0007" in app.output()
+    with sqlite3.connect(workdir / "chat.db") as db:
+        parents = dict(db.execute("SELECT message_id, parent_id FROM messages").fetchall())
+        leaves = dict(db.execute("SELECT session_id, active_leaf_id FROM sessions").fetchall())
+    assert parents == {
+        "a1": None, "a2": "a1", "a3": "a2", "a4": "a3", "a5": "a4", "a6": "a5",
+        "b1": None, "b2": "b1",
+    }  # fmt: skip
+    assert leaves == {"sa": "a6", "sb": "b2"}
+    with app.client() as http:
+        stored = history(http, "sb")  # the dead process's reply: interrupted at startup
+        assert [(m["message_id"], m["status"]) for m in stored] == [
+            ("b1", "complete"),
+            ("b2", "interrupted"),
+        ]
+        reply = chat(http, session_id="sa", message="four")  # the next turn follows the leaf
+        stored = history(http, "sa")
+    assert [m["message_id"] for m in stored[:6]] == [f"a{n}" for n in range(1, 7)]
+    assert stored[6]["parent_id"] == "a6"
+    assert stored[7]["message_id"] == reply["message_id"]
+    # the window sent: the sendable history in order (the failed reply is left out)
+    sent = [(m["role"], m["content"]) for m in fake_llm.last_body()["messages"]]
+    assert sent == [
+        ("user", "one"),
+        ("assistant", "first reply"),
+        ("user", "two"),
+        ("user", "three"),
+        ("assistant", "cut sh"),
+        ("user", "four"),
+    ]
