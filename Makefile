@@ -42,7 +42,7 @@ test: test-fast test-slow e2e  ## everything CI runs: the fast suite, the slow o
 
 # Four test processes: the tests mostly wait on the service processes they start.
 # --dist loadfile keeps each file's tests (and its module fixtures) in one of them.
-test-fast: $(VENV)/.dev  ## the fast suite: fake LLM server, no model (about 2.5 minutes)
+test-fast: $(VENV)/.dev  ## the fast suite: fake LLM server, no model (2.5-3 minutes)
 	$(PY) -m pytest -n 4 --dist loadfile -m "not e2e and not slow"
 
 test-slow: $(VENV)/.dev  ## load, kill -9, fuzzing, signals, gunicorn, Chromium (about 2 minutes, one at a time)
