@@ -1,15 +1,22 @@
-"""Reading a session's stored messages: a page at a time, or all of it (export)."""
+"""Reading a session's stored messages: its active path a page at a time, or every
+message of its tree (export)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.auth import Caller
 from models.message import MessagePage, MessagePublic, SessionExport, messages_table
+from models.session import SessionPublic
 from services.audit import record_event
 from services.errors import InvalidCursor
 from services.sessions import SessionService
 from services.storage import Database
+from services.tree import PATH_PAGE, page_params
 
 M = messages_table.c
 
@@ -22,22 +29,20 @@ class HistoryService:
     async def page(
         self, session_id: str, caller: Caller, limit: int, before: str | None
     ) -> MessagePage:
-        """The newest `limit` messages before `before` (a message id), oldest first."""
-        await self.sessions.get(session_id, caller)
-        query = select(messages_table).where(M.session_id == session_id)
+        """The active path's newest `limit` messages before `before` (a message id of
+        it), oldest first: a walk up the tree from the session's active leaf, or from
+        the parent of `before`."""
+        session = await self.sessions.get(session_id, caller)
         async with self.database.read() as db:
-            if before:
-                before_seq = await db.scalar(
-                    select(M.seq).where(M.message_id == before, M.session_id == session_id)
-                )
-                if before_seq is None:
-                    raise InvalidCursor(before)
-                query = query.where(M.seq < before_seq)
-            query = query.order_by(M.seq.desc()).limit(limit + 1)
-            rows = (await db.execute(query)).mappings().all()
-        items = [MessagePublic(**row) for row in reversed(rows[:limit])]
-        next_cursor = items[0].message_id if len(rows) > limit else None
-        return MessagePage(items=items, next_cursor=next_cursor)
+            end = await _page_end(db, session, before) if before else session.active_leaf_id
+            rows: Sequence[Row[Any]] = []
+            if end is not None:
+                rows = (await db.execute(PATH_PAGE, page_params(end, limit))).all()
+        newest_first = sorted(rows, key=lambda row: row.depth)
+        items = [MessagePublic.model_validate(row, from_attributes=True) for row in newest_first]
+        items.reverse()
+        more = bool(newest_first) and newest_first[-1].parent_id is not None
+        return MessagePage(items=items, next_cursor=items[0].message_id if more else None)
 
     async def export(self, session_id: str, caller: Caller) -> SessionExport:
         """The session and every message, oldest first; recorded in the audit trail
@@ -48,3 +53,17 @@ class HistoryService:
         async with self.database.read() as db:
             rows = (await db.execute(query)).mappings().all()
         return SessionExport(session=session, messages=[MessagePublic(**row) for row in rows])
+
+
+async def _page_end(db: AsyncConnection, session: SessionPublic, before: str) -> str | None:
+    """Where the page before message `before` ends: its parent. InvalidCursor when
+    `before` is no message of the session."""
+    found = (
+        await db.execute(
+            select(M.parent_id).where(M.message_id == before, M.session_id == session.session_id)
+        )
+    ).first()
+    if found is None:
+        raise InvalidCursor(before)
+    parent: str | None = found.parent_id
+    return parent

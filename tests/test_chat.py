@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.dialects import sqlite
 
-from services.turns.store import history_query
+from services.tree import path_page_query, window_query
 from tests.conftest import App, FakeLLM
 from tests.helpers import chat, history, new_session
 
@@ -193,18 +195,21 @@ def test_failed_and_empty_assistant_messages_are_never_sent(
     assert statuses[3] == ("assistant", "failed")
 
 
-def test_turn_reads_only_the_window_not_the_whole_session(app: App, fake_llm: FakeLLM) -> None:
-    """The service's own window query is an index range scan, never a scan or a sort."""
+@pytest.mark.parametrize("query", [window_query("m", 9), path_page_query("m", 50)])
+def test_turn_and_history_read_only_their_path_not_the_session(
+    app: App, fake_llm: FakeLLM, query: Any
+) -> None:
+    """The window and a history page walk up the tree one primary-key lookup per
+    message: never a scan of the messages, never a sort."""
     with app.client() as http:
         chat(http, message="make sure tables exist")
-    query = history_query("some-session", 10, 9)
     sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
     with app.db() as db:
         plan = db.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
-    detail = " ".join(row[-1] for row in plan)
-    assert "uq_messages_session_seq" in detail or "sqlite_autoindex_messages" in detail
-    assert "(session_id=? AND seq<?)" in detail
-    assert "TEMP B-TREE" not in detail
+    detail = " | ".join(row[-1] for row in plan)
+    assert "SEARCH messages USING INDEX sqlite_autoindex_messages_1 (message_id=?)" in detail
+    assert "SCAN messages" not in detail, detail
+    assert "TEMP B-TREE" not in detail, detail
 
 
 def test_history_survives_a_restart(make_app) -> None:

@@ -134,3 +134,38 @@ def test_a_database_of_the_previous_release_becomes_chains(
         ("assistant", "cut sh"),
         ("user", "four"),
     ]
+
+
+def test_the_window_and_the_history_follow_the_active_path_not_creation_order(
+    app: App, client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    """A second version of the last reply, written beside the first (as regenerate
+    will) and made the active leaf: the history, its pages and the next turn's window
+    go through it, and never through the older sibling created before it."""
+    session_id = new_session(client)
+    chat(client, session_id=session_id, message="one")
+    chat(client, session_id=session_id, message="two")
+    u1, a1, u2, a2 = (m["message_id"] for m in history(client, session_id))
+    with app.db() as db:
+        db.execute(
+            "INSERT INTO messages (message_id, session_id, seq, parent_id, role, content,"
+            " status, created_at) VALUES ('second-version', ?, 5, ?, 'assistant',"
+            " 'another answer to two', 'complete', '2026-11-30 00:00:00')",
+            (session_id, u2),
+        )
+        db.execute(
+            "UPDATE sessions SET last_seq = 5, message_count = 5,"
+            " active_leaf_id = 'second-version' WHERE session_id = ?",
+            (session_id,),
+        )
+    path = [u1, a1, u2, "second-version"]
+    assert [m["message_id"] for m in history(client, session_id)] == path
+    newest = client.get(f"/api/sessions/{session_id}/messages", params={"limit": 2}).json()
+    assert [m["message_id"] for m in newest["items"]] == path[2:]
+    older = history(client, session_id, limit=2, before=newest["next_cursor"])
+    assert [m["message_id"] for m in older] == path[:2]
+    chat(client, session_id=session_id, message="three")
+    sent = [m["content"] for m in fake_llm.last_body()["messages"]]
+    assert sent == ["one", "Echo: one", "two", "another answer to two", "three"]
+    assert history(client, session_id)[-2]["parent_id"] == "second-version"
+    assert a2 not in [m["message_id"] for m in history(client, session_id)]

@@ -2,7 +2,8 @@
 
 begin: refuse a second turn while one is generating (409), reserve two positions
 (user, assistant) on the session, store the user message and the assistant's
-`streaming` placeholder, and read the context-window candidates, all in one
+`streaming` placeholder, and read the context-window candidates (the path above the
+new message, services/tree.py), all in one
 transaction committed before the LLM is called: an accepted message is never lost
 and a turn is visible (history, status) from its first moment.
 checkpoint: save the partial text while streaming, so a crash keeps it.
@@ -41,6 +42,7 @@ from services.idempotency import IdempotencyClaim, find_original, once_per_key, 
 from services.memory.window import ChatMessage
 from services.sessions import SessionService, insert_session
 from services.storage import Database, execute, execute_many
+from services.tree import WINDOW, window_params
 
 M = messages_table.c
 S = sessions_table.c
@@ -51,7 +53,6 @@ CHECKPOINT = (
     .where(M.message_id == bindparam("b_id"), M.status == MessageStatus.STREAMING)
     .values(content=bindparam("b_text"), delta_lengths=bindparam("b_lengths"))
 )
-SENDABLE_ASSISTANT = (MessageStatus.COMPLETE, MessageStatus.CANCELLED, MessageStatus.INTERRUPTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +172,7 @@ class TurnStore:
             assistant_message_id=assistant_message_id,
             assistant_seq=last_seq,
             system_prompt=system_prompt,
-            history_newest_first=_read_history(db, session_id, last_seq - 1, history_limit),
+            history_newest_first=_read_window(db, parent_id, history_limit),
         )
 
     def _refuse_over_stream_limit(self, db: Connection, caller: Caller) -> None:
@@ -337,24 +338,9 @@ def _message_row(
     }
 
 
-def history_query(session_id: str, before_seq: int, limit: int) -> Select[tuple[str, str]]:
-    """The newest sendable messages before the new one: one backwards index walk."""
-    sendable = or_(
-        M.role != Role.ASSISTANT,
-        and_(M.status.in_(SENDABLE_ASSISTANT), M.content != ""),
-    )
-    return (
-        select(M.role, M.content)
-        .where(M.session_id == session_id, M.seq < before_seq, sendable)
-        .order_by(M.seq.desc())
-        .limit(limit)
-    )
-
-
-def _read_history(
-    db: Connection, session_id: str, before_seq: int, limit: int
-) -> list[ChatMessage]:
-    if limit <= 0:
+def _read_window(db: Connection, leaf_id: str | None, limit: int) -> list[ChatMessage]:
+    """The context-window candidates, newest first: the path above the new message."""
+    if leaf_id is None or limit <= 0:
         return []
-    rows = db.execute(history_query(session_id, before_seq, limit))
+    rows = sorted(db.execute(WINDOW, window_params(leaf_id, limit)), key=lambda row: row.depth)
     return [ChatMessage(row.role, row.content) for row in rows]
