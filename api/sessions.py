@@ -105,10 +105,11 @@ async def list_messages(
     caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=500, description="How many messages")] = 50,
     before: Annotated[
-        str | None, Query(description="message_id: return only older messages")
+        str | None, Query(description="message_id of the path: return only older messages")
     ] = None,
 ) -> MessagePage:
-    """The newest messages (before `before`), in chronological order."""
+    """The active path's newest messages (before `before`), in chronological order:
+    the conversation from its first message down to the session's `active_leaf_id`."""
     return await history.page(session_id, caller, limit, before)
 
 
