@@ -62,8 +62,9 @@ class MessageRecord(SQLModel, table=True):
         CheckConstraint(_in_list("status", MessageStatus), name="ck_messages_status"),
         # Only turns being generated: finds a session's active turn (409, status, stop)
         # and the startup sweep without touching the rest of the table.
-        # A message's children: its versions' siblings, a subtree to delete.
-        Index("ix_messages_parent_id", "parent_id"),
+        # A message's children: its versions' siblings, a subtree to delete. With
+        # session_id first, a session's first messages (parent NULL) are found too.
+        Index("ix_messages_parent", "session_id", "parent_id"),
         Index(
             "ix_messages_streaming",
             "session_id",
@@ -115,6 +116,8 @@ MESSAGE_EXAMPLE: dict[str, Any] = {
     },
     "finish_reason": "stop",
     "error": None,
+    "sibling_index": 1,
+    "sibling_count": 2,
 }
 messages_table: Table = MessageRecord.__table__  # type: ignore[attr-defined]
 
@@ -147,6 +150,12 @@ class MessagePublic(BaseModel):
     token_usage: TokenUsage | None
     finish_reason: str | None
     error: str | None = Field(None, description="Error code of a failed assistant message")
+    sibling_index: int = Field(
+        0,
+        description="Its place among the versions that share its parent (0-based, in"
+        ' creation order): with sibling_count, a UI\'s "< 2/3 >"',
+    )
+    sibling_count: int = Field(1, description="How many versions share its parent")
 
 
 class MessagePage(BaseModel):

@@ -16,7 +16,7 @@ from services.audit import record_event
 from services.errors import InvalidCursor
 from services.sessions import SessionService
 from services.storage import Database
-from services.tree import PATH_PAGE, page_params
+from services.tree import PATH_PAGE, page_params, sibling_places, siblings_query
 
 M = messages_table.c
 
@@ -38,10 +38,12 @@ class HistoryService:
             rows: Sequence[Row[Any]] = []
             if end is not None:
                 rows = (await db.execute(PATH_PAGE, page_params(end, limit))).all()
-        newest_first = sorted(rows, key=lambda row: row.depth)
-        items = [MessagePublic.model_validate(row, from_attributes=True) for row in newest_first]
-        items.reverse()
-        more = bool(newest_first) and newest_first[-1].parent_id is not None
+            parents = {row.parent_id for row in rows}
+            children = (await db.execute(siblings_query(session_id, parents))).all() if rows else []
+        places = sibling_places([(child.parent_id, child.message_id) for child in children])
+        path = sorted(rows, key=lambda row: row.depth, reverse=True)  # oldest first
+        items = [_public(row, places) for row in path]
+        more = bool(path) and path[0].parent_id is not None
         return MessagePage(items=items, next_cursor=items[0].message_id if more else None)
 
     async def export(self, session_id: str, caller: Caller) -> SessionExport:
@@ -51,8 +53,15 @@ class HistoryService:
         await self.database.write(record_event, caller, "session.export", session_id)
         query = select(messages_table).where(M.session_id == session_id).order_by(M.seq)
         async with self.database.read() as db:
-            rows = (await db.execute(query)).mappings().all()
-        return SessionExport(session=session, messages=[MessagePublic(**row) for row in rows])
+            rows = (await db.execute(query)).all()
+        places = sibling_places([(row.parent_id, row.message_id) for row in rows])
+        return SessionExport(session=session, messages=[_public(row, places) for row in rows])
+
+
+def _public(row: Row[Any], places: dict[str, tuple[int, int]]) -> MessagePublic:
+    index, count = places.get(row.message_id, (0, 1))
+    message = MessagePublic.model_validate(row, from_attributes=True)
+    return message.model_copy(update={"sibling_index": index, "sibling_count": count})
 
 
 async def _page_end(db: AsyncConnection, session: SessionPublic, before: str) -> str | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, Select, and_, bindparam, case, literal, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, case, literal, or_, select
 
 from models.message import MessageStatus, Role, messages_table
 
@@ -74,6 +74,33 @@ def path_page_query(leaf_id: Any, limit: Any) -> Select[tuple[object, ...]]:
     )
     path = path.union_all(up)
     return select(path)
+
+
+def siblings_query(session_id: str, parent_ids: set[str | None]) -> Select[tuple[str | None, str]]:
+    """(parent_id, message_id) of every child of these parents, in creation order,
+    through the (session_id, parent_id) index; None stands for the session's roots."""
+    named = [parent for parent in parent_ids if parent is not None]
+    children: ColumnElement[bool] = M.parent_id.in_(named)
+    if None in parent_ids:
+        children = or_(children, M.parent_id.is_(None))
+    return (
+        select(M.parent_id, M.message_id)
+        .where(M.session_id == session_id, children)
+        .order_by(M.seq)
+    )
+
+
+def sibling_places(children: list[tuple[str | None, str]]) -> dict[str, tuple[int, int]]:
+    """Each message's (index, count) among its parent's children, given every child
+    of those parents in creation order."""
+    by_parent: dict[str | None, list[str]] = {}
+    for parent, message_id in children:
+        by_parent.setdefault(parent, []).append(message_id)
+    return {
+        message_id: (index, len(siblings))
+        for siblings in by_parent.values()
+        for index, message_id in enumerate(siblings)
+    }
 
 
 # The statements as the service runs them: execute with window_params / page_params.

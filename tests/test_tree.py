@@ -159,7 +159,16 @@ def test_the_window_and_the_history_follow_the_active_path_not_creation_order(
             (session_id,),
         )
     path = [u1, a1, u2, "second-version"]
-    assert [m["message_id"] for m in history(client, session_id)] == path
+    stored = history(client, session_id)
+    assert [m["message_id"] for m in stored] == path
+    # what a UI needs for "< 2/2 >" on the reply, and nothing on the others
+    places = [(m["sibling_index"], m["sibling_count"]) for m in stored]
+    assert places == [(0, 1), (0, 1), (0, 1), (1, 2)]
+    exported = client.get(f"/api/sessions/{session_id}/export").json()["messages"]
+    assert {m["message_id"]: m["sibling_index"] for m in exported if m["sibling_count"] == 2} == {
+        a2: 0,
+        "second-version": 1,
+    }
     newest = client.get(f"/api/sessions/{session_id}/messages", params={"limit": 2}).json()
     assert [m["message_id"] for m in newest["items"]] == path[2:]
     older = history(client, session_id, limit=2, before=newest["next_cursor"])

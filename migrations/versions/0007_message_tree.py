@@ -21,7 +21,9 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("messages", sa.Column("parent_id", sa.String(length=36), nullable=True))
-    op.create_index("ix_messages_parent_id", "messages", ["parent_id"])
+    # A message's children (its replies' versions, a subtree); with session_id first,
+    # a session's first messages (parent NULL) are found without a scan too.
+    op.create_index("ix_messages_parent", "messages", ["session_id", "parent_id"])
     op.add_column("sessions", sa.Column("active_leaf_id", sa.String(length=36), nullable=True))
     # One index walk per message on uq_messages_session_seq: the one before it.
     op.execute(
@@ -41,6 +43,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("sessions") as batch:
         batch.drop_column("active_leaf_id")
-    op.drop_index("ix_messages_parent_id", table_name="messages")
+    op.drop_index("ix_messages_parent", table_name="messages")
     with op.batch_alter_table("messages") as batch:
         batch.drop_column("parent_id")
