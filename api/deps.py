@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 from config import Settings
 from models.idempotency import MAX_KEY_CHARS
 from services.audit import AuditLog
+from services.branches import BranchService
 from services.chat import ChatService
 from services.container import Services
 from services.health import HealthService
@@ -67,6 +68,10 @@ def _audit(request: Request) -> AuditLog:
     return get_services(request).audit
 
 
+def _branches(request: Request) -> BranchService:
+    return get_services(request).branches
+
+
 SessionsDep = Annotated[SessionService, Depends(_sessions)]
 HistoryDep = Annotated[HistoryService, Depends(_history)]
 TurnsDep = Annotated[TurnService, Depends(_turns)]
@@ -77,6 +82,7 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 HealthDep = Annotated[HealthService, Depends(_health)]
 TurnStatusDep = Annotated[TurnStatusReader, Depends(_turn_status)]
 AuditDep = Annotated[AuditLog, Depends(_audit)]
+BranchesDep = Annotated[BranchService, Depends(_branches)]
 
 
 async def require_json_body(request: Request) -> None:

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Header, Query, Response
 from sse_starlette import EventSourceResponse
 
 from api.auth import CallerDep, StreamCallerDep
-from api.deps import ReplayDep, RunnerDep, SettingsDep
+from api.deps import BranchesDep, ReplayDep, RunnerDep, SettingsDep
 from api.responses import MESSAGE_NOT_FOUND, ROUTER_ERRORS, VALIDATION
 from api.sse import EVENT_ID_SCHEMA, NOTHING_LEFT, STREAM_DOC, event_stream, resume_point
 from models.chat import StopResult
+from models.session import SessionPublic
 
 router = APIRouter(prefix="/api/messages", tags=["messages"], responses=ROUTER_ERRORS)
 
@@ -23,6 +24,21 @@ async def cancel_reply(message_id: str, runner: RunnerDep, caller: CallerDep) ->
     A reply that already ended is left as it is: 200 with `stopped: false` and its status.
     """
     return await runner.stop_message(message_id, caller)
+
+
+@router.post("/{message_id}/select", response_model=SessionPublic, responses=MESSAGE_NOT_FOUND)
+async def select_version(
+    message_id: str, branches: BranchesDep, caller: CallerDep
+) -> SessionPublic:
+    """Make the session's active path go through this message, down to the newest
+    message below it (the "< 2/3 >" arrow of a chat UI); answers the session.
+
+    Any message of the session can be selected: a version of a reply, or of a user
+    message that was edited. It moves only the active path: a reply being generated
+    goes on, and the history (`GET /api/sessions/{id}/messages`) and the next turn
+    follow the new path.
+    """
+    return await branches.select(message_id, caller)
 
 
 @router.get(

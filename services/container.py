@@ -8,6 +8,7 @@ import httpx
 
 from config import Settings, async_storage_url
 from services.audit import AuditLog
+from services.branches import BranchService
 from services.chat import ChatService
 from services.drain import Drain
 from services.health import HealthService
@@ -40,6 +41,7 @@ class Services:
     drain: Drain
     keys: KeyService
     audit: AuditLog
+    branches: BranchService
     request_rate: RequestRate
 
 
@@ -67,6 +69,7 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         drain=drain,
         keys=KeyService(database),
         audit=AuditLog(database),
+        branches=BranchService(database, sessions),
         request_rate=RequestRate(
             settings.rate_limit, async_storage_url(settings.rate_limit_storage_url)
         ),

@@ -69,6 +69,7 @@ NOT_FOUND: dict[tuple[str, str], Probe] = {
     ("get", "/api/sessions/{session_id}/status"): one("GET", "/api/sessions/{s}/status"),
     ("post", "/api/sessions/{session_id}/stop"): one("POST", "/api/sessions/{s}/stop"),
     ("post", "/api/messages/{message_id}/cancel"): one("POST", "/api/messages/{m}/cancel"),
+    ("post", "/api/messages/{message_id}/select"): one("POST", "/api/messages/{m}/select"),
     ("get", "/api/messages/{message_id}/stream"): both(
         one("GET", "/api/messages/{m}/stream"),
         one("GET", "/api/messages/{m}/stream", headers={"Last-Event-ID": "1"}),

@@ -19,6 +19,7 @@ EXPECTED_ROUTES = {
     ("get", "/api/sessions/{session_id}/status"),
     ("post", "/api/sessions/{session_id}/stop"),
     ("post", "/api/messages/{message_id}/cancel"),
+    ("post", "/api/messages/{message_id}/select"),
     ("post", "/api/chat"),
     ("post", "/api/chat/stream"),
     ("get", "/api/chat/stream"),

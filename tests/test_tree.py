@@ -5,6 +5,7 @@ each session becoming a chain in `seq` order."""
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,25 @@ def test_a_database_of_the_previous_release_becomes_chains(
     ]
 
 
+def add_second_version(app: App, session_id: str, user_message_id: str, seq: int) -> str:
+    """A second reply to `user_message_id`, written beside the first as regenerate will
+    write it, and made the active leaf."""
+    message_id = f"second-version-{uuid.uuid4()}"
+    with app.db() as db:
+        db.execute(
+            "INSERT INTO messages (message_id, session_id, seq, parent_id, role, content,"
+            " status, created_at) VALUES (?, ?, ?, ?, 'assistant',"
+            " 'another answer to two', 'complete', '2026-11-30 00:00:00')",
+            (message_id, session_id, seq, user_message_id),
+        )
+        db.execute(
+            "UPDATE sessions SET last_seq = ?, message_count = ?,"
+            " active_leaf_id = ? WHERE session_id = ?",
+            (seq, seq, message_id, session_id),
+        )
+    return message_id
+
+
 def test_the_window_and_the_history_follow_the_active_path_not_creation_order(
     app: App, client: httpx.Client, fake_llm: FakeLLM
 ) -> None:
@@ -146,19 +166,8 @@ def test_the_window_and_the_history_follow_the_active_path_not_creation_order(
     chat(client, session_id=session_id, message="one")
     chat(client, session_id=session_id, message="two")
     u1, a1, u2, a2 = (m["message_id"] for m in history(client, session_id))
-    with app.db() as db:
-        db.execute(
-            "INSERT INTO messages (message_id, session_id, seq, parent_id, role, content,"
-            " status, created_at) VALUES ('second-version', ?, 5, ?, 'assistant',"
-            " 'another answer to two', 'complete', '2026-11-30 00:00:00')",
-            (session_id, u2),
-        )
-        db.execute(
-            "UPDATE sessions SET last_seq = 5, message_count = 5,"
-            " active_leaf_id = 'second-version' WHERE session_id = ?",
-            (session_id,),
-        )
-    path = [u1, a1, u2, "second-version"]
+    second = add_second_version(app, session_id, u2, seq=5)
+    path = [u1, a1, u2, second]
     stored = history(client, session_id)
     assert [m["message_id"] for m in stored] == path
     # what a UI needs for "< 2/2 >" on the reply, and nothing on the others
@@ -167,7 +176,7 @@ def test_the_window_and_the_history_follow_the_active_path_not_creation_order(
     exported = client.get(f"/api/sessions/{session_id}/export").json()["messages"]
     assert {m["message_id"]: m["sibling_index"] for m in exported if m["sibling_count"] == 2} == {
         a2: 0,
-        "second-version": 1,
+        second: 1,
     }
     newest = client.get(f"/api/sessions/{session_id}/messages", params={"limit": 2}).json()
     assert [m["message_id"] for m in newest["items"]] == path[2:]
@@ -176,5 +185,58 @@ def test_the_window_and_the_history_follow_the_active_path_not_creation_order(
     chat(client, session_id=session_id, message="three")
     sent = [m["content"] for m in fake_llm.last_body()["messages"]]
     assert sent == ["one", "Echo: one", "two", "another answer to two", "three"]
-    assert history(client, session_id)[-2]["parent_id"] == "second-version"
+    assert history(client, session_id)[-2]["parent_id"] == second
     assert a2 not in [m["message_id"] for m in history(client, session_id)]
+
+
+def ids(messages: list[dict[str, Any]]) -> list[str]:
+    return [m["message_id"] for m in messages]
+
+
+def test_select_moves_the_active_path_to_a_version_and_down_to_its_newest_message(
+    app: App, client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    session_id = new_session(client)
+    chat(client, session_id=session_id, message="one")
+    chat(client, session_id=session_id, message="two")
+    u1, a1, u2, a2 = ids(history(client, session_id))
+    second = add_second_version(app, session_id, u2, seq=5)
+
+    session = client.post(f"/api/messages/{a2}/select").json()  # back to the first version
+    assert session["active_leaf_id"] == a2
+    assert ids(history(client, session_id)) == [u1, a1, u2, a2]
+    chat(client, session_id=session_id, message="three")  # continues the first version
+    sent = [m["content"] for m in fake_llm.last_body()["messages"]]
+    assert sent == ["one", "Echo: one", "two", "Echo: two", "three"]
+    u3, a3 = ids(history(client, session_id))[-2:]
+
+    # the second version again: it has nothing below it, so it is the leaf
+    assert client.post(f"/api/messages/{second}/select").json()["active_leaf_id"] == second
+    assert ids(history(client, session_id)) == [u1, a1, u2, second]
+    # an older message: down to the newest message below it, the third turn's reply
+    assert client.post(f"/api/messages/{u2}/select").json()["active_leaf_id"] == a3
+    assert ids(history(client, session_id)) == [u1, a1, u2, a2, u3, a3]
+
+    unknown = client.post("/api/messages/no-such-message/select")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "message_not_found")
+
+
+def test_select_while_a_reply_streams_does_not_stop_it(
+    app: App, client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    """A turn continues the second version of the first reply; meanwhile the user
+    goes back to the first version: the reply streams on and is stored whole, on its
+    own branch, while the active path stays where the user put it."""
+    session_id = new_session(client)
+    first = chat(client, session_id=session_id, message="one")
+    add_second_version(app, session_id, first["user_message_id"], seq=3)
+    fake_llm.script({"reply": "a b c d e f", "chunk_delay": 0.1})
+    with streaming_turn(client, session_id, deltas=1) as (start, events):
+        selected = client.post(f"/api/messages/{first['message_id']}/select")
+        assert selected.json()["active_leaf_id"] == first["message_id"]
+        rest = list(events)
+    assert rest[-1]["type"] == "done"
+    exported = client.get(f"/api/sessions/{session_id}/export").json()["messages"]
+    reply = next(m for m in exported if m["message_id"] == start["message_id"])
+    assert (reply["status"], reply["content"]) == ("complete", "a b c d e f")
+    assert ids(history(client, session_id)) == [first["user_message_id"], first["message_id"]]
