@@ -54,6 +54,15 @@ BAD_CURSOR = error_doc(
     "cursor 'x' is not one this service handed out",
     "invalid_cursor",
 )
+PATH_UNPROCESSABLE = error_examples(
+    422,
+    "A `before` or `leaf` that is no message of the session, or a bad limit",
+    {
+        "invalid_cursor": "cursor 'x' is not one this service handed out",
+        "invalid_leaf": "leaf 'x' is no message of this session",
+        "validation_error": "limit: Input should be less than or equal to 500",
+    },
+)
 NOT_JSON = error_doc(
     415,
     "Body is not declared as JSON",

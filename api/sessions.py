@@ -20,12 +20,13 @@ from api.responses import (
     BAD_CURSOR,
     BODY_ERRORS,
     CREATE_UNPROCESSABLE,
+    PATH_UNPROCESSABLE,
     ROUTER_ERRORS,
     SESSION_NOT_FOUND,
     VALIDATION,
 )
 from models.chat import StopResult, TurnStatus
-from models.message import MessagePage, SessionExport
+from models.message import MessagePage, SessionExport, TreePage
 from models.session import SessionCreate, SessionPage, SessionPublic, SessionUpdate
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ROUTER_ERRORS)
@@ -97,7 +98,7 @@ async def delete_session(session_id: str, sessions: SessionsDep, caller: CallerD
 @router.get(
     "/{session_id}/messages",
     response_model=MessagePage,
-    responses={**SESSION_NOT_FOUND, **BAD_CURSOR},
+    responses={**SESSION_NOT_FOUND, **PATH_UNPROCESSABLE},
 )
 async def list_messages(
     session_id: str,
@@ -107,10 +108,33 @@ async def list_messages(
     before: Annotated[
         str | None, Query(description="message_id of the path: return only older messages")
     ] = None,
+    leaf: Annotated[
+        str | None,
+        Query(description="message_id: the path ending at this message, not the active one"),
+    ] = None,
 ) -> MessagePage:
     """The active path's newest messages (before `before`), in chronological order:
-    the conversation from its first message down to the session's `active_leaf_id`."""
-    return await history.page(session_id, caller, limit, before)
+    the conversation from its first message down to the session's `active_leaf_id`,
+    or down to `leaf`, another version's path, without making it the active one."""
+    return await history.page(session_id, caller, limit, before, leaf)
+
+
+@router.get(
+    "/{session_id}/tree", response_model=TreePage, responses={**SESSION_NOT_FOUND, **BAD_CURSOR}
+)
+async def session_tree(
+    session_id: str,
+    history: HistoryDep,
+    caller: CallerDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="How many nodes")] = 200,
+    after: Annotated[
+        str | None, Query(description="message_id: return only messages created after it")
+    ] = None,
+) -> TreePage:
+    """Every message of the session, every branch, as nodes `{message_id, parent_id,
+    role, status, created_at, preview}` in creation order: enough to draw the whole
+    tree. Keyset-paged: pass `next_cursor` as `after`."""
+    return await history.tree(session_id, caller, limit, after)
 
 
 @router.get("/{session_id}/export", response_model=SessionExport, responses=SESSION_NOT_FOUND)

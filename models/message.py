@@ -179,6 +179,48 @@ class MessagePage(BaseModel):
     )
 
 
+PREVIEW_CHARS = 80
+TREE_NODE_EXAMPLE: dict[str, Any] = {
+    "message_id": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+    "parent_id": "1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d",
+    "role": "assistant",
+    "status": "complete",
+    "created_at": "2026-11-21T10:05:00Z",
+    "preview": "Hello! How can I help?",
+}
+
+
+class TreeNode(BaseModel):
+    """A message as a node of the session's tree: enough to draw it, not its text."""
+
+    message_id: str
+    parent_id: str | None
+    role: Role
+    status: MessageStatus
+    created_at: datetime
+    preview: str = Field(description=f"The first {PREVIEW_CHARS} characters of its content")
+
+
+class TreePage(BaseModel):
+    """Every message of a session as a node, in creation order, a page at a time."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [TREE_NODE_EXAMPLE],
+                    "next_cursor": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+                }
+            ]
+        }
+    )
+
+    items: list[TreeNode]
+    next_cursor: str | None = Field(
+        None, description="message_id to pass as `after` for the next page; null on the last"
+    )
+
+
 class SessionExport(BaseModel):
     """A whole conversation: the session and every message, oldest first."""
 

@@ -79,6 +79,16 @@ class InvalidCursor(ServiceError):
         super().__init__(f"cursor {cursor!r} is not one this service handed out")
 
 
+class InvalidLeaf(ServiceError):
+    """A history asked to end at a message that is not one of the session's."""
+
+    status_code = 422
+    code = "invalid_leaf"
+
+    def __init__(self, leaf: str) -> None:
+        super().__init__(f"leaf {leaf!r} is no message of this session")
+
+
 class MessageTooLong(ServiceError):
     status_code = 413
     code = "message_too_long"

@@ -6,14 +6,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.auth import Caller
-from models.message import MessagePage, MessagePublic, SessionExport, messages_table
+from models.message import (
+    PREVIEW_CHARS,
+    MessagePage,
+    MessagePublic,
+    SessionExport,
+    TreeNode,
+    TreePage,
+    messages_table,
+)
 from models.session import SessionPublic
 from services.audit import record_event
-from services.errors import InvalidCursor
+from services.errors import InvalidCursor, InvalidLeaf
 from services.sessions import SessionService
 from services.storage import Database
 from services.tree import PATH_PAGE, page_params, sibling_places, siblings_query
@@ -27,14 +35,24 @@ class HistoryService:
         self.sessions = sessions
 
     async def page(
-        self, session_id: str, caller: Caller, limit: int, before: str | None
+        self,
+        session_id: str,
+        caller: Caller,
+        limit: int,
+        before: str | None,
+        leaf: str | None = None,
     ) -> MessagePage:
-        """The active path's newest `limit` messages before `before` (a message id of
-        it), oldest first: a walk up the tree from the session's active leaf, or from
-        the parent of `before`."""
+        """The newest `limit` messages of the path ending at `leaf` (by default the
+        active leaf) before `before` (a message id of it), oldest first: a walk up the
+        tree from that end, or from the parent of `before`."""
         session = await self.sessions.get(session_id, caller)
         async with self.database.read() as db:
-            end = await _page_end(db, session, before) if before else session.active_leaf_id
+            if before:
+                end = await _page_end(db, session, before)
+            elif leaf:
+                end = await _require_message(db, session, leaf)
+            else:
+                end = session.active_leaf_id
             rows: Sequence[Row[Any]] = []
             if end is not None:
                 rows = (await db.execute(PATH_PAGE, page_params(end, limit))).all()
@@ -45,6 +63,28 @@ class HistoryService:
         items = [_public(row, places) for row in path]
         more = bool(path) and path[0].parent_id is not None
         return MessagePage(items=items, next_cursor=items[0].message_id if more else None)
+
+    async def tree(
+        self, session_id: str, caller: Caller, limit: int, after: str | None
+    ) -> TreePage:
+        """Every message of the session as a node, in creation order, `limit` at a time
+        after message `after`: one range of the (session_id, seq) index per page."""
+        await self.sessions.get(session_id, caller)
+        preview = func.substr(M.content, 1, PREVIEW_CHARS).label("preview")
+        query = select(M.message_id, M.parent_id, M.role, M.status, M.created_at, preview)
+        query = query.where(M.session_id == session_id)
+        async with self.database.read() as db:
+            if after:
+                after_seq = await db.scalar(
+                    select(M.seq).where(M.message_id == after, M.session_id == session_id)
+                )
+                if after_seq is None:
+                    raise InvalidCursor(after)
+                query = query.where(M.seq > after_seq)
+            rows = (await db.execute(query.order_by(M.seq).limit(limit + 1))).mappings().all()
+        items = [TreeNode(**row) for row in rows[:limit]]
+        next_cursor = items[-1].message_id if len(rows) > limit else None
+        return TreePage(items=items, next_cursor=next_cursor)
 
     async def export(self, session_id: str, caller: Caller) -> SessionExport:
         """The session and every message, oldest first; recorded in the audit trail
@@ -62,6 +102,16 @@ def _public(row: Row[Any], places: dict[str, tuple[int, int]]) -> MessagePublic:
     index, count = places.get(row.message_id, (0, 1))
     message = MessagePublic.model_validate(row, from_attributes=True)
     return message.model_copy(update={"sibling_index": index, "sibling_count": count})
+
+
+async def _require_message(db: AsyncConnection, session: SessionPublic, leaf: str) -> str:
+    """`leaf` itself, once it is known to be a message of the session."""
+    found = await db.scalar(
+        select(M.message_id).where(M.message_id == leaf, M.session_id == session.session_id)
+    )
+    if found is None:
+        raise InvalidLeaf(leaf)
+    return leaf
 
 
 async def _page_end(db: AsyncConnection, session: SessionPublic, before: str) -> str | None:

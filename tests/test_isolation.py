@@ -66,6 +66,10 @@ NOT_FOUND: dict[tuple[str, str], Probe] = {
         one("GET", "/api/sessions/{s}/messages", params={"before": "{s}"}),
     ),
     ("get", "/api/sessions/{session_id}/export"): one("GET", "/api/sessions/{s}/export"),
+    ("get", "/api/sessions/{session_id}/tree"): both(
+        one("GET", "/api/sessions/{s}/tree"),
+        one("GET", "/api/sessions/{s}/tree", params={"after": "{s}"}),
+    ),
     ("get", "/api/sessions/{session_id}/status"): one("GET", "/api/sessions/{s}/status"),
     ("post", "/api/sessions/{session_id}/stop"): one("POST", "/api/sessions/{s}/stop"),
     ("post", "/api/messages/{message_id}/cancel"): one("POST", "/api/messages/{m}/cancel"),

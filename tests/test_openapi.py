@@ -15,6 +15,7 @@ EXPECTED_ROUTES = {
     ("delete", "/api/sessions/{session_id}"),
     ("get", "/api/sessions/{session_id}/messages"),
     ("get", "/api/sessions/{session_id}/export"),
+    ("get", "/api/sessions/{session_id}/tree"),
     ("get", "/api/audit"),
     ("get", "/api/sessions/{session_id}/status"),
     ("post", "/api/sessions/{session_id}/stop"),

@@ -240,3 +240,46 @@ def test_select_while_a_reply_streams_does_not_stop_it(
     reply = next(m for m in exported if m["message_id"] == start["message_id"])
     assert (reply["status"], reply["content"]) == ("complete", "a b c d e f")
     assert ids(history(client, session_id)) == [first["user_message_id"], first["message_id"]]
+
+
+def test_the_tree_lists_every_branch_in_creation_order_a_page_at_a_time(
+    app: App, client: httpx.Client
+) -> None:
+    session_id = new_session(client)
+    chat(client, session_id=session_id, message="one " + "x" * 100)
+    chat(client, session_id=session_id, message="two")
+    u1, a1, u2, a2 = ids(history(client, session_id))
+    second = add_second_version(app, session_id, u2, seq=5)
+    url = f"/api/sessions/{session_id}/tree"
+    first_page = client.get(url, params={"limit": 3}).json()
+    nodes = first_page["items"]
+    assert [n["message_id"] for n in nodes] == [u1, a1, u2]
+    assert set(nodes[0]) == {"message_id", "parent_id", "role", "status", "created_at", "preview"}
+    assert nodes[0]["preview"] == ("one " + "x" * 100)[:80]
+    assert (nodes[1]["parent_id"], nodes[1]["role"], nodes[1]["status"]) == (
+        u1,
+        "assistant",
+        "complete",
+    )
+    rest = client.get(url, params={"limit": 3, "after": first_page["next_cursor"]}).json()
+    assert [n["message_id"] for n in rest["items"]] == [a2, second]  # both versions
+    assert [n["parent_id"] for n in rest["items"]] == [u2, u2]
+    assert rest["next_cursor"] is None
+    bad = client.get(url, params={"after": "no-such-message"})
+    assert (bad.status_code, bad.json()["code"]) == (422, "invalid_cursor")
+    assert client.get(url, params={"limit": 1001}).status_code == 422
+
+
+def test_the_history_of_another_version_with_leaf(app: App, client: httpx.Client) -> None:
+    session_id = new_session(client)
+    chat(client, session_id=session_id, message="one")
+    chat(client, session_id=session_id, message="two")
+    u1, a1, u2, a2 = ids(history(client, session_id))
+    second = add_second_version(app, session_id, u2, seq=5)
+    assert ids(history(client, session_id, leaf=a2)) == [u1, a1, u2, a2]
+    assert ids(history(client, session_id, leaf=u2)) == [u1, a1, u2]
+    assert ids(history(client, session_id)) == [u1, a1, u2, second]  # still the active one
+    assert client.get(f"/api/sessions/{session_id}").json()["active_leaf_id"] == second
+    other = chat(client, message="elsewhere")["message_id"]  # another session's message
+    bad = client.get(f"/api/sessions/{session_id}/messages", params={"leaf": other})
+    assert (bad.status_code, bad.json()["code"]) == (422, "invalid_leaf")
