@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Response, status
 from sse_starlette import EventSourceResponse
 
 from api.auth import CallerDep, StreamCallerDep
 from api.deps import BranchesDep, ReplayDep, RunnerDep, SettingsDep
-from api.responses import MESSAGE_NOT_FOUND, ROUTER_ERRORS, VALIDATION
+from api.responses import MESSAGE_NOT_FOUND, ROUTER_ERRORS, TURN_IN_PROGRESS, VALIDATION
 from api.sse import EVENT_ID_SCHEMA, NOTHING_LEFT, STREAM_DOC, event_stream, resume_point
 from models.chat import StopResult
 from models.session import SessionPublic
@@ -39,6 +39,22 @@ async def select_version(
     follow the new path.
     """
     return await branches.select(message_id, caller)
+
+
+@router.delete(
+    "/{message_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**MESSAGE_NOT_FOUND, **TURN_IN_PROGRESS},
+)
+async def delete_message(message_id: str, branches: BranchesDep, caller: CallerDep) -> None:
+    """Delete this message and every message below it (its replies, their follow-ups,
+    every version), in one transaction; recorded in the audit trail.
+
+    If the active path went through it, the path then ends at the newest message
+    left below its parent (or at the parent). 409 while a reply of that subtree is
+    being generated: stop it first.
+    """
+    await branches.delete(message_id, caller)
 
 
 @router.get(

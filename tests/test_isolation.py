@@ -74,6 +74,7 @@ NOT_FOUND: dict[tuple[str, str], Probe] = {
     ("post", "/api/sessions/{session_id}/stop"): one("POST", "/api/sessions/{s}/stop"),
     ("post", "/api/messages/{message_id}/cancel"): one("POST", "/api/messages/{m}/cancel"),
     ("post", "/api/messages/{message_id}/select"): one("POST", "/api/messages/{m}/select"),
+    ("delete", "/api/messages/{message_id}"): one("DELETE", "/api/messages/{m}"),
     ("get", "/api/messages/{message_id}/stream"): both(
         one("GET", "/api/messages/{m}/stream"),
         one("GET", "/api/messages/{m}/stream", headers={"Last-Event-ID": "1"}),

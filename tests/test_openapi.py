@@ -21,6 +21,7 @@ EXPECTED_ROUTES = {
     ("post", "/api/sessions/{session_id}/stop"),
     ("post", "/api/messages/{message_id}/cancel"),
     ("post", "/api/messages/{message_id}/select"),
+    ("delete", "/api/messages/{message_id}"),
     ("post", "/api/chat"),
     ("post", "/api/chat/stream"),
     ("get", "/api/chat/stream"),

@@ -283,3 +283,63 @@ def test_the_history_of_another_version_with_leaf(app: App, client: httpx.Client
     other = chat(client, message="elsewhere")["message_id"]  # another session's message
     bad = client.get(f"/api/sessions/{session_id}/messages", params={"leaf": other})
     assert (bad.status_code, bad.json()["code"]) == (422, "invalid_leaf")
+
+
+def test_deleting_a_message_deletes_its_subtree_and_moves_the_active_path_off_it(
+    app: App, client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    session_id = new_session(client)
+    chat(client, session_id=session_id, message="one")
+    chat(client, session_id=session_id, message="two")
+    u1, a1, u2, a2 = ids(history(client, session_id))
+    second = add_second_version(app, session_id, u2, seq=5)
+
+    assert client.delete(f"/api/messages/{second}").status_code == 204  # the active end
+    assert ids(history(client, session_id)) == [u1, a1, u2, a2]  # the version left
+    session = client.get(f"/api/sessions/{session_id}").json()
+    assert (session["active_leaf_id"], session["message_count"]) == (a2, 4)
+
+    assert client.delete(f"/api/messages/{u2}").status_code == 204  # u2 and its reply
+    assert ids(history(client, session_id)) == [u1, a1]  # nothing left below a1: a1
+    tree = client.get(f"/api/sessions/{session_id}/tree").json()["items"]
+    assert [n["message_id"] for n in tree] == [u1, a1]
+    assert client.get(f"/api/sessions/{session_id}").json()["message_count"] == 2
+    chat(client, session_id=session_id, message="three")  # the next turn follows a1
+    assert [m["content"] for m in fake_llm.last_body()["messages"]] == ["one", "Echo: one", "three"]
+
+    again = client.delete(f"/api/messages/{u2}")
+    assert (again.status_code, again.json()["code"]) == (404, "message_not_found")
+
+
+def test_deleting_off_the_active_path_leaves_it_and_the_first_message_empties_it(
+    app: App, client: httpx.Client
+) -> None:
+    session_id = new_session(client)
+    chat(client, session_id=session_id, message="one")
+    chat(client, session_id=session_id, message="two")
+    u1, a1, u2, a2 = ids(history(client, session_id))
+    second = add_second_version(app, session_id, u2, seq=5)
+    assert client.delete(f"/api/messages/{a2}").status_code == 204  # the other version
+    assert ids(history(client, session_id)) == [u1, a1, u2, second]
+    assert client.delete(f"/api/messages/{u1}").status_code == 204  # everything
+    assert history(client, session_id) == []
+    session = client.get(f"/api/sessions/{session_id}").json()
+    assert (session["active_leaf_id"], session["message_count"]) == (None, 0)
+    assert chat(client, session_id=session_id, message="again")["content"] == "Echo: again"
+    assert history(client, session_id)[0]["parent_id"] is None
+
+
+def test_a_subtree_with_a_reply_being_generated_is_not_deleted(
+    client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    session_id = new_session(client)
+    fake_llm.script({"reply": "a b c d e f", "chunk_delay": 0.1})
+    with streaming_turn(client, session_id, deltas=1) as (start, events):
+        refused = client.delete(f"/api/messages/{start['user_message_id']}")
+        assert refused.status_code == 409
+        assert refused.json()["code"] == "turn_in_progress"
+        assert refused.json()["message_id"] == start["message_id"]
+        rest = list(events)
+    assert rest[-1]["type"] == "done"
+    assert len(history(client, session_id)) == 2
+    assert client.delete(f"/api/messages/{start['user_message_id']}").status_code == 204
