@@ -162,11 +162,7 @@ def test_the_window_and_the_history_follow_the_active_path_not_creation_order(
     """A second version of the last reply, written beside the first (as regenerate
     will) and made the active leaf: the history, its pages and the next turn's window
     go through it, and never through the older sibling created before it."""
-    session_id = new_session(client)
-    chat(client, session_id=session_id, message="one")
-    chat(client, session_id=session_id, message="two")
-    u1, a1, u2, a2 = (m["message_id"] for m in history(client, session_id))
-    second = add_second_version(app, session_id, u2, seq=5)
+    session_id, (u1, a1, u2, a2), second = two_versions_of_the_last_reply(app, client)
     path = [u1, a1, u2, second]
     stored = history(client, session_id)
     assert [m["message_id"] for m in stored] == path
@@ -193,14 +189,21 @@ def ids(messages: list[dict[str, Any]]) -> list[str]:
     return [m["message_id"] for m in messages]
 
 
-def test_select_moves_the_active_path_to_a_version_and_down_to_its_newest_message(
-    app: App, client: httpx.Client, fake_llm: FakeLLM
-) -> None:
+def two_versions_of_the_last_reply(
+    app: App, client: httpx.Client
+) -> tuple[str, tuple[str, ...], str]:
+    """A session of two turns (u1 a1 u2 a2) and a second version of a2, the leaf."""
     session_id = new_session(client)
     chat(client, session_id=session_id, message="one")
     chat(client, session_id=session_id, message="two")
-    u1, a1, u2, a2 = ids(history(client, session_id))
-    second = add_second_version(app, session_id, u2, seq=5)
+    path = tuple(ids(history(client, session_id)))
+    return session_id, path, add_second_version(app, session_id, path[2], seq=5)
+
+
+def test_select_moves_the_active_path_to_a_version_and_down_to_its_newest_message(
+    app: App, client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    session_id, (u1, a1, u2, a2), second = two_versions_of_the_last_reply(app, client)
 
     session = client.post(f"/api/messages/{a2}/select").json()  # back to the first version
     assert session["active_leaf_id"] == a2
@@ -271,11 +274,7 @@ def test_the_tree_lists_every_branch_in_creation_order_a_page_at_a_time(
 
 
 def test_the_history_of_another_version_with_leaf(app: App, client: httpx.Client) -> None:
-    session_id = new_session(client)
-    chat(client, session_id=session_id, message="one")
-    chat(client, session_id=session_id, message="two")
-    u1, a1, u2, a2 = ids(history(client, session_id))
-    second = add_second_version(app, session_id, u2, seq=5)
+    session_id, (u1, a1, u2, a2), second = two_versions_of_the_last_reply(app, client)
     assert ids(history(client, session_id, leaf=a2)) == [u1, a1, u2, a2]
     assert ids(history(client, session_id, leaf=u2)) == [u1, a1, u2]
     assert ids(history(client, session_id)) == [u1, a1, u2, second]  # still the active one
@@ -288,11 +287,7 @@ def test_the_history_of_another_version_with_leaf(app: App, client: httpx.Client
 def test_deleting_a_message_deletes_its_subtree_and_moves_the_active_path_off_it(
     app: App, client: httpx.Client, fake_llm: FakeLLM
 ) -> None:
-    session_id = new_session(client)
-    chat(client, session_id=session_id, message="one")
-    chat(client, session_id=session_id, message="two")
-    u1, a1, u2, a2 = ids(history(client, session_id))
-    second = add_second_version(app, session_id, u2, seq=5)
+    session_id, (u1, a1, u2, a2), second = two_versions_of_the_last_reply(app, client)
 
     assert client.delete(f"/api/messages/{second}").status_code == 204  # the active end
     assert ids(history(client, session_id)) == [u1, a1, u2, a2]  # the version left
@@ -314,11 +309,7 @@ def test_deleting_a_message_deletes_its_subtree_and_moves_the_active_path_off_it
 def test_deleting_off_the_active_path_leaves_it_and_the_first_message_empties_it(
     app: App, client: httpx.Client
 ) -> None:
-    session_id = new_session(client)
-    chat(client, session_id=session_id, message="one")
-    chat(client, session_id=session_id, message="two")
-    u1, a1, u2, a2 = ids(history(client, session_id))
-    second = add_second_version(app, session_id, u2, seq=5)
+    session_id, (u1, a1, u2, a2), second = two_versions_of_the_last_reply(app, client)
     assert client.delete(f"/api/messages/{a2}").status_code == 204  # the other version
     assert ids(history(client, session_id)) == [u1, a1, u2, second]
     assert client.delete(f"/api/messages/{u1}").status_code == 204  # everything
