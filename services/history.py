@@ -19,9 +19,8 @@ from models.message import (
     TreePage,
     messages_table,
 )
-from models.session import SessionPublic
 from services.audit import record_event
-from services.errors import InvalidCursor, InvalidLeaf
+from services.errors import InvalidCursor, InvalidLeaf, ServiceError
 from services.sessions import SessionService
 from services.storage import Database
 from services.tree import PATH_PAGE, page_params, sibling_places, siblings_query
@@ -47,12 +46,11 @@ class HistoryService:
         tree from that end, or from the parent of `before`."""
         session = await self.sessions.get(session_id, caller)
         async with self.database.read() as db:
-            if before:
-                end = await _page_end(db, session, before)
+            end = session.active_leaf_id
+            if before:  # the page ends at the parent of `before`
+                end = (await _message_of(db, session_id, before, InvalidCursor)).parent_id
             elif leaf:
-                end = await _require_message(db, session, leaf)
-            else:
-                end = session.active_leaf_id
+                end = (await _message_of(db, session_id, leaf, InvalidLeaf)).message_id
             rows: Sequence[Row[Any]] = []
             if end is not None:
                 rows = (await db.execute(PATH_PAGE, page_params(end, limit))).all()
@@ -75,11 +73,7 @@ class HistoryService:
         query = query.where(M.session_id == session_id)
         async with self.database.read() as db:
             if after:
-                after_seq = await db.scalar(
-                    select(M.seq).where(M.message_id == after, M.session_id == session_id)
-                )
-                if after_seq is None:
-                    raise InvalidCursor(after)
+                after_seq = (await _message_of(db, session_id, after, InvalidCursor)).seq
                 query = query.where(M.seq > after_seq)
             rows = (await db.execute(query.order_by(M.seq).limit(limit + 1))).mappings().all()
         items = [TreeNode(**row) for row in rows[:limit]]
@@ -100,29 +94,21 @@ class HistoryService:
 
 def _public(row: Row[Any], places: dict[str, tuple[int, int]]) -> MessagePublic:
     index, count = places.get(row.message_id, (0, 1))
-    message = MessagePublic.model_validate(row, from_attributes=True)
-    return message.model_copy(update={"sibling_index": index, "sibling_count": count})
+    return MessagePublic(**row._mapping, sibling_index=index, sibling_count=count)
 
 
-async def _require_message(db: AsyncConnection, session: SessionPublic, leaf: str) -> str:
-    """`leaf` itself, once it is known to be a message of the session."""
-    found = await db.scalar(
-        select(M.message_id).where(M.message_id == leaf, M.session_id == session.session_id)
-    )
-    if found is None:
-        raise InvalidLeaf(leaf)
-    return leaf
-
-
-async def _page_end(db: AsyncConnection, session: SessionPublic, before: str) -> str | None:
-    """Where the page before message `before` ends: its parent. InvalidCursor when
-    `before` is no message of the session."""
+async def _message_of(
+    db: AsyncConnection, session_id: str, message_id: str, unknown: type[ServiceError]
+) -> Row[Any, Any, Any]:
+    """The message's id, parent and position when it is one of the session's; else
+    `unknown` (a bad cursor or leaf) naming it."""
     found = (
         await db.execute(
-            select(M.parent_id).where(M.message_id == before, M.session_id == session.session_id)
+            select(M.message_id, M.parent_id, M.seq).where(
+                M.message_id == message_id, M.session_id == session_id
+            )
         )
     ).first()
     if found is None:
-        raise InvalidCursor(before)
-    parent: str | None = found.parent_id
-    return parent
+        raise unknown(message_id)
+    return found

@@ -7,7 +7,7 @@ is the model's context (LLM_CONTEXT_TOKENS) less the reply's room (max_tokens) a
 the template's framing, capped by MAX_CONTEXT_TOKENS when set. History is kept
 contiguous: the first older message that does not fit ends the window. Failed,
 streaming and empty assistant messages are filtered out by the query that reads
-the candidates (services/turns/store.py), so they never get here.
+the candidates (services/tree.py), so they never get here.
 
 Token counts are tokenizer-free estimates meant to err high, because an estimate
 that errs low overflows the server's context (llama.cpp then answers 400, or an

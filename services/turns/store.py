@@ -48,6 +48,12 @@ M = messages_table.c
 S = sessions_table.c
 STOPS = turn_stops_table.c
 FIRST_TURN_LAST_SEQ = 2  # a new session's first turn: user at seq 1, assistant at 2
+# Built once: a statement built per turn costs more to build than to run.
+MAKE_LEAF = (
+    update(sessions_table)
+    .where(S.session_id == bindparam("l_session"))
+    .values(active_leaf_id=bindparam("l_leaf"))
+)
 CHECKPOINT = (
     update(messages_table)
     .where(M.message_id == bindparam("b_id"), M.status == MessageStatus.STREAMING)
@@ -268,9 +274,7 @@ def _reserve(
 def _make_active_leaf(db: Connection, session_id: str, message_id: str) -> None:
     """The new reply's branch is the active path from the moment its turn begins: a
     page reloaded mid-stream shows it."""
-    db.execute(
-        update(sessions_table).where(S.session_id == session_id).values(active_leaf_id=message_id)
-    )
+    db.execute(MAKE_LEAF, {"l_session": session_id, "l_leaf": message_id})
 
 
 async def interrupt_orphaned_turns(database: Database, silent_since: datetime | None = None) -> int:
