@@ -28,7 +28,7 @@ from models.database import Migration, migrate
 from services.listen_address import address_in_use, in_use_message
 from services.llm.local_server import LocalModelError, LocalModelServer, start, wants_local_model
 from services.storage import Database
-from services.turns.store import interrupt_orphaned_turns
+from services.turns.orphans import interrupt_orphaned_turns
 
 _local_model: list[LocalModelServer] = []
 

@@ -46,7 +46,7 @@ from services.llm.local_server import (
     wants_local_model,
 )
 from services.storage import Database
-from services.turns.store import interrupt_orphaned_turns
+from services.turns.orphans import interrupt_orphaned_turns
 
 log = logging.getLogger("chat_backend")
 MAX_REQUEST_ID_CHARS = 128

@@ -24,8 +24,8 @@ from services.errors import ServiceError
 from services.turns.ends import RETRY_SECONDS as ENDS_RETRY_SECONDS
 from services.turns.events import TurnEvent
 from services.turns.live import LiveTurn
+from services.turns.orphans import interrupt_orphaned_turns
 from services.turns.stops import ReplyState, TurnStops
-from services.turns.store import interrupt_orphaned_turns
 from services.turns.turn import PreparedTurn, TurnService, chat_response
 
 log = logging.getLogger(__name__)

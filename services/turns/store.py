@@ -8,7 +8,7 @@ transaction committed before the LLM is called: an accepted message is never los
 and a turn is visible (history, status) from its first moment.
 checkpoint: save the partial text while streaming, so a crash keeps it.
 finish: move the placeholder to its final state and mark the session accessed.
-interrupt_orphans: at startup, placeholders a dead process left become `interrupted`.
+A process that died mid-turn leaves placeholders to services/turns/orphans.py.
 """
 
 from __future__ import annotations
@@ -22,12 +22,10 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
-    and_,
     bindparam,
     delete,
     func,
     insert,
-    or_,
     select,
     update,
 )
@@ -275,39 +273,6 @@ def _make_active_leaf(db: Connection, session_id: str, message_id: str) -> None:
     """The new reply's branch is the active path from the moment its turn begins: a
     page reloaded mid-stream shows it."""
     db.execute(MAKE_LEAF, {"l_session": session_id, "l_leaf": message_id})
-
-
-async def interrupt_orphaned_turns(database: Database, silent_since: datetime | None = None) -> int:
-    """Turns left `streaming` by a process that died become `interrupted`, text kept.
-
-    Without `silent_since`, every such turn: only safe when no live process owns one,
-    at the startup of a single process or in the gunicorn master before it forks
-    (gunicorn.conf.py). With it, the turns whose worker has not beaten since then
-    (a worker that crashed while its siblings live on); any worker may run this.
-    """
-    return await database.write(_interrupt_orphans, silent_since)
-
-
-def _interrupt_orphans(db: Connection, silent_since: datetime | None) -> int:
-    orphaned = M.status == MessageStatus.STREAMING
-    if silent_since is not None:
-        orphaned = and_(orphaned, or_(M.heartbeat_at < silent_since, M.heartbeat_at.is_(None)))
-    result = db.execute(
-        update(messages_table)
-        .where(orphaned)
-        .values(
-            status=MessageStatus.INTERRUPTED,
-            finish_reason=MessageStatus.INTERRUPTED.value,
-            error=MessageStatus.INTERRUPTED.value,
-        )
-    )
-    still_streaming = (
-        select(M.message_id)
-        .where(M.message_id == STOPS.message_id, M.status == MessageStatus.STREAMING)
-        .exists()
-    )
-    db.execute(delete(turn_stops_table).where(~still_streaming))
-    return int(result.rowcount)
 
 
 def _refuse_if_generating(db: Connection, session_id: str) -> None:

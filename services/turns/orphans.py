@@ -1,0 +1,48 @@
+"""Turns whose process died: their `streaming` placeholders become `interrupted`,
+with the text their last checkpoint kept (services/turns/checkpoint.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, delete, or_, select, update
+
+from models.message import MessageStatus, messages_table
+from models.turn_stop import turn_stops_table
+from services.storage import Database
+
+M = messages_table.c
+STOPS = turn_stops_table.c
+
+
+async def interrupt_orphaned_turns(database: Database, silent_since: datetime | None = None) -> int:
+    """Turns left `streaming` by a process that died become `interrupted`, text kept.
+
+    Without `silent_since`, every such turn: only safe when no live process owns one,
+    at the startup of a single process or in the gunicorn master before it forks
+    (gunicorn.conf.py). With it, the turns whose worker has not beaten since then
+    (a worker that crashed while its siblings live on); any worker may run this.
+    """
+    return await database.write(_interrupt_orphans, silent_since)
+
+
+def _interrupt_orphans(db: Connection, silent_since: datetime | None) -> int:
+    orphaned = M.status == MessageStatus.STREAMING
+    if silent_since is not None:
+        orphaned = and_(orphaned, or_(M.heartbeat_at < silent_since, M.heartbeat_at.is_(None)))
+    result = db.execute(
+        update(messages_table)
+        .where(orphaned)
+        .values(
+            status=MessageStatus.INTERRUPTED,
+            finish_reason=MessageStatus.INTERRUPTED.value,
+            error=MessageStatus.INTERRUPTED.value,
+        )
+    )
+    still_streaming = (
+        select(M.message_id)
+        .where(M.message_id == STOPS.message_id, M.status == MessageStatus.STREAMING)
+        .exists()
+    )
+    db.execute(delete(turn_stops_table).where(~still_streaming))
+    return int(result.rowcount)
