@@ -42,10 +42,8 @@ from services.idempotency import IdempotencyClaim
 from services.llm import LLMPool, LLMRequest, StreamChunk, Usage
 from services.llm.retry import RetryPolicy, stream_with_retries
 from services.memory.window import (
-    PROMPT_OVERHEAD_TOKENS,
     ChatMessage,
     build_context_window,
-    estimate_tokens,
     halve_history,
     message_tokens,
     prompt_room,
@@ -55,12 +53,12 @@ from services.turns.ends import TurnEnds
 from services.turns.events import done_payload, error_payload, start_payload
 from services.turns.live import LiveTurn
 from services.turns.store import TurnOutcome, TurnStart, TurnStore
+from services.turns.usage import turn_usage
 
 log = logging.getLogger(__name__)
 
 CANCELLED = "cancelled"
 REPLY_CUT = "length"  # finish_reason of a reply cut at MAX_REPLY_CHARS
-TOKEN_CHUNK_CHARS = 8  # chunks this short on average are taken as one token each
 INTERRUPTED = (MessageStatus.INTERRUPTED, "interrupted", None, TurnInterrupted.code)
 
 
@@ -168,7 +166,7 @@ class TurnService:
                 finish_reason, usage = await self._relay(turn, live, checkpoint)
             if not turn.parts and not upstream.cancelled_caught:
                 raise LLMEmptyReply()
-            counted = self._usage(turn, usage)
+            counted = turn_usage(turn.window, turn.parts, usage)
             if upstream.cancelled_caught:
                 outcome = turn.outcome(MessageStatus.CANCELLED, CANCELLED, counted)
             else:
@@ -240,29 +238,6 @@ class TurnService:
             stop=chat.stop,
         )
 
-    def _usage(self, turn: PreparedTurn, reported: Usage | None) -> TokenUsage:
-        """The server's counts when given, else ours, marked `estimated`.
-
-        Ours: the window's estimate for the prompt; for the reply, the number of
-        chunks when they look like single tokens (llama.cpp sends one per token and
-        reports no usage in streams), else the text's estimate.
-        """
-        if reported is not None:
-            prompt, completion, estimated = (
-                reported.prompt_tokens,
-                reported.completion_tokens,
-                False,
-            )
-        else:
-            prompt = sum(message_tokens(m) for m in turn.window) + PROMPT_OVERHEAD_TOKENS
-            completion, estimated = _completion_estimate(turn.parts), True
-        return TokenUsage(
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            total_tokens=prompt + completion,
-            estimated=estimated,
-        )
-
     async def _store_failure(self, turn: PreparedTurn, exc: Exception) -> None:
         code = exc.code if isinstance(exc, ServiceError) else "internal_error"
         if not isinstance(exc, ServiceError):
@@ -291,12 +266,6 @@ def _with_half_history(request: LLMRequest) -> LLMRequest | None:
     if len(shorter) == len(window):
         return None
     return replace(request, messages=[m.as_dict() for m in shorter])
-
-
-def _completion_estimate(parts: list[str]) -> int:
-    if parts and sum(map(len, parts)) <= TOKEN_CHUNK_CHARS * len(parts):
-        return len(parts)
-    return estimate_tokens("".join(parts))
 
 
 def chat_response(start: TurnStart, stored: MessagePublic) -> ChatResponse:
