@@ -1,17 +1,35 @@
-"""Routes on one assistant reply: stop it, or follow its stream again (resume)."""
+"""Routes on one message: stop a reply, follow its stream again (resume), generate
+another version of it, make its branch the active path, delete it."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Response, status
 from sse_starlette import EventSourceResponse
 
 from api.auth import CallerDep, StreamCallerDep
-from api.deps import BranchesDep, ReplayDep, RunnerDep, SettingsDep
-from api.responses import MESSAGE_NOT_FOUND, ROUTER_ERRORS, TURN_IN_PROGRESS, VALIDATION
+from api.deps import (
+    BranchesDep,
+    ChatDep,
+    IdempotencyKey,
+    ReplayDep,
+    RunnerDep,
+    SettingsDep,
+    mark_replayed,
+    require_json_body,
+)
+from api.responses import (
+    BODY_ERRORS,
+    LLM_ERRORS,
+    MESSAGE_NOT_FOUND,
+    REGENERATE_UNPROCESSABLE,
+    ROUTER_ERRORS,
+    TURN_IN_PROGRESS,
+    VALIDATION,
+)
 from api.sse import EVENT_ID_SCHEMA, NOTHING_LEFT, STREAM_DOC, event_stream, resume_point
-from models.chat import StopResult
+from models.chat import ChatResponse, Regeneration, StopResult, TurnOptions
 from models.session import SessionPublic
 
 router = APIRouter(prefix="/api/messages", tags=["messages"], responses=ROUTER_ERRORS)
@@ -24,6 +42,74 @@ async def cancel_reply(message_id: str, runner: RunnerDep, caller: CallerDep) ->
     A reply that already ended is left as it is: 200 with `stopped: false` and its status.
     """
     return await runner.stop_message(message_id, caller)
+
+
+REGENERATE_ERRORS = {
+    **MESSAGE_NOT_FOUND,
+    **TURN_IN_PROGRESS,
+    **REGENERATE_UNPROCESSABLE,
+    **BODY_ERRORS,
+}
+OptionalOptions = Annotated[
+    TurnOptions | None,
+    Body(description="Sampling fields for the new version; leave out for the defaults"),
+]
+
+
+def _regeneration(message_id: str, options: TurnOptions | None) -> Regeneration:
+    fields = options.model_dump(exclude_unset=True) if options is not None else {}
+    return Regeneration(message_id=message_id, **fields)
+
+
+@router.post(
+    "/{message_id}/regenerate",
+    response_model=ChatResponse,
+    dependencies=[Depends(require_json_body)],
+    responses={**REGENERATE_ERRORS, **LLM_ERRORS},
+)
+async def regenerate(
+    message_id: str,
+    service: ChatDep,
+    caller: CallerDep,
+    response: Response,
+    options: OptionalOptions = None,
+    key: IdempotencyKey = None,
+) -> ChatResponse:
+    """Generate another version of this reply and answer it whole: a new reply to the
+    same user message, stored beside the old versions (none is deleted), its branch
+    the active path from the moment it starts.
+
+    `message_id` is an assistant reply; a user message works too (a new reply to it).
+    Everything a chat turn does holds: one generation per session (409), stop,
+    status, idempotency (`Idempotency-Key`: the repeat answers the original version).
+    """
+    result = await service.complete(_regeneration(message_id, options), key, caller)
+    mark_replayed(response, result.replayed)
+    return result.value
+
+
+@router.post(
+    "/{message_id}/regenerate/stream",
+    response_class=EventSourceResponse,
+    dependencies=[Depends(require_json_body)],
+    responses={**STREAM_DOC, **REGENERATE_ERRORS},
+)
+async def regenerate_stream(
+    message_id: str,
+    service: ChatDep,
+    settings: SettingsDep,
+    caller: CallerDep,
+    options: OptionalOptions = None,
+    key: IdempotencyKey = None,
+) -> EventSourceResponse:
+    """Generate another version of this reply as Server-Sent Events: the same events
+    as `POST /api/chat/stream`, and the same stop, resume (`GET
+    /api/messages/{new id}/stream`) and `on_disconnect`. The `start` event names the
+    new version's id."""
+    result = await service.stream(_regeneration(message_id, options), key, caller)
+    stream = event_stream(result.value, settings.sse_keepalive_seconds)
+    mark_replayed(stream, result.replayed)
+    return stream
 
 
 @router.post("/{message_id}/select", response_model=SessionPublic, responses=MESSAGE_NOT_FOUND)

@@ -38,7 +38,8 @@ SESSION_NOT_FOUND = error_doc(
 )
 MESSAGE_NOT_FOUND = error_doc(
     404,
-    "Unknown message, not an assistant reply, or its session is gone",
+    "Unknown message (for a stop, also a user message), or its session is gone;"
+    " another key's message is exactly a missing one",
     "Message 9c1d2e3f-... not found",
     "message_not_found",
 )
@@ -103,17 +104,36 @@ CREATE_UNPROCESSABLE = error_examples(
     "A bad field, or an Idempotency-Key already used with another body",
     {"validation_error": "metadata: Input should be a valid dictionary", **KEY_REUSED},
 )
+CONTEXT_TOO_LONG = {
+    "context_too_long": "the message needs about 2400 tokens but the model's context"
+    " (LLM_CONTEXT_TOKENS=2048) leaves 1760 beside the 256 kept for the reply:"
+    " shorten it or lower max_new_tokens",
+}
 CHAT_UNPROCESSABLE = error_examples(
     422,
-    "A bad field; a message that cannot fit the model's context (LLM_CONTEXT_TOKENS)"
-    " beside max_new_tokens, or that the LLM server found over its context; or an"
-    " Idempotency-Key already used with another body",
+    "A bad field (parent_id and edit_of together, or either without session_id); a"
+    " parent_id or edit_of that is no (user) message of the session; a message that"
+    " cannot fit the model's context (LLM_CONTEXT_TOKENS) beside max_new_tokens, or"
+    " that the LLM server found over its context; or an Idempotency-Key already used"
+    " with another body",
     {
         **KEY_REUSED,
         "validation_error": "temperature: Input should be less than or equal to 2",
-        "context_too_long": "the message needs about 2400 tokens but the model's context"
-        " (LLM_CONTEXT_TOKENS=2048) leaves 1760 beside the 256 kept for the reply:"
-        " shorten it or lower max_new_tokens",
+        "invalid_parent": "parent_id 'x' is no message of this session",
+        "invalid_edit_of": "edit_of 'x' is no user message of this session",
+        **CONTEXT_TOO_LONG,
+    },
+)
+REGENERATE_UNPROCESSABLE = error_examples(
+    422,
+    "A bad field; a reply with no user message above it; a user message that no longer"
+    " fits the model's context beside max_new_tokens; or an Idempotency-Key already"
+    " used with another body",
+    {
+        **KEY_REUSED,
+        "validation_error": "temperature: Input should be less than or equal to 2",
+        "nothing_to_regenerate": "message 'x' has no user message above it to reply to",
+        **CONTEXT_TOO_LONG,
     },
 )
 TURN_IN_PROGRESS: dict[int | str, Any] = {

@@ -1,7 +1,9 @@
 """WebSocket /ws/{session_id}: chat, stop and ping over one connection.
 
-Client -> server, JSON: `{"type": "chat", "message": ..., <ChatRequest fields>}`,
-`{"type": "stop"}`, `{"type": "status"}`, `{"type": "ping"}`.
+Client -> server, JSON: `{"type": "chat", "message": ..., <ChatRequest fields>}`
+(parent_id and edit_of too), `{"type": "regenerate", "message_id": ..., <sampling
+fields>}` (another version of a reply of this session), `{"type": "stop"}`,
+`{"type": "status"}`, `{"type": "ping"}`.
 Server -> client: `{"type": start|delta|done|error|pong|status, "data": {...},
 "timestamp": ISO-8601}`, turn events also with their per-turn `id`. Turns run one at
 a time per session (a second chat while one streams gets an `error` with code
@@ -25,7 +27,7 @@ from api.auth import bearer_token, require_caller
 from api.deps import get_services
 from api.errors import deny_websocket, error_extras, summarize_validation
 from models.auth import Caller
-from models.chat import ChatRequest
+from models.chat import ChatRequest, Regeneration
 from models.types import utcnow
 from services.container import Services
 from services.errors import ServiceError
@@ -67,8 +69,8 @@ class ChatSocket:
             await self.send_error("bad_message", "messages must be JSON objects")
             return
         kind = request.pop("type", None) if isinstance(request, dict) else None
-        if kind == "chat":
-            await self.chat(request)
+        if kind in ("chat", "regenerate"):
+            await self.turn(ChatRequest if kind == "chat" else Regeneration, request)
         elif kind == "stop":
             await self.services.runner.stop_session(self.session_id, self.caller)
             await self.forwarded()  # the turn's `done` goes out before the status
@@ -78,19 +80,22 @@ class ChatSocket:
         elif kind == "ping":
             await self.send("pong", {})
         else:
-            await self.send_error("bad_message", "type must be chat, stop, status or ping")
+            await self.send_error(
+                "bad_message", "type must be chat, regenerate, stop, status or ping"
+            )
 
-    async def chat(self, fields: dict[str, Any]) -> None:
+    async def turn(self, shape: type[ChatRequest | Regeneration], fields: dict[str, Any]) -> None:
+        """A chat or a regenerate on this connection's session, streamed back to it."""
         try:
-            chat = ChatRequest.model_validate({**fields, "session_id": self.session_id})
+            ask = shape.model_validate({**fields, "session_id": self.session_id})
         except ValidationError as exc:
             summary, _ = summarize_validation(exc.errors())
             await self.send_error("validation_error", summary)
             return
         await self.services.request_rate.count(self.caller)
-        prepared = await self.services.turns.prepare(chat, self.caller)
+        prepared = await self.services.turns.prepare(ask, self.caller)
         live = self.services.runner.start(prepared)
-        events = self.services.runner.follow(live, on_disconnect=chat.on_disconnect)
+        events = self.services.runner.follow(live, on_disconnect=ask.on_disconnect)
         self.forwarding = asyncio.create_task(self.forward(events))
 
     async def forward(self, events: AsyncIterator[TurnEvent]) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from models.message import TokenUsage
 from models.text import Text
@@ -18,8 +25,9 @@ def _as_list(value: object) -> object:
     return [value] if isinstance(value, str) else value
 
 
-class ChatRequest(BaseModel):
-    """One user turn. Without session_id a new session is created for it.
+class TurnOptions(BaseModel):
+    """How a reply is generated: the sampling fields, and what a dropped stream does.
+    The body of a regenerate; part of every chat request.
 
     Strict: a JSON number field takes a number, not "256" or 256.0, a flag takes
     true or false, as the schema says (ChatQuery relaxes that for query strings).
@@ -28,23 +36,9 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         strict=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "session_id": "3f2b8c1e-5d6a-4e8f-9a0b-1c2d3e4f5a6b",
-                    "message": "Hello!",
-                    "max_new_tokens": 256,
-                    "temperature": 0.7,
-                    "do_sample": True,
-                }
-            ]
-        },
+        json_schema_extra={"examples": [{"temperature": 1.1, "max_new_tokens": 256}]},
     )
 
-    session_id: Text | None = Field(None, description="Omit to start a new session")
-    message: Text = Field(
-        ..., description="The user's message; not empty, at most MAX_MESSAGE_CHARS"
-    )
     max_new_tokens: int | None = Field(
         None, ge=1, le=32768, description="Reply length cap; default DEFAULT_MAX_TOKENS"
     )
@@ -78,6 +72,59 @@ class ChatRequest(BaseModel):
         ),
     )
 
+    @field_validator("stop")
+    @classmethod
+    def _stop_count(cls, stops: list[str] | None) -> list[str] | None:
+        if stops is not None and (len(stops) > MAX_STOP_SEQUENCES or not all(stops)):
+            raise ValueError(f"stop takes 1 to {MAX_STOP_SEQUENCES} non-empty strings")
+        return stops
+
+
+class ChatRequest(TurnOptions):
+    """One user turn. Without session_id a new session is created for it.
+
+    By default the message continues the session's active path; `parent_id` continues
+    from another message instead, `edit_of` makes it a new version of an earlier user
+    message. The turn's branch becomes the active path.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "session_id": "3f2b8c1e-5d6a-4e8f-9a0b-1c2d3e4f5a6b",
+                    "message": "Hello!",
+                    "max_new_tokens": 256,
+                    "temperature": 0.7,
+                    "do_sample": True,
+                },
+                {
+                    "session_id": "3f2b8c1e-5d6a-4e8f-9a0b-1c2d3e4f5a6b",
+                    "message": "Hello! Answer in French, please.",
+                    "edit_of": "1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d",
+                },
+            ]
+        },
+    )
+
+    session_id: Text | None = Field(None, description="Omit to start a new session")
+    message: Text = Field(
+        ..., description="The user's message; not empty, at most MAX_MESSAGE_CHARS"
+    )
+    parent_id: Text | None = Field(
+        None,
+        description="Continue from this message of the session instead of the end of the"
+        " active path (a branch from any point); needs session_id",
+    )
+    edit_of: Text | None = Field(
+        None,
+        description="A user message of the session: this message becomes a new version of"
+        " it (same parent; the old version stays), then the reply is generated; needs"
+        " session_id",
+    )
+
     @field_validator("message")
     @classmethod
     def _not_blank(cls, value: str) -> str:
@@ -85,12 +132,21 @@ class ChatRequest(BaseModel):
             raise ValueError("message must not be empty or whitespace")
         return value
 
-    @field_validator("stop")
-    @classmethod
-    def _stop_count(cls, stops: list[str] | None) -> list[str] | None:
-        if stops is not None and (len(stops) > MAX_STOP_SEQUENCES or not all(stops)):
-            raise ValueError(f"stop takes 1 to {MAX_STOP_SEQUENCES} non-empty strings")
-        return stops
+    @model_validator(mode="after")
+    def _one_branch_point(self) -> ChatRequest:
+        if self.parent_id is not None and self.edit_of is not None:
+            raise ValueError("give parent_id or edit_of, not both")
+        if self.session_id is None and (self.parent_id or self.edit_of) is not None:
+            raise ValueError("parent_id and edit_of name a message of a session: send session_id")
+        return self
+
+
+class Regeneration(TurnOptions):
+    """A regenerate as the service runs it: a new reply beside `message_id`, with these
+    options; with `session_id`, only a message of that session (a WebSocket's)."""
+
+    message_id: str
+    session_id: str | None = None
 
 
 class ChatQuery(ChatRequest):

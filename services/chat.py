@@ -5,6 +5,8 @@ A repeated whole-reply request waits for the original turn and answers what it
 answered (its error, if it failed); a repeated stream request follows the original
 turn from its first event, like a resume: live when it is still generating, from the
 stored text when it has ended. Neither stores a second message or calls the LLM.
+Regenerates go the same way, under their own scopes (a key is one request on one
+route).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from models.auth import Caller
-from models.chat import ChatRequest, ChatResponse
+from models.chat import ChatRequest, ChatResponse, Regeneration
 from services.idempotency import Repeated, Replayable, claim
 from services.turns.events import TurnEvent
 from services.turns.replay import TurnReplay
@@ -21,6 +23,7 @@ from services.turns.turn import PreparedTurn, TurnService
 
 WHOLE_REPLY_SCOPE = "chat"
 STREAM_SCOPE = "chat stream"
+REGENERATE_SCOPES = {WHOLE_REPLY_SCOPE: "regenerate", STREAM_SCOPE: "regenerate stream"}
 
 
 class ChatService:
@@ -30,26 +33,29 @@ class ChatService:
         self.replay = replay
 
     async def _prepare(
-        self, scope: str, chat: ChatRequest, key: str | None, caller: Caller
+        self, scope: str, ask: ChatRequest | Regeneration, key: str | None, caller: Caller
     ) -> PreparedTurn | str:
         """The new turn, stored; or, when the key already began one, its message id."""
-        claimed = claim(scope, key, chat, self.turns.settings.idempotency_ttl_hours, caller)
+        if isinstance(ask, Regeneration):
+            scope = REGENERATE_SCOPES[scope]
+        claimed = claim(scope, key, ask, self.turns.settings.idempotency_ttl_hours, caller)
         try:
-            return await self.turns.prepare(chat, caller, claimed)
+            return await self.turns.prepare(ask, caller, claimed)
         except Repeated as repeat:
             return repeat.turn_id()
 
     async def complete(
-        self, chat: ChatRequest, key: str | None, caller: Caller
+        self, chat: ChatRequest | Regeneration, key: str | None, caller: Caller
     ) -> Replayable[ChatResponse]:
-        """The whole reply of a new turn, or of the turn this key started."""
+        """The whole reply of a new turn (a chat or a regenerate), or of the turn this
+        key started."""
         turn = await self._prepare(WHOLE_REPLY_SCOPE, chat, key, caller)
         if isinstance(turn, str):
             return Replayable(await self.replay.original_reply(turn, caller), replayed=True)
         return Replayable(await self.runner.complete(turn))
 
     async def stream(
-        self, chat: ChatRequest, key: str | None, caller: Caller
+        self, chat: ChatRequest | Regeneration, key: str | None, caller: Caller
     ) -> Replayable[AsyncIterator[TurnEvent]]:
         """The events of a new turn, or of the turn this key started (from its start)."""
         turn = await self._prepare(STREAM_SCOPE, chat, key, caller)

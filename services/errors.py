@@ -79,14 +79,50 @@ class InvalidCursor(ServiceError):
         super().__init__(f"cursor {cursor!r} is not one this service handed out")
 
 
-class InvalidLeaf(ServiceError):
-    """A history asked to end at a message that is not one of the session's."""
+class NotInSession(ServiceError):
+    """A request named, in `field`, a message that is not one of the session's (or
+    not of the kind it needs). Another key's message is exactly a missing one."""
 
     status_code = 422
-    code = "invalid_leaf"
+    field = "message_id"
+    kind = "message"
 
-    def __init__(self, leaf: str) -> None:
-        super().__init__(f"leaf {leaf!r} is no message of this session")
+    def __init__(self, message_id: str) -> None:
+        super().__init__(f"{self.field} {message_id!r} is no {self.kind} of this session")
+
+
+class InvalidLeaf(NotInSession):
+    """A history asked to end at a message that is not one of the session's."""
+
+    code, field = "invalid_leaf", "leaf"
+
+
+class InvalidParent(NotInSession):
+    """A turn asked to continue from a message that is not one of the session's."""
+
+    code, field = "invalid_parent", "parent_id"
+
+
+class InvalidEdit(NotInSession):
+    """A turn asked to edit something other than a user message of the session."""
+
+    code, field, kind = "invalid_edit_of", "edit_of", "user message"
+
+
+class InvalidForkPoint(NotInSession):
+    """A fork asked to copy the path to a message that is not one of the session's."""
+
+    code = "invalid_message_id"
+
+
+class NothingToRegenerate(ServiceError):
+    """A regenerate named a reply with no user message above it to answer again."""
+
+    status_code = 422
+    code = "nothing_to_regenerate"
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(f"message {message_id!r} has no user message above it to reply to")
 
 
 class MessageTooLong(ServiceError):

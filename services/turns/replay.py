@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import select
 
 from models.auth import Caller
 from models.chat import ChatResponse
@@ -171,11 +170,9 @@ class TurnReplay:
 
     async def load(self, message_id: str, caller: Caller) -> StoredReply:
         """The stored reply; MessageNotFound unless the caller may see its session."""
-        user = aliased(messages_table)
         query = (
-            select(*messages_table.c, user.c.message_id.label("user_message_id"))
+            select(*messages_table.c)
             .join(sessions_table, S.session_id == M.session_id)
-            .join(user, and_(user.c.session_id == M.session_id, user.c.seq == M.seq - 1))
             .where(
                 M.message_id == message_id,
                 M.role == Role.ASSISTANT,
@@ -192,7 +189,7 @@ class TurnReplay:
         return StoredReply(
             message_id=row.message_id,
             session_id=row.session_id,
-            user_message_id=row.user_message_id,
+            user_message_id=row.parent_id,  # a reply's parent is the message it answers
             status=MessageStatus(row.status),
             content=row.content,
             delta_lengths=lengths,

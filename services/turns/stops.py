@@ -15,7 +15,7 @@ from models.types import utcnow
 from services.errors import MessageNotFound
 from services.sessions import SessionService
 from services.storage import Database
-from services.turns.store import active_turn_query
+from services.turns.placement import active_turn_query
 
 M = messages_table.c
 S = sessions_table.c

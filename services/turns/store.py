@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Select,
     bindparam,
     delete,
     func,
@@ -35,23 +34,26 @@ from models.message import MessagePublic, MessageStatus, Role, TokenUsage, messa
 from models.session import sessions_table
 from models.turn_stop import turn_stops_table
 from models.types import utcnow
-from services.errors import SessionNotFound, TooManyStreams, TurnInProgress
+from services.errors import SessionNotFound, TooManyStreams
 from services.idempotency import IdempotencyClaim, find_original, once_per_key, record
 from services.memory.window import ChatMessage
 from services.sessions import SessionService, insert_session
 from services.storage import Database, execute, execute_many
 from services.tree import WINDOW, window_params
+from services.turns.placement import (
+    Placement,
+    make_active_leaf,
+    parent_of_user_message,
+    refuse_if_generating,
+    reserve_positions,
+)
 
 M = messages_table.c
 S = sessions_table.c
 STOPS = turn_stops_table.c
+PLAIN = Placement()
 FIRST_TURN_LAST_SEQ = 2  # a new session's first turn: user at seq 1, assistant at 2
 # Built once: a statement built per turn costs more to build than to run.
-MAKE_LEAF = (
-    update(sessions_table)
-    .where(S.session_id == bindparam("l_session"))
-    .values(active_leaf_id=bindparam("l_leaf"))
-)
 CHECKPOINT = (
     update(messages_table)
     .where(M.message_id == bindparam("b_id"), M.status == MessageStatus.STREAMING)
@@ -69,6 +71,16 @@ class TurnStart:
     assistant_seq: int
     system_prompt: str | None
     history_newest_first: list[ChatMessage]
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """What a turn asks to store: its text, where it goes, how much history to read."""
+
+    session_id: str | None
+    user_text: str
+    history_limit: int
+    placement: Placement
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +109,10 @@ class TurnStore:
         history_limit: int,
         caller: Caller,
         claim: IdempotencyClaim | None = None,
+        placement: Placement = PLAIN,
     ) -> TurnStart:
-        """Store the user message and the assistant's `streaming` placeholder; read history.
+        """Store the user message (none for a regenerate) and the assistant's
+        `streaming` placeholder where `placement` puts them; read the window's history.
 
         The active-turn check and the placeholder share one write transaction, so two
         turns racing on one session (in any worker) cannot both pass: the loser is 409.
@@ -110,18 +124,15 @@ class TurnStore:
         """
         now = utcnow()
         visible = self.sessions.visible(caller, now)
+        ask = _Ask(session_id, user_text, history_limit, placement)
         return await once_per_key(
-            lambda: self.database.write(
-                self._begin, session_id, user_text, history_limit, caller, now, visible, claim
-            )
+            lambda: self.database.write(self._begin, ask, caller, now, visible, claim)
         )
 
     def _begin(
         self,
         db: Connection,
-        session_id: str | None,
-        user_text: str,
-        history_limit: int,
+        ask: _Ask,
         caller: Caller,
         now: datetime,
         visible: ColumnElement[bool],
@@ -129,8 +140,9 @@ class TurnStore:
     ) -> TurnStart:
         if claim is not None:
             find_original(db, claim, now)
-        user_message_id, assistant_message_id = str(uuid.uuid4()), str(uuid.uuid4())
-        if session_id is None:
+        user_message_id = ask.placement.reply_to or str(uuid.uuid4())
+        assistant_message_id = str(uuid.uuid4())
+        if ask.session_id is None:
             last_seq, system_prompt, parent_id = FIRST_TURN_LAST_SEQ, None, None
             session = insert_session(
                 db,
@@ -143,24 +155,21 @@ class TurnStore:
             )
             session_id = session.session_id
         else:
-            last_seq, system_prompt, parent_id = _reserve(db, session_id, now, visible)
-            _refuse_if_generating(db, session_id)
-            _make_active_leaf(db, session_id, assistant_message_id)
+            session_id = ask.session_id
+            positions = 2 if ask.placement.new_user_message else 1
+            place = (session_id, now, visible, positions)
+            last_seq, system_prompt, active_leaf = reserve_positions(db, *place)
+            refuse_if_generating(db, session_id)
+            parent_id = parent_of_user_message(db, session_id, active_leaf, ask.placement)
+            make_active_leaf(db, session_id, assistant_message_id)
         self._refuse_over_stream_limit(db, caller)
-        db.execute(
-            insert(messages_table),
-            [
-                _message_row(session_id, user_message_id, last_seq - 1, Role.USER, now)
-                | {"content": user_text, "status": MessageStatus.COMPLETE, "parent_id": parent_id},
-                _message_row(session_id, assistant_message_id, last_seq, Role.ASSISTANT, now)
-                | {
-                    "content": "",
-                    "status": MessageStatus.STREAMING,
-                    "heartbeat_at": now,
-                    "parent_id": user_message_id,
-                },
-            ],
-        )
+        assistant = _message_row(session_id, assistant_message_id, last_seq, Role.ASSISTANT, now)
+        rows = [assistant | {"status": MessageStatus.STREAMING, "heartbeat_at": now}]
+        rows[0]["parent_id"] = user_message_id
+        if ask.placement.new_user_message:
+            user = _message_row(session_id, user_message_id, last_seq - 1, Role.USER, now)
+            rows.insert(0, user | {"content": ask.user_text, "parent_id": parent_id})
+        db.execute(insert(messages_table), rows)
         if claim is not None:
             record(
                 db,
@@ -176,7 +185,7 @@ class TurnStore:
             assistant_message_id=assistant_message_id,
             assistant_seq=last_seq,
             system_prompt=system_prompt,
-            history_newest_first=_read_window(db, parent_id, history_limit),
+            history_newest_first=_read_window(db, parent_id, ask.history_limit),
         )
 
     def _refuse_over_stream_limit(self, db: Connection, caller: Caller) -> None:
@@ -253,43 +262,6 @@ def _finish(
     return created_at
 
 
-def _reserve(
-    db: Connection, session_id: str, now: datetime, visible: ColumnElement[bool]
-) -> tuple[int, str | None, str | None]:
-    """Two message positions in the session; with its system prompt and the active
-    leaf the new user message follows."""
-    reserved = db.execute(
-        update(sessions_table)
-        .where(S.session_id == session_id, visible)
-        .values(last_seq=S.last_seq + 2, message_count=S.message_count + 2, last_accessed=now)
-        .returning(S.last_seq, S.system_prompt, S.active_leaf_id)
-    ).first()
-    if reserved is None:
-        raise SessionNotFound(session_id)
-    return reserved.last_seq, reserved.system_prompt, reserved.active_leaf_id
-
-
-def _make_active_leaf(db: Connection, session_id: str, message_id: str) -> None:
-    """The new reply's branch is the active path from the moment its turn begins: a
-    page reloaded mid-stream shows it."""
-    db.execute(MAKE_LEAF, {"l_session": session_id, "l_leaf": message_id})
-
-
-def _refuse_if_generating(db: Connection, session_id: str) -> None:
-    active = db.execute(active_turn_query(session_id)).first()
-    if active is not None:
-        raise TurnInProgress(session_id, active.message_id)
-
-
-def active_turn_query(session_id: str) -> Select[tuple[str]]:
-    """The session's message being generated, through the partial index."""
-    return (
-        select(M.message_id)
-        .where(M.session_id == session_id, M.status == MessageStatus.STREAMING)
-        .limit(1)
-    )
-
-
 def _message_row(
     session_id: str, message_id: str, seq: int, role: Role, now: datetime
 ) -> dict[str, Any]:
@@ -304,6 +276,8 @@ def _message_row(
         "error": None,
         "heartbeat_at": None,  # every row of one insert needs the same keys
         "parent_id": None,
+        "content": "",
+        "status": MessageStatus.COMPLETE,
     }
 
 

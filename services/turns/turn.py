@@ -26,12 +26,14 @@ import anyio
 
 from config import Settings
 from models.auth import Caller
-from models.chat import ChatRequest, ChatResponse
+from models.chat import ChatRequest, ChatResponse, Regeneration, TurnOptions
 from models.message import MessagePublic, MessageStatus, TokenUsage
+from models.types import utcnow
 from services.drain import Drain
 from services.errors import (
     ContextTooLong,
     LLMEmptyReply,
+    MessageNotFound,
     MessageTooLong,
     ReplyNotStored,
     ServiceError,
@@ -52,6 +54,7 @@ from services.turns.checkpoint import Checkpointer, CheckpointQueue
 from services.turns.ends import TurnEnds
 from services.turns.events import done_payload, error_payload, start_payload
 from services.turns.live import LiveTurn
+from services.turns.placement import Placement, reply_target
 from services.turns.store import TurnOutcome, TurnStart, TurnStore
 from services.turns.usage import turn_usage
 
@@ -98,29 +101,45 @@ class TurnService:
         self.ends = TurnEnds(store)
 
     async def prepare(
-        self, chat: ChatRequest, caller: Caller, claim: IdempotencyClaim | None = None
+        self,
+        ask: ChatRequest | Regeneration,
+        caller: Caller,
+        claim: IdempotencyClaim | None = None,
     ) -> PreparedTurn:
-        """Validate against configured limits, store the user message, build the window.
+        """Validate against configured limits, store the turn's messages, build the window.
 
-        Raises Repeated when `claim`'s key already began this turn (nothing is stored),
-        ShuttingDown while the process drains (a WebSocket's next message, say).
+        A chat stores its user message where its parent_id or edit_of puts it (by
+        default at the end of the active path); a regenerate stores only a new reply to
+        the user message it names. Raises Repeated when `claim`'s key already began
+        this turn (nothing is stored), ShuttingDown while the process drains.
         """
         self.drain.refuse_new_work()
-        limit = self.settings.max_message_chars
-        if len(chat.message) > limit:
-            raise MessageTooLong(len(chat.message), limit)
-        reply_tokens = chat.max_new_tokens or self.settings.default_max_tokens
-        budget = self._prompt_budget(chat.message, reply_tokens)
-        start = await self.store.begin(
-            chat.session_id, chat.message, self.settings.max_context_messages - 1, caller, claim
-        )
+        if isinstance(ask, Regeneration):
+            target = await reply_target(
+                self.store.database, ask.message_id, self.store.sessions.visible(caller, utcnow())
+            )
+            if ask.session_id not in (None, target.session_id):
+                raise MessageNotFound(ask.message_id)
+            session_id: str | None = target.session_id
+            text = target.user_text
+            placement = Placement(reply_to=target.user_message_id)
+        else:
+            session_id, text = ask.session_id, ask.message
+            placement = Placement(parent_id=ask.parent_id, edit_of=ask.edit_of)
+            limit = self.settings.max_message_chars
+            if len(text) > limit:
+                raise MessageTooLong(len(text), limit)
+        reply_tokens = ask.max_new_tokens or self.settings.default_max_tokens
+        budget = self._prompt_budget(text, reply_tokens)
+        history_limit = self.settings.max_context_messages - 1
+        start = await self.store.begin(session_id, text, history_limit, caller, claim, placement)
         window = build_context_window(
             start.system_prompt or self.settings.default_system_prompt or None,
             start.history_newest_first,
-            chat.message,
+            text,
             budget,
         )
-        request = self._llm_request(chat, [m.as_dict() for m in window], reply_tokens)
+        request = self._llm_request(ask, [m.as_dict() for m in window], reply_tokens)
         return PreparedTurn(start, window, request)
 
     def _prompt_budget(self, message: str, reply_tokens: int) -> int:
@@ -225,7 +244,7 @@ class TurnService:
         )
 
     def _llm_request(
-        self, chat: ChatRequest, messages: list[dict[str, str]], reply_tokens: int
+        self, chat: TurnOptions, messages: list[dict[str, str]], reply_tokens: int
     ) -> LLMRequest:
         do_sample = chat.do_sample if chat.do_sample is not None else True
         temperature = chat.temperature

@@ -1,0 +1,157 @@
+"""Where a turn's messages go in the session's tree.
+
+A plain turn continues the active path: its user message goes below the active
+leaf. `parent_id` continues from another message of the session (a branch from any
+point); `edit_of` puts the new user message beside an earlier one, below the same
+parent, so the edited version stays. A regenerate stores no user message: its new
+reply answers an existing one, beside the replies it already has. Whatever the
+placement, the new reply's branch is the active path from the moment the turn
+begins (services/turns/store.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, Select, bindparam, select, update
+
+from models.message import MessageStatus, Role, messages_table
+from models.session import sessions_table
+from services.errors import (
+    InvalidEdit,
+    InvalidParent,
+    MessageNotFound,
+    NothingToRegenerate,
+    SessionNotFound,
+    TurnInProgress,
+)
+from services.storage import Database
+
+M = messages_table.c
+S = sessions_table.c
+# Built once (a statement built per turn costs more to build than to run): a message
+# by its primary key, checked against the session; the session's active leaf.
+IN_SESSION = select(M.role, M.parent_id, M.content).where(
+    M.message_id == bindparam("a_id"), M.session_id == bindparam("a_session")
+)
+MAKE_LEAF = (
+    update(sessions_table)
+    .where(S.session_id == bindparam("l_session"))
+    .values(active_leaf_id=bindparam("l_leaf"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """At most one of these is set; none: continue the active path."""
+
+    parent_id: str | None = None  # the user message goes below this message
+    edit_of: str | None = None  # the user message is a new version of this one
+    reply_to: str | None = None  # no user message: a new reply to this stored one
+
+    @property
+    def new_user_message(self) -> bool:
+        return self.reply_to is None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """What a regenerate answers again: a stored user message of a session."""
+
+    session_id: str
+    user_message_id: str
+    user_text: str
+
+
+def parent_of_user_message(
+    db: Connection, session_id: str, active_leaf: str | None, placement: Placement
+) -> str | None:
+    """The message the turn's user message is below (a regenerate's: the parent of
+    the user message it answers); the window is the path ending there. InvalidParent,
+    InvalidEdit, or MessageNotFound (a regenerate's message deleted meanwhile)."""
+    if placement.parent_id is not None:
+        if _in_session(db, session_id, placement.parent_id) is None:
+            raise InvalidParent(placement.parent_id)
+        return placement.parent_id
+    named = placement.edit_of or placement.reply_to
+    if named is None:
+        return active_leaf
+    found = _in_session(db, session_id, named)
+    if found is None or found.role != Role.USER:
+        raise InvalidEdit(named) if placement.edit_of else MessageNotFound(named)
+    parent: str | None = found.parent_id
+    return parent
+
+
+async def reply_target(
+    database: Database, message_id: str, visible: ColumnElement[bool]
+) -> ReplyTarget:
+    """The user message a regenerate of `message_id` answers: the parent of a reply,
+    or a user message itself (a new reply to it). MessageNotFound unless the caller
+    may see it; NothingToRegenerate for a reply with no user message above it."""
+    async with database.read() as db:
+        found = (
+            await db.execute(
+                select(M.session_id, M.role, M.parent_id, M.content)
+                .join(sessions_table, S.session_id == M.session_id)
+                .where(M.message_id == message_id, visible)
+            )
+        ).first()
+        if found is None:
+            raise MessageNotFound(message_id)
+        if found.role == Role.USER:
+            return ReplyTarget(found.session_id, message_id, found.content)
+        user = None
+        if found.parent_id is not None:
+            params = {"a_id": found.parent_id, "a_session": found.session_id}
+            user = (await db.execute(IN_SESSION, params)).first()
+    if user is None or user.role != Role.USER:
+        raise NothingToRegenerate(message_id)
+    return ReplyTarget(found.session_id, found.parent_id, user.content)
+
+
+def _in_session(db: Connection, session_id: str, message_id: str) -> Row[Any, Any, Any] | None:
+    return db.execute(IN_SESSION, {"a_id": message_id, "a_session": session_id}).first()
+
+
+def reserve_positions(
+    db: Connection, session_id: str, now: datetime, visible: ColumnElement[bool], positions: int
+) -> tuple[int, str | None, str | None]:
+    """Message positions in the session (the last one is the reply's); with its
+    system prompt and its active leaf."""
+    reserved = db.execute(
+        update(sessions_table)
+        .where(S.session_id == session_id, visible)
+        .values(
+            last_seq=S.last_seq + positions,
+            message_count=S.message_count + positions,
+            last_accessed=now,
+        )
+        .returning(S.last_seq, S.system_prompt, S.active_leaf_id)
+    ).first()
+    if reserved is None:
+        raise SessionNotFound(session_id)
+    return reserved.last_seq, reserved.system_prompt, reserved.active_leaf_id
+
+
+def make_active_leaf(db: Connection, session_id: str, message_id: str) -> None:
+    """The new reply's branch is the active path from the moment its turn begins: a
+    page reloaded mid-stream shows it."""
+    db.execute(MAKE_LEAF, {"l_session": session_id, "l_leaf": message_id})
+
+
+def refuse_if_generating(db: Connection, session_id: str) -> None:
+    active = db.execute(active_turn_query(session_id)).first()
+    if active is not None:
+        raise TurnInProgress(session_id, active.message_id)
+
+
+def active_turn_query(session_id: str) -> Select[tuple[str]]:
+    """The session's message being generated, through the partial index."""
+    return (
+        select(M.message_id)
+        .where(M.session_id == session_id, M.status == MessageStatus.STREAMING)
+        .limit(1)
+    )
