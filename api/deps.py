@@ -13,6 +13,7 @@ from services.audit import AuditLog
 from services.branches import BranchService
 from services.chat import ChatService
 from services.container import Services
+from services.fork import ForkService
 from services.health import HealthService
 from services.history import HistoryService
 from services.sessions import SessionService
@@ -72,6 +73,10 @@ def _branches(request: Request) -> BranchService:
     return get_services(request).branches
 
 
+def _forks(request: Request) -> ForkService:
+    return get_services(request).forks
+
+
 SessionsDep = Annotated[SessionService, Depends(_sessions)]
 HistoryDep = Annotated[HistoryService, Depends(_history)]
 TurnsDep = Annotated[TurnService, Depends(_turns)]
@@ -83,6 +88,7 @@ HealthDep = Annotated[HealthService, Depends(_health)]
 TurnStatusDep = Annotated[TurnStatusReader, Depends(_turn_status)]
 AuditDep = Annotated[AuditLog, Depends(_audit)]
 BranchesDep = Annotated[BranchService, Depends(_branches)]
+ForksDep = Annotated[ForkService, Depends(_forks)]
 
 
 async def require_json_body(request: Request) -> None:

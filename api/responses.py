@@ -136,6 +136,16 @@ REGENERATE_UNPROCESSABLE = error_examples(
         **CONTEXT_TOO_LONG,
     },
 )
+FORK_UNPROCESSABLE = error_examples(
+    422,
+    "A bad field; a message_id that is no message of the session; or an"
+    " Idempotency-Key already used with another body",
+    {
+        **KEY_REUSED,
+        "validation_error": "message_id: Field required",
+        "invalid_message_id": "message_id 'x' is no message of this session",
+    },
+)
 TURN_IN_PROGRESS: dict[int | str, Any] = {
     409: {
         "model": ErrorBody,

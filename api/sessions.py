@@ -1,4 +1,5 @@
-"""Session routes: create, list, read, update, delete, message history, turn status, stop."""
+"""Session routes: create, list, read, update, delete, fork, message history and tree,
+export, turn status, stop."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query, Response, status
 
 from api.auth import CallerDep
 from api.deps import (
+    ForksDep,
     HistoryDep,
     IdempotencyKey,
     RunnerDep,
@@ -20,14 +22,16 @@ from api.responses import (
     BAD_CURSOR,
     BODY_ERRORS,
     CREATE_UNPROCESSABLE,
+    FORK_UNPROCESSABLE,
     PATH_UNPROCESSABLE,
     ROUTER_ERRORS,
     SESSION_NOT_FOUND,
+    TURN_IN_PROGRESS,
     VALIDATION,
 )
 from models.chat import StopResult, TurnStatus
 from models.message import MessagePage, SessionExport, TreePage
-from models.session import SessionCreate, SessionPage, SessionPublic, SessionUpdate
+from models.session import ForkRequest, SessionCreate, SessionPage, SessionPublic, SessionUpdate
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ROUTER_ERRORS)
 
@@ -135,6 +139,34 @@ async def session_tree(
     role, status, created_at, preview}` in creation order: enough to draw the whole
     tree. Keyset-paged: pass `next_cursor` as `after`."""
     return await history.tree(session_id, caller, limit, after)
+
+
+@router.post(
+    "/{session_id}/fork",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SessionPublic,
+    responses={**SESSION_NOT_FOUND, **TURN_IN_PROGRESS, **FORK_UNPROCESSABLE, **BODY_ERRORS},
+    dependencies=[Depends(require_json_body)],
+)
+async def fork_session(
+    session_id: str,
+    body: ForkRequest,
+    forks: ForksDep,
+    caller: CallerDep,
+    response: Response,
+    key: IdempotencyKey = None,
+) -> SessionPublic:
+    """A new session, the caller's, whose history is a copy (new ids) of this
+    session's path from its first message down to `message_id`, any version: with
+    the source's system prompt and metadata, and `forked_from` naming the source and
+    the message. The two are independent from then on.
+
+    409 when `message_id` is a reply still being generated. Sent again with the same
+    `Idempotency-Key`, it answers the fork it created (`Idempotent-Replayed: true`).
+    """
+    result = await forks.fork(session_id, body, key, caller)
+    mark_replayed(response, result.replayed)
+    return result.value
 
 
 @router.get("/{session_id}/export", response_model=SessionExport, responses=SESSION_NOT_FOUND)

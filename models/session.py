@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import JSON, Column, Index, Table
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
@@ -40,6 +41,9 @@ class SessionRecord(SQLModel, table=True):
     owner: str | None = TableField(default=None, max_length=MAX_KEY_NAME_CHARS)
     # The newest message of the active path (models/message.py); None before a turn.
     active_leaf_id: str | None = TableField(default=None, max_length=36)
+    # A fork's source: the session and the message its copied path ended at.
+    forked_from_session_id: str | None = TableField(default=None, max_length=36)
+    forked_from_message_id: str | None = TableField(default=None, max_length=36)
 
 
 SESSION_EXAMPLE: dict[str, Any] = {
@@ -51,6 +55,7 @@ SESSION_EXAMPLE: dict[str, Any] = {
     "message_count": 4,
     "owner": "alice",
     "active_leaf_id": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+    "forked_from": None,
 }
 sessions_table: Table = SessionRecord.__table__  # type: ignore[attr-defined]
 
@@ -94,6 +99,13 @@ class SessionUpdate(SessionCreate):
     )
 
 
+class ForkOrigin(BaseModel):
+    """Where a forked session was copied from."""
+
+    session_id: str = Field(..., description="The session forked (it may be gone since)")
+    message_id: str = Field(..., description="The message its copied path ended at")
+
+
 class SessionPublic(BaseModel):
     """A session as clients see it."""
 
@@ -112,6 +124,35 @@ class SessionPublic(BaseModel):
         None,
         description="The newest message of the active path: the history is the path from"
         " the first message down to it. Null before the first turn",
+    )
+    forked_from: ForkOrigin | None = Field(
+        None, description="For a fork (POST /api/sessions/{id}/fork): what it copied"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fork_origin(cls, data: Any) -> Any:
+        """A stored row keeps the origin in two columns; clients see one object."""
+        if not isinstance(data, Mapping) or "forked_from_session_id" not in data:
+            return data
+        fields = dict(data)
+        session_id = fields.pop("forked_from_session_id")
+        message_id = fields.pop("forked_from_message_id", None)
+        if session_id is not None:
+            fields["forked_from"] = {"session_id": session_id, "message_id": message_id}
+        return fields
+
+
+class ForkRequest(BaseModel):
+    """Body of POST /api/sessions/{id}/fork."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"message_id": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f"}]},
+    )
+
+    message_id: Text = Field(
+        ..., description="A message of the session: the fork's history is the path up to it"
     )
 
 

@@ -11,6 +11,7 @@ from services.audit import AuditLog
 from services.branches import BranchService
 from services.chat import ChatService
 from services.drain import Drain
+from services.fork import ForkService
 from services.health import HealthService
 from services.history import HistoryService
 from services.keys import KeyService
@@ -42,6 +43,7 @@ class Services:
     keys: KeyService
     audit: AuditLog
     branches: BranchService
+    forks: ForkService
     request_rate: RequestRate
 
 
@@ -70,6 +72,7 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         keys=KeyService(database),
         audit=AuditLog(database),
         branches=BranchService(database, sessions),
+        forks=ForkService(database, sessions),
         request_rate=RequestRate(
             settings.rate_limit, async_storage_url(settings.rate_limit_storage_url)
         ),

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from models.auth import Caller
-from models.session import SessionCreate, SessionPage, SessionPublic, sessions_table
+from models.session import ForkOrigin, SessionCreate, SessionPage, SessionPublic, sessions_table
 from models.types import utcnow
 from services.audit import record_event
 from services.errors import DatabaseUnavailable, InvalidCursor, SessionNotFound
@@ -201,6 +201,7 @@ def insert_session(
     message_count: int = 0,
     last_seq: int = 0,
     active_leaf_id: str | None = None,
+    forked_from: ForkOrigin | None = None,
 ) -> SessionPublic:
     """Insert a new session of the caller's key, and its audit event, inside the
     transaction `db`."""
@@ -216,6 +217,8 @@ def insert_session(
         "last_seq": last_seq,
         "owner": caller.name,
         "active_leaf_id": active_leaf_id,
+        "forked_from_session_id": forked_from.session_id if forked_from else None,
+        "forked_from_message_id": forked_from.message_id if forked_from else None,
     }
     db.execute(insert(sessions_table).values(**values))
     record_event(db, caller, "session.create", session_id)

@@ -75,6 +75,15 @@ NOT_FOUND: dict[tuple[str, str], Probe] = {
     ("post", "/api/messages/{message_id}/cancel"): one("POST", "/api/messages/{m}/cancel"),
     ("post", "/api/messages/{message_id}/select"): one("POST", "/api/messages/{m}/select"),
     ("delete", "/api/messages/{message_id}"): one("DELETE", "/api/messages/{m}"),
+    ("post", "/api/messages/{message_id}/regenerate"): one(
+        "POST", "/api/messages/{m}/regenerate", json={"temperature": 0.5}
+    ),
+    ("post", "/api/messages/{message_id}/regenerate/stream"): one(
+        "POST", "/api/messages/{m}/regenerate/stream"
+    ),
+    ("post", "/api/sessions/{session_id}/fork"): one(
+        "POST", "/api/sessions/{s}/fork", json={"message_id": "{s}"}
+    ),
     ("get", "/api/messages/{message_id}/stream"): both(
         one("GET", "/api/messages/{m}/stream"),
         one("GET", "/api/messages/{m}/stream", headers={"Last-Event-ID": "1"}),
@@ -210,6 +219,45 @@ def test_anothers_live_turn_cannot_be_stopped_followed_or_joined(
         assert rest[-1]["type"] == "done"
         assert rest[-1]["finish_reason"] == "stop"
         assert history(http, session_id)[-1]["status"] == "complete"
+
+
+def test_anothers_message_as_a_branch_point_is_a_missing_one(
+    tenants: Tenants, alice: AliceSession, fake_llm: FakeLLM
+) -> None:
+    """In Bob's own session, Alice's message ids (as parent_id, edit_of, a fork's
+    message_id, a regenerate over his socket) answer exactly as ids that never existed."""
+    missing = str(uuid.uuid4())
+    with tenants.client(tenants.bob) as bob:
+        own = new_session(bob)
+        answers = []
+        for message_id in (alice.reply_id, missing):
+            turn = {"session_id": own, "message": "hi"}
+            answers.append(
+                [
+                    bob.post("/api/chat", json=turn | {"parent_id": message_id}),
+                    bob.post("/api/chat", json=turn | {"edit_of": message_id}),
+                    bob.post(f"/api/sessions/{own}/fork", json={"message_id": message_id}),
+                ]
+            )
+        for theirs, absent in zip(*answers, strict=True):
+            assert theirs.status_code == absent.status_code == 422
+            got, expected = theirs.json(), absent.json()
+            assert got["detail"].replace(alice.reply_id, "ID") == expected["detail"].replace(
+                missing, "ID"
+            )
+            assert got["code"] == expected["code"]
+        base = tenants.app.url.replace("http", "ws", 1)
+        bearer = {"Authorization": f"Bearer {tenants.bob}"}
+        with connect(f"{base}/ws/{own}", additional_headers=bearer) as socket:
+            socket.recv(timeout=10)
+            codes = []
+            for message_id in (alice.reply_id, missing):
+                socket.send(json.dumps({"type": "regenerate", "message_id": message_id}))
+                codes.append(json.loads(socket.recv(timeout=10))["data"]["code"])
+        assert codes == ["message_not_found", "message_not_found"]
+    assert fake_llm.requests() == []
+    with tenants.client(tenants.alice) as http:
+        assert _snapshot(http, alice.session_id) == alice.snapshot
 
 
 def test_the_list_shows_only_the_callers_sessions(tenants: Tenants, alice: AliceSession) -> None:

@@ -22,6 +22,9 @@ EXPECTED_ROUTES = {
     ("post", "/api/messages/{message_id}/cancel"),
     ("post", "/api/messages/{message_id}/select"),
     ("delete", "/api/messages/{message_id}"),
+    ("post", "/api/messages/{message_id}/regenerate"),
+    ("post", "/api/messages/{message_id}/regenerate/stream"),
+    ("post", "/api/sessions/{session_id}/fork"),
     ("post", "/api/chat"),
     ("post", "/api/chat/stream"),
     ("get", "/api/chat/stream"),
@@ -142,4 +145,6 @@ def test_chat_documents_each_llm_failure_status(client: httpx.Client) -> None:
         "validation_error",
         "context_too_long",
         "idempotency_key_reused",
+        "invalid_parent",
+        "invalid_edit_of",
     }

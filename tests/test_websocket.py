@@ -108,6 +108,37 @@ def test_stop_over_a_websocket_and_turn_in_progress(
     assert history(client, session_id)[-1]["message_id"] == busy["message_id"]
 
 
+def test_regenerate_and_branches_over_a_websocket(
+    client: httpx.Client, fake_llm: FakeLLM, socket_for
+) -> None:
+    session_id = new_session(client)
+    socket = socket_for(session_id)
+    socket.receive()
+    socket.send(type="chat", message="one")
+    first = socket.until("done")
+    user_id, reply_id = first[0]["data"]["user_message_id"], first[0]["data"]["message_id"]
+    fake_llm.script({"chunks": ["Another", " one"]})
+    socket.send(type="regenerate", message_id=reply_id, temperature=0.2)
+    again = socket.until("done", "error")
+    assert [m["type"] for m in again] == ["start", "delta", "delta", "done"]
+    assert again[0]["data"]["user_message_id"] == user_id
+    assert fake_llm.last_body()["temperature"] == 0.2
+    stored = history(client, session_id)
+    assert [m["content"] for m in stored] == ["one", "Another one"]
+    assert (stored[-1]["sibling_index"], stored[-1]["sibling_count"]) == (1, 2)
+    socket.send(type="chat", message="uno", edit_of=user_id)
+    assert text_of(socket.until("done")) == "Echo: uno"
+    socket.send(type="chat", message="later", parent_id=reply_id)
+    assert text_of(socket.until("done")) == "Echo: later"
+    assert [m["content"] for m in fake_llm.last_body()["messages"]] == ["one", "Echo: one", "later"]
+    other = client.post("/api/chat", json={"message": "elsewhere"}).json()["message_id"]
+    for message_id in (other, "no-such-message"):  # only this session's messages
+        socket.send(type="regenerate", message_id=message_id)
+        assert socket.receive()["data"]["code"] == "message_not_found"
+    socket.send(type="regenerate")
+    assert socket.receive()["data"]["code"] == "validation_error"
+
+
 def test_bad_messages_get_errors_and_the_connection_stays(client: httpx.Client, socket_for) -> None:
     socket = socket_for(new_session(client))
     socket.receive()

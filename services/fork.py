@@ -1,0 +1,142 @@
+"""Forking a conversation: a new session whose history is a copy of one path.
+
+The copy is the path from the session's first message down to the message named,
+with new ids and each message's parent the one before it: the fork starts as a
+single chain, whatever versions the source had around it. It takes the source's
+system prompt and metadata, belongs to the caller, and names its origin
+(`forked_from`). Source and fork are independent from then on: deleting either
+leaves the other whole. All of it is one transaction, with its Idempotency-Key
+when one is sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, insert, select
+
+from models.auth import Caller
+from models.message import MessageStatus, messages_table
+from models.session import ForkOrigin, ForkRequest, SessionPublic, sessions_table
+from models.types import utcnow
+from services.errors import InvalidForkPoint, SessionNotFound, TurnInProgress
+from services.idempotency import (
+    IdempotencyClaim,
+    Repeated,
+    Replayable,
+    claim,
+    find_original,
+    once_per_key,
+    record,
+)
+from services.sessions import SessionService, insert_session
+from services.storage import Database
+from services.tree import PATH_PAGE, page_params
+
+M = messages_table.c
+S = sessions_table.c
+FORK_SCOPE = "fork"
+# What a copied message keeps; its id, session, position and parent are the fork's.
+COPIED = ("role", "content", "status", "finish_reason", "token_usage", "error", "created_at")
+COPIED_TOO = ("delta_lengths", "llm_server")
+
+
+class ForkService:
+    def __init__(self, database: Database, sessions: SessionService) -> None:
+        self.database = database
+        self.sessions = sessions
+
+    async def fork(
+        self, session_id: str, body: ForkRequest, key: str | None, caller: Caller
+    ) -> Replayable[SessionPublic]:
+        """The new session (or, for a repeated Idempotency-Key, the one it created).
+        SessionNotFound unless the caller may see the source; InvalidForkPoint for a
+        message not of it; TurnInProgress for a reply still being generated."""
+        claimed = claim(FORK_SCOPE, key, body, self.sessions.key_hours, caller)
+        now = utcnow()
+        visible = self.sessions.visible(caller, now)
+        origin = ForkOrigin(session_id=session_id, message_id=body.message_id)
+        fork = _Fork(origin, caller, now, claimed)
+        try:
+            forked = await once_per_key(lambda: self.database.write(_copy_path, fork, visible))
+        except Repeated as repeat:
+            return Replayable(SessionPublic(**repeat.stored_response()), replayed=True)
+        return Replayable(forked)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fork:
+    """One fork request, as the write transaction needs it."""
+
+    origin: ForkOrigin
+    caller: Caller
+    now: datetime
+    claim: IdempotencyClaim | None
+
+
+def _copy_path(db: Connection, fork: _Fork, visible: ColumnElement[bool]) -> SessionPublic:
+    if fork.claim is not None:
+        find_original(db, fork.claim, fork.now)
+    origin = fork.origin
+    source = (
+        db.execute(
+            select(S.metadata, S.system_prompt, S.message_count).where(
+                S.session_id == origin.session_id, visible
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if source is None:
+        raise SessionNotFound(origin.session_id)
+    path = _path_to(db, origin, source["message_count"])
+    new_ids = [str(uuid.uuid4()) for _ in path]
+    session = insert_session(
+        db,
+        fork.caller,
+        source["metadata"],
+        source["system_prompt"],
+        message_count=len(path),
+        last_seq=len(path),
+        active_leaf_id=new_ids[-1],
+        forked_from=origin,
+    )
+    db.execute(insert(messages_table), _copies(path, new_ids, session.session_id))
+    if fork.claim is not None:
+        response = session.model_dump(mode="json")
+        record(db, fork.claim, fork.now, session.session_id, response=response)
+    return session
+
+
+def _path_to(db: Connection, origin: ForkOrigin, longest: int) -> list[Row[Any]]:
+    """The path from the first message down to the origin message, oldest first."""
+    end = db.execute(
+        select(M.status).where(M.message_id == origin.message_id, M.session_id == origin.session_id)
+    ).first()
+    if end is None:
+        raise InvalidForkPoint(origin.message_id)
+    if end.status == MessageStatus.STREAMING:
+        raise TurnInProgress(origin.session_id, origin.message_id)
+    rows = db.execute(PATH_PAGE, page_params(origin.message_id, max(longest, 1))).all()
+    return sorted(rows, key=lambda row: row.depth, reverse=True)
+
+
+def _copies(path: list[Row[Any]], new_ids: list[str], session_id: str) -> list[dict[str, Any]]:
+    """The rows of the copied path: new ids, positions 1..n, each below the one before."""
+    copies = []
+    for position, (row, message_id) in enumerate(zip(path, new_ids, strict=True), start=1):
+        kept = {name: getattr(row, name) for name in COPIED + COPIED_TOO}
+        copies.append(
+            kept
+            | {
+                "message_id": message_id,
+                "session_id": session_id,
+                "seq": position,
+                "parent_id": new_ids[position - 2] if position > 1 else None,
+                "heartbeat_at": None,
+            }
+        )
+    return copies
