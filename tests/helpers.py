@@ -90,7 +90,16 @@ def streaming_turn(
     """Open a stream and read its start event and `deltas` deltas; the caller acts
     while the turn is still generating, then may read the rest from the iterator."""
     body = {"session_id": session_id, "message": "go slowly", **(body or {})}
-    with http.stream("POST", "/api/chat/stream", json=body) as response:
+    with streaming(http, "/api/chat/stream", body, deltas) as opened:
+        yield opened
+
+
+@contextmanager
+def streaming(
+    http: httpx.Client, url: str, body: dict[str, Any] | None, deltas: int
+) -> Iterator[Any]:
+    """streaming_turn for any stream-starting route (a regenerate's)."""
+    with http.stream("POST", url, json=body) as response:
         assert response.status_code == 200
         events = (json.loads(sse.data) for sse in EventSource(response).iter_sse())
         start = next(events)

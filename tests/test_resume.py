@@ -18,9 +18,11 @@ WORDS = [f"w{n} " for n in range(40)]
 FULL_TEXT = "".join(WORDS)
 
 
-def read_then_drop(http: httpx.Client, body: dict[str, Any], events: int) -> StreamResult:
+def read_then_drop(
+    http: httpx.Client, body: dict[str, Any] | None, events: int, url: str = "/api/chat/stream"
+) -> StreamResult:
     """A client that reads `events` events of a new stream and loses its connection."""
-    with http.stream("POST", "/api/chat/stream", json=body) as response:
+    with http.stream("POST", url, json=body) as response:
         result = StreamResult(response.status_code, response.headers)
         for sse in EventSource(response).iter_sse():
             result.events.append(json.loads(sse.data))

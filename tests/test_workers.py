@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import FakeLLM, ServerApp, child_pids, gunicorn_argv
-from tests.helpers import history, new_session, streaming_turn, wait_for
+from tests.helpers import history, new_session, streaming, streaming_turn, wait_for
 from tests.test_resume import FULL_TEXT, WORDS, assert_seamless, read_then_drop, resume
 from tests.test_stop import STOP_DEADLINE_SECONDS, upstream_closed_after
 
@@ -75,6 +75,29 @@ def test_resume_from_any_worker(four_workers: ServerApp, fake_llm: FakeLLM, atte
         before = read_then_drop(owner, {"message": "x"}, events=3 + attempt * 5)
         after = resume(anyone, before.events[0]["message_id"], before.ids[-1])
     assert_seamless(before, after, FULL_TEXT)
+
+
+def test_regenerate_resumed_and_stopped_from_any_worker(
+    four_workers: ServerApp, fake_llm: FakeLLM
+) -> None:
+    """A regenerate is a turn like the others across workers; two regenerates racing
+    from two workers on one reply: one generates, the other is 409."""
+    with four_workers.client() as owner, fresh(four_workers) as anyone:
+        first = owner.post("/api/chat", json={"message": "one"}).json()
+        url = f"/api/messages/{first['message_id']}/regenerate/stream"
+        fake_llm.script({"chunks": WORDS, "chunk_delay": 0.03})
+        before = read_then_drop(owner, None, events=5, url=url)
+        after = resume(anyone, before.events[0]["message_id"], before.ids[-1])
+        assert_seamless(before, after, FULL_TEXT)
+        fake_llm.script(SLOW_REPLY)
+        with streaming(owner, url, None, deltas=2) as (start, events):
+            raced = anyone.post(url)
+            assert (raced.status_code, raced.json()["message_id"]) == (409, start["message_id"])
+            stopped = anyone.post(f"/api/sessions/{first['session_id']}/stop").json()
+            assert list(events)[-1]["finish_reason"] == "cancelled"
+        assert stopped["stopped"] is True
+        stored = history(anyone, first["session_id"])
+        assert (stored[-1]["status"], stored[-1]["sibling_count"]) == ("cancelled", 3)
 
 
 def test_a_crashed_workers_turn_is_interrupted_by_the_others(tmp_path, fake_llm: FakeLLM) -> None:
