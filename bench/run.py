@@ -9,7 +9,8 @@ Scenarios (see bench/scenarios.py), each as medians, direct vs service, and rati
   non_streamed  wrk, whole replies, concurrency 1/16/64: turns/s, p50/p99 latency
   streamed      streams, concurrency 1/16/64: added time to first token, streams/s,
                 relayed tokens/s
-  history       per-turn latency in sessions of 10, 1,000 and 100,000 messages
+  history       per-turn latency in sessions of 10, 1,000 and 100,000 messages, and
+                of 100,000 in 1,000 branches
   slow_streams  1,000 concurrent streams of a token every 100 ms in one worker:
                 RSS per stream and added p99 delay per token
   workers       1 vs 2 gunicorn workers, whole replies at concurrency 64
@@ -55,7 +56,7 @@ SMOKE = scenarios.Budget(
     rounds=1,
     seconds=1,
     concurrency=(1, 4),
-    history=(10, 200),
+    history=((10, 1), (200, 1), (200, 10)),
     history_turns=4,
     slow_streams=20,
     slow_tokens=4,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import sqlite3
 import time
 import uuid
@@ -19,6 +20,8 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from bench.harness import App, FastLLM, Service, pid_of, rss_kib
 from bench.loadgen import StreamSample, http_post, median, percentile, run_wrk, stream_turns
@@ -35,7 +38,8 @@ class Budget:
     rounds: int = 5
     seconds: float = 3.0
     concurrency: tuple[int, ...] = (1, 16, 64)
-    history: tuple[int, ...] = (10, 1_000, 100_000)
+    # (messages, branches) of the sessions whose turns are timed
+    history: tuple[tuple[int, int], ...] = ((10, 1), (1_000, 1), (100_000, 1), (100_000, 1_000))
     history_turns: int = 100
     slow_streams: int = 1000
     slow_tokens: int = 32
@@ -187,58 +191,84 @@ def streamed(llm: FastLLM, service: App, budget: Budget) -> list[dict[str, Any]]
     return rows
 
 
-def seed_history(db_path: Path, session_id: str, messages: int) -> None:
-    """Give a session `messages` stored messages, written straight into SQLite."""
+def seed_history(db_path: Path, session_id: str, messages: int, branches: int = 1) -> str:
+    """Give a session `messages` stored messages in `branches` branches, written
+    straight into SQLite; the active leaf is the end of the last branch. Returns it.
+
+    The first branch starts the conversation; each later one leaves a reply of the
+    branch before it, at a random point, so the active path runs through several
+    branches and is deep (as a conversation regenerated and edited for a long time).
+    """
+    rng = random.Random(messages * 7919 + branches)
     created = "2026-01-01 00:00:00.000000"
-    rows = [
-        (
-            str(uuid.uuid4()),
-            session_id,
-            seq,
-            "user" if seq % 2 else "assistant",
-            f"message {seq} of the seeded history",
-            "complete",
-            created,
-        )
-        for seq in range(1, messages + 1)
-    ]
+    per_branch = messages // branches
+    rows: list[tuple[Any, ...]] = []
+    branch_replies: list[str] = []
+    for _ in range(branches):
+        parent = rng.choice(branch_replies) if branch_replies else None
+        branch_replies = []
+        for step in range(per_branch):
+            seq, message_id = len(rows) + 1, str(uuid.uuid4())
+            role = "assistant" if step % 2 else "user"
+            text = f"message {seq} of the seeded history"
+            rows.append((message_id, session_id, seq, parent, role, text, "complete", created))
+            if role == "assistant":
+                branch_replies.append(message_id)
+            parent = message_id
+    leaf = rows[-1][0]
     with sqlite3.connect(db_path, timeout=30) as db:
         db.executemany(
-            "INSERT INTO messages (message_id, session_id, seq, role, content, status,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO messages (message_id, session_id, seq, parent_id, role, content,"
+            " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         db.execute(
-            "UPDATE sessions SET last_seq = ?, message_count = ? WHERE session_id = ?",
-            (messages, messages, session_id),
+            "UPDATE sessions SET last_seq = ?, message_count = ?, active_leaf_id = ?"
+            " WHERE session_id = ?",
+            (len(rows), len(rows), leaf, session_id),
         )
+    return str(leaf)
+
+
+def _path_reaches(service: App, session_id: str, leaf: str) -> bool:
+    """The service reads the seeded session as a conversation ending at `leaf`."""
+    page = httpx.get(f"{service.url}/api/sessions/{session_id}/messages", params={"limit": 3})
+    items = page.json()["items"]
+    return len(items) == 3 and items[-1]["message_id"] == leaf
 
 
 def history_length(service: App, budget: Budget) -> list[dict[str, Any]]:
-    """Scenario 3: one turn at a time in sessions of each history length."""
-    sessions = {size: new_sessions(service, 1) for size in budget.history}
-    for size, (session_id,) in sessions.items():
-        seed_history(service.db_path, session_id, size)
-    latencies: dict[int, list[float]] = {size: [] for size in budget.history}
+    """Scenario 3: one turn at a time in sessions of each history length and shape
+    (messages, branches): flat in both is the target."""
+    sessions = {shape: new_sessions(service, 1)[0] for shape in budget.history}
+    for (size, branches), session_id in sessions.items():
+        leaf = seed_history(service.db_path, session_id, size, branches)
+        assert _path_reaches(service, session_id, leaf), "the seeded history is not read"
+    latencies: dict[tuple[int, int], list[float]] = {shape: [] for shape in budget.history}
     per_round = max(budget.history_turns // budget.rounds, 1)
     for _ in range(budget.rounds):
-        for size, ids in sessions.items():
+        for shape, session_id in sessions.items():
             samples, _ = asyncio.run(
                 stream_turns(
-                    service.url, service_request("/api/chat", ids), DIRECT_TOKEN, 1, turns=per_round
+                    service.url,
+                    service_request("/api/chat", [session_id]),
+                    DIRECT_TOKEN,
+                    1,
+                    turns=per_round,
                 )
             )
-            latencies[size] += [1000 * s.last_byte for s in samples if s.status == 200]
+            latencies[shape] += [1000 * s.last_byte for s in samples if s.status == 200]
     smallest = median(latencies[budget.history[0]])
     return [
         {
             "messages": size,
+            "branches": branches,
             "turn_p50_ms": round(median(values), 3),
             "turn_p99_ms": round(percentile(values, 99), 3),
             "ratio_to_smallest": _ratio(median(values), smallest),
             "turns": len(values),
         }
-        for size, values in latencies.items()
+        for (size, branches), values in latencies.items()
     ]
 
 

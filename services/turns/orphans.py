@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, delete, or_, select, update
 
-from models.message import MessageStatus, messages_table
+from models.message import GENERATING, MessageStatus, messages_table
 from models.turn_stop import turn_stops_table
 from services.storage import Database
 
@@ -27,7 +27,7 @@ async def interrupt_orphaned_turns(database: Database, silent_since: datetime | 
 
 
 def _interrupt_orphans(db: Connection, silent_since: datetime | None) -> int:
-    orphaned = M.status == MessageStatus.STREAMING
+    orphaned = GENERATING
     if silent_since is not None:
         orphaned = and_(orphaned, or_(M.heartbeat_at < silent_since, M.heartbeat_at.is_(None)))
     result = db.execute(
@@ -40,9 +40,7 @@ def _interrupt_orphans(db: Connection, silent_since: datetime | None) -> int:
         )
     )
     still_streaming = (
-        select(M.message_id)
-        .where(M.message_id == STOPS.message_id, M.status == MessageStatus.STREAMING)
-        .exists()
+        select(M.message_id).where(M.message_id == STOPS.message_id, GENERATING).exists()
     )
     db.execute(delete(turn_stops_table).where(~still_streaming))
     return int(result.rowcount)

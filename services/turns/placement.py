@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, bindparam, select, update
 
-from models.message import MessageStatus, Role, messages_table
+from models.message import GENERATING, Role, messages_table
 from models.session import sessions_table
 from services.errors import (
     InvalidEdit,
@@ -150,8 +150,4 @@ def refuse_if_generating(db: Connection, session_id: str) -> None:
 
 def active_turn_query(session_id: str) -> Select[tuple[str]]:
     """The session's message being generated, through the partial index."""
-    return (
-        select(M.message_id)
-        .where(M.session_id == session_id, M.status == MessageStatus.STREAMING)
-        .limit(1)
-    )
+    return select(M.message_id).where(M.session_id == session_id, GENERATING).limit(1)

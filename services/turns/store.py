@@ -30,7 +30,14 @@ from sqlalchemy import (
 )
 
 from models.auth import Caller
-from models.message import MessagePublic, MessageStatus, Role, TokenUsage, messages_table
+from models.message import (
+    GENERATING,
+    MessagePublic,
+    MessageStatus,
+    Role,
+    TokenUsage,
+    messages_table,
+)
 from models.session import sessions_table
 from models.turn_stop import turn_stops_table
 from models.types import utcnow
@@ -56,7 +63,7 @@ FIRST_TURN_LAST_SEQ = 2  # a new session's first turn: user at seq 1, assistant 
 # Built once: a statement built per turn costs more to build than to run.
 CHECKPOINT = (
     update(messages_table)
-    .where(M.message_id == bindparam("b_id"), M.status == MessageStatus.STREAMING)
+    .where(M.message_id == bindparam("b_id"), GENERATING)
     .values(content=bindparam("b_text"), delta_lengths=bindparam("b_lengths"))
 )
 
@@ -196,7 +203,7 @@ class TurnStore:
             select(func.count())
             .select_from(messages_table)
             .join(sessions_table, S.session_id == M.session_id)
-            .where(S.owner == caller.name, M.status == MessageStatus.STREAMING)
+            .where(S.owner == caller.name, GENERATING)
         ).scalar_one()
         if generating >= self.max_streams_per_key:
             raise TooManyStreams(self.max_streams_per_key)
@@ -238,7 +245,7 @@ class TurnStore:
         await self.database.write(
             execute,
             update(messages_table)
-            .where(M.message_id.in_(message_ids), M.status == MessageStatus.STREAMING)
+            .where(M.message_id.in_(message_ids), GENERATING)
             .values(heartbeat_at=utcnow()),
         )
 
