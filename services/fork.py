@@ -55,7 +55,8 @@ class ForkService:
         """The new session (or, for a repeated Idempotency-Key, the one it created).
         SessionNotFound unless the caller may see the source; InvalidForkPoint for a
         message not of it; TurnInProgress for a reply still being generated."""
-        claimed = claim(FORK_SCOPE, key, body, self.sessions.key_hours, caller)
+        asked = _ForkAsk(session_id=session_id, message_id=body.message_id)
+        claimed = claim(FORK_SCOPE, key, asked, self.sessions.key_hours, caller)
         now = utcnow()
         visible = self.sessions.visible(caller, now)
         origin = ForkOrigin(session_id=session_id, message_id=body.message_id)
@@ -65,6 +66,12 @@ class ForkService:
         except Repeated as repeat:
             return Replayable(SessionPublic(**repeat.stored_response()), replayed=True)
         return Replayable(forked)
+
+
+class _ForkAsk(ForkRequest):
+    """What a fork's Idempotency-Key stands for: the body, and the session forked."""
+
+    session_id: str
 
 
 @dataclass(frozen=True, slots=True)

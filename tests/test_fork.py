@@ -69,6 +69,9 @@ def test_fork_at_a_middle_message_and_with_an_idempotency_key(client: httpx.Clie
     assert first.json()["forked_from"]["message_id"] == u1
     reused = client.post(url, json={"message_id": ids(history(client, source))[1]}, headers=key)
     assert (reused.status_code, reused.json()["code"]) == (422, "idempotency_key_reused")
+    elsewhere = f"/api/sessions/{new_session(client)}/fork"  # same body, another session
+    reused = client.post(elsewhere, json={"message_id": u1}, headers=key)
+    assert (reused.status_code, reused.json()["code"]) == (422, "idempotency_key_reused")
 
 
 def test_fork_refuses_what_is_not_the_sessions_or_still_generating(
