@@ -28,8 +28,8 @@ import httpx
 from httpx_sse import ServerSentEvent as SSEvent
 from httpx_sse import SSEError, aconnect_sse
 
-from services.errors import (
-    ContextTooLong,
+from services.errors import ContextTooLong
+from services.llm.errors import (
     LLMBadReply,
     LLMError,
     LLMNoResponse,

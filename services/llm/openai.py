@@ -11,7 +11,6 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.errors import LLMBadReply, LLMTruncated
 from services.llm.base import (
     LLMClient,
     LLMRequest,
@@ -20,6 +19,7 @@ from services.llm.base import (
     parse_json,
     usage_from,
 )
+from services.llm.errors import LLMBadReply, LLMTruncated
 
 NO_FINISH_REASON = "LLM reply ended without a finish_reason: it is incomplete"
 

@@ -21,14 +21,14 @@ from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
-from services.errors import (
+from services.llm.base import LLMClient, LLMRequest, ProbeResult, StreamChunk
+from services.llm.errors import (
     LLMError,
     LLMNoResponse,
     LLMTimeout,
     LLMUnavailable,
     LLMUpstreamError,
 )
-from services.llm.base import LLMClient, LLMRequest, ProbeResult, StreamChunk
 
 SERVER_FAULT_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 

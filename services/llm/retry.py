@@ -20,14 +20,9 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from services.errors import (
-    ContextTooLong,
-    LLMError,
-    LLMNoResponse,
-    LLMUnavailable,
-    LLMUpstreamError,
-)
+from services.errors import ContextTooLong
 from services.llm.base import LLMRequest, StreamChunk
+from services.llm.errors import LLMError, LLMNoResponse, LLMUnavailable, LLMUpstreamError
 from services.llm.pool import LLMPool
 
 log = logging.getLogger(__name__)

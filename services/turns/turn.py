@@ -32,7 +32,6 @@ from models.types import utcnow
 from services.drain import Drain
 from services.errors import (
     ContextTooLong,
-    LLMEmptyReply,
     MessageNotFound,
     MessageTooLong,
     ReplyNotStored,
@@ -42,6 +41,7 @@ from services.errors import (
 )
 from services.idempotency import IdempotencyClaim
 from services.llm import LLMPool, LLMRequest, StreamChunk, Usage
+from services.llm.errors import LLMEmptyReply
 from services.llm.retry import RetryPolicy, stream_with_retries
 from services.memory.window import (
     ChatMessage,
