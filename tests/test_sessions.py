@@ -18,6 +18,7 @@ SESSION_FIELDS = {
     "system_prompt",
     "message_count",
     "active_leaf_id",
+    "forked_from",
 }
 
 
@@ -32,6 +33,7 @@ def test_create_session_returns_201_with_uuid4_and_all_fields(client: httpx.Clie
     assert body["metadata"] == {"user_id": "u1"}
     assert body["system_prompt"] == "Be brief."
     assert body["message_count"] == 0
+    assert (body["active_leaf_id"], body["forked_from"]) == (None, None)
     assert body["created_at"].endswith("Z")
 
 
