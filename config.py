@@ -78,7 +78,12 @@ class Settings(BaseSettings):
     db_busy_timeout_ms: int = Field(5000, ge=0, description="SQLite busy_timeout")
 
     max_context_messages: int = Field(10, ge=1, le=1000)
-    max_context_tokens: int = Field(0, ge=0, description="Estimated tokens; 0 = no cap")
+    max_context_tokens: int = Field(0, ge=0, description="Counted tokens; 0 = no cap")
+    token_counter: Literal["auto", "server", "estimate"] = Field(
+        "auto",
+        description="auto: the LLM server's tokenizer where it has one, else the estimate;"
+        " server: always the server's (a turn fails without one); estimate: never ask",
+    )
     default_max_tokens: int = Field(256, ge=1, le=32768)
     default_temperature: float = Field(0.7, ge=0, le=2)
     default_system_prompt: str = ""

@@ -12,6 +12,7 @@ from api.auth import CallerDep, StreamCallerDep
 from api.deps import (
     BranchesDep,
     ChatDep,
+    HistoryDep,
     IdempotencyKey,
     ReplayDep,
     RunnerDep,
@@ -23,6 +24,7 @@ from api.responses import (
     BODY_ERRORS,
     LLM_ERRORS,
     MESSAGE_NOT_FOUND,
+    NO_CONTEXT_PLAN,
     REGENERATE_UNPROCESSABLE,
     ROUTER_ERRORS,
     TURN_IN_PROGRESS,
@@ -30,6 +32,7 @@ from api.responses import (
 )
 from api.sse import EVENT_ID_SCHEMA, NOTHING_LEFT, STREAM_DOC, event_stream, resume_point
 from models.chat import ChatResponse, Regeneration, StopResult, TurnOptions
+from models.context import ContextPlan
 from models.session import SessionPublic
 
 router = APIRouter(prefix="/api/messages", tags=["messages"], responses=ROUTER_ERRORS)
@@ -110,6 +113,23 @@ async def regenerate_stream(
     stream = event_stream(result.value, settings.sse_keepalive_seconds)
     mark_replayed(stream, result.replayed)
     return stream
+
+
+@router.get(
+    "/{message_id}/context",
+    response_model=ContextPlan,
+    responses=NO_CONTEXT_PLAN,
+)
+async def context_plan(message_id: str, history: HistoryDep, caller: CallerDep) -> ContextPlan:
+    """What was sent to the LLM for this reply, as its turn counted it before sending:
+    the counter (the server's tokenizer or the estimate), the budget, the room kept for
+    the reply, and each part of the prompt in order (the system prompt, a summary, each
+    message by id) with its tokens; the history that did not fit is `left_out`.
+
+    Ids and counts only, no text: the messages are in the history. Replies stored
+    before plans were kept, and user messages, have none (404).
+    """
+    return await history.context(message_id, caller)
 
 
 @router.post("/{message_id}/select", response_model=SessionPublic, responses=MESSAGE_NOT_FOUND)

@@ -43,6 +43,13 @@ MESSAGE_NOT_FOUND = error_doc(
     "Message 9c1d2e3f-... not found",
     "message_not_found",
 )
+NO_CONTEXT_PLAN = error_doc(
+    404,
+    "Unknown message, or one without a context plan (a user message, or a reply stored"
+    " before plans were kept)",
+    "Message 9c1d2e3f-... has no context plan: only replies stored since plans were kept have one",
+    "context_plan_not_found",
+)
 VALIDATION = error_doc(
     422,
     "The request names a bad field",

@@ -178,6 +178,7 @@ class ChatResponse(BaseModel):
                         "total_tokens": 19,
                         "estimated": False,
                     },
+                    "prompt_tokens": 12,
                 }
             ]
         }
@@ -191,15 +192,21 @@ class ChatResponse(BaseModel):
     created_at: datetime
     finish_reason: str | None
     token_usage: TokenUsage
+    prompt_tokens: int | None = Field(
+        None,
+        description="The prompt as the context plan counted it before sending"
+        " (GET /api/messages/{message_id}/context); null for replies older than plans",
+    )
 
     @classmethod
-    def of_reply(cls, user_message_id: str, reply: Any) -> ChatResponse:
+    def of_reply(
+        cls, user_message_id: str, reply: Any, prompt_tokens: int | None = None
+    ) -> ChatResponse:
         """From a stored reply: anything with these fields' names as attributes (a
         MessagePublic just stored, or a reply read back for a repeated request)."""
-        names = cls.model_fields.keys() - {"user_message_id", "role"}
-        return cls(
-            user_message_id=user_message_id, **{name: getattr(reply, name) for name in names}
-        )
+        names = cls.model_fields.keys() - {"user_message_id", "role", "prompt_tokens"}
+        fields = {name: getattr(reply, name) for name in names}
+        return cls(user_message_id=user_message_id, prompt_tokens=prompt_tokens, **fields)
 
 
 class TurnStatus(BaseModel):

@@ -104,6 +104,12 @@ class MessageRecord(SQLModel, table=True):
     heartbeat_at: datetime | None = TableField(default=None, sa_column=Column(UTCDateTime()))
     # The LLM server asked last for this reply (one of LLM_SERVER_URL's); for operators.
     llm_server: str | None = TableField(default=None, max_length=2048)
+    # The content's tokens, counted once when stored, and by what ("server:<model>" or
+    # "estimate"): a window reuses the count when its counter is the same.
+    token_count: int | None = None
+    token_counter: str | None = TableField(default=None, max_length=300)
+    # A reply's context plan (models/context.py), compact: ids and counts, no text.
+    context_plan: dict[str, Any] | None = TableField(default=None, sa_column=Column(JSON))
 
 
 MESSAGE_EXAMPLE: dict[str, Any] = {

@@ -44,6 +44,9 @@ class SessionRecord(SQLModel, table=True):
     # A fork's source: the session and the message its copied path ended at.
     forked_from_session_id: str | None = TableField(default=None, max_length=36)
     forked_from_message_id: str | None = TableField(default=None, max_length=36)
+    # The system prompt's tokens, counted when it was set, and by what (as a message's).
+    system_prompt_tokens: int | None = None
+    system_prompt_counter: str | None = TableField(default=None, max_length=300)
 
 
 SESSION_EXAMPLE: dict[str, Any] = {

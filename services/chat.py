@@ -17,9 +17,10 @@ from models.auth import Caller
 from models.chat import ChatRequest, ChatResponse, Regeneration
 from services.idempotency import Repeated, Replayable, claim
 from services.turns.events import TurnEvent
+from services.turns.prepare import PreparedTurn
 from services.turns.replay import TurnReplay
 from services.turns.runner import TurnRunner
-from services.turns.turn import PreparedTurn, TurnService
+from services.turns.turn import TurnService
 
 WHOLE_REPLY_SCOPE = "chat"
 STREAM_SCOPE = "chat stream"

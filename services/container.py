@@ -16,6 +16,7 @@ from services.health import HealthService
 from services.history import HistoryService
 from services.keys import KeyService
 from services.llm import LLMPool, create_llm_pool
+from services.llm.factory import create_token_counter
 from services.rate_limits import RequestRate
 from services.sessions import SessionService
 from services.storage import Database
@@ -49,12 +50,13 @@ class Services:
 
 def build_services(settings: Settings, database: Database, http: httpx.AsyncClient) -> Services:
     llm = create_llm_pool(settings, http)
+    counter = create_token_counter(settings, http, llm)
     sessions = SessionService(
-        database, settings.session_timeout_hours, settings.idempotency_ttl_hours
+        database, settings.session_timeout_hours, settings.idempotency_ttl_hours, counter
     )
     drain = Drain(settings.shutdown_grace_seconds)
     store = TurnStore(database, sessions, settings.rate_limit_concurrent_streams)
-    turns = TurnService(store, llm, settings, drain)
+    turns = TurnService(store, llm, settings, drain, counter)
     runner = TurnRunner(turns, TurnStops(database, sessions))
     replay = TurnReplay(database, sessions, runner, drain)
     return Services(

@@ -32,6 +32,7 @@ from services.idempotency import (
     once_per_key,
     record,
 )
+from services.memory.counting import Count
 from services.sessions import SessionService, insert_session
 from services.storage import Database
 from services.tree import PATH_PAGE, page_params
@@ -41,7 +42,7 @@ S = sessions_table.c
 FORK_SCOPE = "fork"
 # What a copied message keeps; its id, session, position and parent are the fork's.
 COPIED = ("role", "content", "status", "finish_reason", "token_usage", "error", "created_at")
-COPIED_TOO = ("delta_lengths", "llm_server")
+COPIED_TOO = ("delta_lengths", "llm_server", "token_count", "token_counter", "context_plan")
 
 
 class ForkService:
@@ -90,9 +91,13 @@ def _copy_path(db: Connection, fork: _Fork, visible: ColumnElement[bool]) -> Ses
     origin = fork.origin
     source = (
         db.execute(
-            select(S.metadata, S.system_prompt, S.message_count).where(
-                S.session_id == origin.session_id, visible
-            )
+            select(
+                S.metadata,
+                S.system_prompt,
+                S.system_prompt_tokens,
+                S.system_prompt_counter,
+                S.message_count,
+            ).where(S.session_id == origin.session_id, visible)
         )
         .mappings()
         .first()
@@ -110,12 +115,19 @@ def _copy_path(db: Connection, fork: _Fork, visible: ColumnElement[bool]) -> Ses
         last_seq=len(path),
         active_leaf_id=new_ids[-1],
         forked_from=origin,
+        system_count=_system_count(source),
     )
     db.execute(insert(messages_table), _copies(path, new_ids, session.session_id))
     if fork.claim is not None:
         response = session.model_dump(mode="json")
         record(db, fork.claim, fork.now, session.session_id, response=response)
     return session
+
+
+def _system_count(source: Any) -> Count | None:
+    if source["system_prompt_tokens"] is None or source["system_prompt_counter"] is None:
+        return None
+    return Count(source["system_prompt_tokens"], source["system_prompt_counter"])
 
 
 def _path_to(db: Connection, origin: ForkOrigin, longest: int) -> list[Row[Any]]:

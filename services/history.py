@@ -10,6 +10,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.auth import Caller
+from models.context import ContextPlan
 from models.message import (
     PREVIEW_CHARS,
     MessagePage,
@@ -19,13 +20,17 @@ from models.message import (
     TreePage,
     messages_table,
 )
+from models.session import sessions_table
+from models.types import utcnow
 from services.audit import record_event
-from services.errors import InvalidCursor, InvalidLeaf, ServiceError
+from services.errors import InvalidCursor, InvalidLeaf, MessageNotFound, ServiceError
+from services.memory.errors import NoContextPlan
 from services.sessions import SessionService
 from services.storage import Database
 from services.tree import PATH_PAGE, page_params, sibling_places, siblings_query
 
 M = messages_table.c
+S = sessions_table.c
 
 
 class HistoryService:
@@ -90,6 +95,22 @@ class HistoryService:
             rows = (await db.execute(query)).all()
         places = sibling_places([(row.parent_id, row.message_id) for row in rows])
         return SessionExport(session=session, messages=[_public(row, places) for row in rows])
+
+    async def context(self, message_id: str, caller: Caller) -> ContextPlan:
+        """What was sent for the reply `message_id`, as its turn planned and counted it.
+        MessageNotFound unless the caller may see it; NoContextPlan without one."""
+        query = (
+            select(M.context_plan)
+            .join(sessions_table, S.session_id == M.session_id)
+            .where(M.message_id == message_id, self.sessions.visible(caller, utcnow()))
+        )
+        async with self.database.read() as db:
+            found = (await db.execute(query)).first()
+        if found is None:
+            raise MessageNotFound(message_id)
+        if found.context_plan is None:
+            raise NoContextPlan(message_id)
+        return ContextPlan.from_stored(message_id, found.context_plan)
 
 
 def _public(row: Row[Any], places: dict[str, tuple[int, int]]) -> MessagePublic:

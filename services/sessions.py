@@ -15,6 +15,7 @@ import json
 import logging
 import uuid
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -47,6 +48,7 @@ from services.idempotency import (
 from services.idempotency import (
     claim as idempotency_claim,
 )
+from services.memory.counting import Count, TokenCounter
 from services.storage import Database, first_row, rows_changed
 
 log = logging.getLogger(__name__)
@@ -55,10 +57,22 @@ SESSION_SCOPE = "session"
 
 
 class SessionService:
-    def __init__(self, database: Database, timeout_hours: float, key_hours: float = 24.0) -> None:
+    def __init__(
+        self,
+        database: Database,
+        timeout_hours: float,
+        key_hours: float = 24.0,
+        counter: TokenCounter | None = None,
+    ) -> None:
         self.database = database
         self.timeout_hours = timeout_hours
         self.key_hours = key_hours  # how long an Idempotency-Key is remembered
+        self.counter = counter  # counts a system prompt once, when it is set
+
+    async def _system_count(self, system_prompt: str | None) -> Count | None:
+        if system_prompt is None or self.counter is None:
+            return None
+        return await self.counter.count(system_prompt)
 
     def _cutoff(self, now: datetime) -> datetime | None:
         """Sessions last accessed before this have expired; None when they never do."""
@@ -93,7 +107,10 @@ class SessionService:
         metadata: dict[str, Any] | None = None,
         system_prompt: str | None = None,
     ) -> SessionPublic:
-        return await self.database.write(insert_session, caller, metadata or {}, system_prompt)
+        count = await self._system_count(system_prompt)
+        return await self.database.write(
+            partial(insert_session, system_count=count), caller, metadata or {}, system_prompt
+        )
 
     async def create_once(
         self, body: SessionCreate, key: str | None, caller: Caller
@@ -102,14 +119,10 @@ class SessionService:
         claim = idempotency_claim(SESSION_SCOPE, key, body, self.key_hours, caller)
         if claim is None:
             return Replayable(await self.create(caller, body.metadata, body.system_prompt))
+        count = await self._system_count(body.system_prompt)
+        create = partial(_create_claimed, caller, body.metadata or {}, body.system_prompt, count)
         try:
-            return Replayable(
-                await once_per_key(
-                    lambda: self.database.write(
-                        _create_claimed, caller, body.metadata or {}, body.system_prompt, claim
-                    )
-                )
-            )
+            return Replayable(await once_per_key(lambda: self.database.write(create, claim)))
         except Repeated as repeat:
             return Replayable(SessionPublic(**repeat.stored_response()), replayed=True)
 
@@ -143,6 +156,7 @@ class SessionService:
             changes["metadata"] = metadata
         if system_prompt is not None:
             changes["system_prompt"] = system_prompt
+            changes |= system_count_values(await self._system_count(system_prompt))
         return await self._update(session_id, caller, changes)
 
     async def delete(self, session_id: str, caller: Caller) -> None:
@@ -202,6 +216,7 @@ def insert_session(
     last_seq: int = 0,
     active_leaf_id: str | None = None,
     forked_from: ForkOrigin | None = None,
+    system_count: Count | None = None,
 ) -> SessionPublic:
     """Insert a new session of the caller's key, and its audit event, inside the
     transaction `db`."""
@@ -220,7 +235,7 @@ def insert_session(
         "forked_from_session_id": forked_from.session_id if forked_from else None,
         "forked_from_message_id": forked_from.message_id if forked_from else None,
     }
-    db.execute(insert(sessions_table).values(**values))
+    db.execute(insert(sessions_table).values(**values, **system_count_values(system_count)))
     record_event(db, caller, "session.create", session_id)
     return SessionPublic(**values)
 
@@ -232,16 +247,25 @@ def _delete_audited(db: Connection, statement: Executable, caller: Caller, sessi
     return deleted
 
 
+def system_count_values(count: Count | None) -> dict[str, Any]:
+    """The session columns that keep its system prompt's count."""
+    return {
+        "system_prompt_tokens": count.tokens if count else None,
+        "system_prompt_counter": count.key if count else None,
+    }
+
+
 def _create_claimed(
-    db: Connection,
     caller: Caller,
     metadata: dict[str, Any],
     system_prompt: str | None,
+    count: Count | None,
+    db: Connection,
     claim: IdempotencyClaim,
 ) -> SessionPublic:
     now = utcnow()
     find_original(db, claim, now)
-    session = insert_session(db, caller, metadata, system_prompt)
+    session = insert_session(db, caller, metadata, system_prompt, system_count=count)
     record(db, claim, now, session.session_id, response=session.model_dump(mode="json"))
     return session
 

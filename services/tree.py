@@ -28,16 +28,19 @@ SENDABLE_ASSISTANT = (MessageStatus.COMPLETE, MessageStatus.CANCELLED, MessageSt
 SENDABLE = or_(M.role != Role.ASSISTANT, and_(M.status.in_(SENDABLE_ASSISTANT), M.content != ""))
 
 
-def window_query(leaf_id: Any, limit: Any) -> Select[tuple[str, str, int]]:
+def window_query(leaf_id: Any, limit: Any) -> Select[Any]:
     """The newest `limit` sendable messages of the path ending at `leaf_id` (itself
-    included): (role, content, depth). The walk counts the sendable messages it has
-    passed and goes no further once it has `limit` of them."""
+    included): (message_id, role, content, token_count, token_counter, depth). The
+    walk counts the sendable messages it has passed and goes no further once it has
+    `limit` of them."""
     counted = case((SENDABLE, 1), else_=0)
     first = select(
         M.message_id,
         M.parent_id,
         M.role,
         M.content,
+        M.token_count,
+        M.token_counter,
         counted.label("sendable"),
         counted.label("taken"),
         literal(0, Integer).label("depth"),
@@ -49,6 +52,8 @@ def window_query(leaf_id: Any, limit: Any) -> Select[tuple[str, str, int]]:
             M.parent_id,
             M.role,
             M.content,
+            M.token_count,
+            M.token_counter,
             counted,
             path.c.taken + counted,
             path.c.depth + 1,
@@ -57,7 +62,8 @@ def window_query(leaf_id: Any, limit: Any) -> Select[tuple[str, str, int]]:
         .where(path.c.taken < limit)
     )
     path = path.union_all(up)
-    return select(path.c.role, path.c.content, path.c.depth).where(path.c.sendable == 1)
+    columns = ("message_id", "role", "content", "token_count", "token_counter", "depth")
+    return select(*(path.c[name] for name in columns)).where(path.c.sendable == 1)
 
 
 def path_page_query(leaf_id: Any, limit: Any) -> Select[tuple[object, ...]]:

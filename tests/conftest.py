@@ -143,6 +143,13 @@ class FakeLLM:
     def reset(self) -> None:
         httpx.post(f"{self.url}/_control/reset").raise_for_status()
 
+    def tokenizer(self, style: str) -> None:
+        """Serve a tokenize route like that server's (llama.cpp, vllm, llama-cpp-python)."""
+        httpx.post(f"{self.url}/_control/tokenizer", json={"style": style}).raise_for_status()
+
+    def tokenize_calls(self) -> list[dict[str, Any]]:
+        return list(httpx.get(f"{self.url}/_control/tokenize_calls").json())
+
 
 class App:
     """The service as a real process; restartable on the same database file."""

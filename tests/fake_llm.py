@@ -18,7 +18,14 @@ Control API (tests only):
   caller's `client_port`);
   a stream's entry also gets `closed_at` (time.time()) and `ended`: "completed", or
   "client_disconnected" when the caller closed the connection first (a stop).
-- `POST /_control/reset` clears both.
+- `POST /_control/tokenizer` `{"style": "none" | "llama.cpp" | "vllm" | "llama-cpp-python"}`
+  serves that server's tokenize route (`POST /tokenize` or `/extras/tokenize/count`:
+  one token per word); `GET /_control/tokenize_calls` lists the calls it got.
+- `POST /_control/reset` clears all of it (the tokenizer back to none).
+
+Usage is consistent with the tokenizer: a prompt's tokens are each message's words
+plus 4, plus 3, plus 11 when there is no system message (a template's default system
+prompt); a reply's, its words.
 
 A behaviour is an object with any of:
   reply (str) | chunks (list[str])   the text, whole or as given pieces
@@ -113,6 +120,7 @@ class Script:
     def __init__(self) -> None:
         self.queue: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
+        self.tokenize_calls: list[dict[str, Any]] = []
 
     def next_behaviour(self, body: dict[str, Any]) -> dict[str, Any]:
         if self.queue:
@@ -179,9 +187,23 @@ def error_response(behaviour: dict[str, Any]) -> Response | None:
     return JSONResponse({"error": error}, status_code=behaviour["status"], headers=headers)
 
 
+# Its tokenizer: one token per whitespace-separated word. Its chat template: each
+# message framed by 4 tokens, 3 for the reply's header, and (as SmolLM2's does) a
+# default system prompt of 7 tokens when the messages have none.
+MESSAGE_FRAMING, REPLY_HEADER, DEFAULT_SYSTEM = 4, 3, 7
+TOKENIZER = {"style": "none"}  # none | llama.cpp | vllm | llama-cpp-python
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
 def usage_of(body: dict[str, Any], text: str) -> dict[str, int]:
-    prompt = sum(len(m.get("content", "").split()) for m in body.get("messages", []))
-    completion = len(text.split())
+    messages = body.get("messages", [])
+    prompt = sum(words(m.get("content", "")) + MESSAGE_FRAMING for m in messages) + REPLY_HEADER
+    if not messages or messages[0].get("role") != "system":
+        prompt += DEFAULT_SYSTEM + MESSAGE_FRAMING
+    completion = words(text)
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -330,7 +352,40 @@ async def control_requests(_: Request) -> Response:
 async def control_reset(_: Request) -> Response:
     script.queue.clear()
     script.requests.clear()
+    script.tokenize_calls.clear()
+    TOKENIZER["style"] = "none"
     return JSONResponse({"reset": True})
+
+
+async def control_tokenizer(request: Request) -> Response:
+    TOKENIZER["style"] = (await request.json())["style"]
+    return JSONResponse(TOKENIZER)
+
+
+async def control_tokenize_calls(_: Request) -> Response:
+    return JSONResponse(script.tokenize_calls)
+
+
+async def tokenize(request: Request) -> Response:
+    """llama.cpp's `{"content"}` -> `{"tokens"}`, or vLLM's `{"prompt"}` -> `{"count",
+    "tokens"}`, as the control API says; 404 for a server without it."""
+    style, body = TOKENIZER["style"], await request.json()
+    script.tokenize_calls.append({"path": request.url.path, "body": body})
+    if style == "llama.cpp":
+        return JSONResponse({"tokens": list(range(words(body["content"])))})
+    if style == "vllm":
+        count = words(body["prompt"])
+        return JSONResponse({"count": count, "tokens": list(range(count)), "max_model_len": 2048})
+    return JSONResponse({"detail": "Not Found"}, status_code=404)
+
+
+async def tokenize_count(request: Request) -> Response:
+    """llama-cpp-python's `{"input"}` -> `{"count"}`."""
+    body = await request.json()
+    script.tokenize_calls.append({"path": request.url.path, "body": body})
+    if TOKENIZER["style"] == "llama-cpp-python":
+        return JSONResponse({"count": words(body["input"])})
+    return JSONResponse({"detail": "Not Found"}, status_code=404)
 
 
 app = Starlette(
@@ -343,6 +398,10 @@ app = Starlette(
         Route("/_control/script", control_script, methods=["POST"]),
         Route("/_control/requests", control_requests),
         Route("/_control/reset", control_reset, methods=["POST"]),
+        Route("/_control/tokenizer", control_tokenizer, methods=["POST"]),
+        Route("/_control/tokenize_calls", control_tokenize_calls),
+        Route("/tokenize", tokenize, methods=["POST"]),
+        Route("/extras/tokenize/count", tokenize_count, methods=["POST"]),
     ]
 )
 

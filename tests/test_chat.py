@@ -22,6 +22,7 @@ REPLY_FIELDS = {
     "created_at",
     "finish_reason",
     "token_usage",
+    "prompt_tokens",
 }
 
 
@@ -61,11 +62,12 @@ def test_chat_in_existing_session_sends_history_and_updates_last_accessed(
 
 def test_server_usage_is_stored_as_reported(client: httpx.Client, fake_llm: FakeLLM) -> None:
     reply = chat(client, message="count these words")
-    # the fake counts words: prompt 3, reply "Echo: count these words" 4
+    # the fake counts words: prompt 3 + 4 framing + 3 + 11 (no system message), reply
+    # "Echo: count these words" 4
     assert reply["token_usage"] == {
-        "prompt_tokens": 3,
+        "prompt_tokens": 21,
         "completion_tokens": 4,
-        "total_tokens": 7,
+        "total_tokens": 25,
         "estimated": False,
     }
 

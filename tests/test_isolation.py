@@ -75,6 +75,7 @@ NOT_FOUND: dict[tuple[str, str], Probe] = {
     ("post", "/api/messages/{message_id}/cancel"): one("POST", "/api/messages/{m}/cancel"),
     ("post", "/api/messages/{message_id}/select"): one("POST", "/api/messages/{m}/select"),
     ("delete", "/api/messages/{message_id}"): one("DELETE", "/api/messages/{m}"),
+    ("get", "/api/messages/{message_id}/context"): one("GET", "/api/messages/{m}/context"),
     ("post", "/api/messages/{message_id}/regenerate"): one(
         "POST", "/api/messages/{m}/regenerate", json={"temperature": 0.5}
     ),

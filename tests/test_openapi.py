@@ -25,6 +25,7 @@ EXPECTED_ROUTES = {
     ("post", "/api/messages/{message_id}/regenerate"),
     ("post", "/api/messages/{message_id}/regenerate/stream"),
     ("post", "/api/sessions/{session_id}/fork"),
+    ("get", "/api/messages/{message_id}/context"),
     ("post", "/api/chat"),
     ("post", "/api/chat/stream"),
     ("get", "/api/chat/stream"),

@@ -9,6 +9,7 @@ from services.llm.base import LLMClient
 from services.llm.openai import OpenAIClient
 from services.llm.pool import LLMPool
 from services.llm.simple import SimpleClient
+from services.memory.counting import TokenCounter
 
 
 def create_llm_pool(settings: Settings, http: httpx.AsyncClient) -> LLMPool:
@@ -22,6 +23,24 @@ def create_llm_client(settings: Settings, http: httpx.AsyncClient, url: str) -> 
     if settings.llm_protocol == "simple":
         return SimpleClient(http, url, key, timeout)
     return OpenAIClient(http, url, key, timeout, model=settings.llm_model)
+
+
+def create_token_counter(
+    settings: Settings, http: httpx.AsyncClient, pool: LLMPool
+) -> TokenCounter:
+    """TOKEN_COUNTER's counter, asking the first configured server (a pool serves
+    one model; its first server is the one normally answering)."""
+    first = pool.servers[0].client
+    resolve = first.resolve_model if isinstance(first, OpenAIClient) else None
+    headers = {"Authorization": f"Bearer {settings.llm_api_key}"} if settings.llm_api_key else {}
+    return TokenCounter(
+        settings.token_counter,
+        http,
+        settings.llm_server_urls[0],
+        resolve,
+        headers,
+        settings.llm_health_timeout,
+    )
 
 
 def create_http_client(settings: Settings) -> httpx.AsyncClient:

@@ -43,6 +43,9 @@ _SPACE_BEFORE_LETTER = re.compile(rb" (?=[A-Za-z])")
 class ChatMessage:
     role: str
     content: str
+    message_id: str | None = None  # a stored message's id (the context plan names it)
+    tokens: int | None = None  # its content's stored count, made by `counted_by`
+    counted_by: str | None = None
 
     def as_dict(self) -> dict[str, str]:
         return {"role": self.role, "content": self.content}

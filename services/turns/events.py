@@ -35,9 +35,18 @@ def start_payload(session_id: str, user_message_id: str, message_id: str) -> dic
 
 
 def done_payload(
-    message_id: str, finish_reason: str | None, token_usage: dict[str, Any] | None
+    message_id: str,
+    finish_reason: str | None,
+    token_usage: dict[str, Any] | None,
+    prompt_tokens: int | None,
 ) -> dict[str, Any]:
-    return {"message_id": message_id, "finish_reason": finish_reason, "token_usage": token_usage}
+    """`prompt_tokens`: the context plan's count of the prompt (null before plans)."""
+    return {
+        "message_id": message_id,
+        "finish_reason": finish_reason,
+        "token_usage": token_usage,
+        "prompt_tokens": prompt_tokens,
+    }
 
 
 def error_payload(exc: Exception) -> dict[str, Any]:

@@ -27,13 +27,15 @@ from services.errors import (
     SessionNotFound,
     TurnInProgress,
 )
+from services.memory.counting import Count
+from services.memory.window import ChatMessage
 from services.storage import Database
 
 M = messages_table.c
 S = sessions_table.c
 # Built once (a statement built per turn costs more to build than to run): a message
 # by its primary key, checked against the session; the session's active leaf.
-IN_SESSION = select(M.role, M.parent_id, M.content).where(
+IN_SESSION = select(M.role, M.parent_id, M.content, M.token_count, M.token_counter).where(
     M.message_id == bindparam("a_id"), M.session_id == bindparam("a_session")
 )
 MAKE_LEAF = (
@@ -63,6 +65,7 @@ class ReplyTarget:
     session_id: str
     user_message_id: str
     user_text: str
+    count: Count | None  # its stored token count, if it has one
 
 
 def parent_of_user_message(
@@ -94,7 +97,7 @@ async def reply_target(
     async with database.read() as db:
         found = (
             await db.execute(
-                select(M.session_id, M.role, M.parent_id, M.content)
+                select(M.session_id, M.role, M.parent_id, M.content, M.token_count, M.token_counter)
                 .join(sessions_table, S.session_id == M.session_id)
                 .where(M.message_id == message_id, visible)
             )
@@ -102,25 +105,33 @@ async def reply_target(
         if found is None:
             raise MessageNotFound(message_id)
         if found.role == Role.USER:
-            return ReplyTarget(found.session_id, message_id, found.content)
+            return ReplyTarget(found.session_id, message_id, found.content, _count(found))
         user = None
         if found.parent_id is not None:
             params = {"a_id": found.parent_id, "a_session": found.session_id}
             user = (await db.execute(IN_SESSION, params)).first()
     if user is None or user.role != Role.USER:
         raise NothingToRegenerate(message_id)
-    return ReplyTarget(found.session_id, found.parent_id, user.content)
+    return ReplyTarget(found.session_id, found.parent_id, user.content, _count(user))
 
 
-def _in_session(db: Connection, session_id: str, message_id: str) -> Row[Any, Any, Any] | None:
+def _count(row: Any) -> Count | None:
+    if row.token_count is None or row.token_counter is None:
+        return None
+    return Count(row.token_count, row.token_counter)
+
+
+def _in_session(
+    db: Connection, session_id: str, message_id: str
+) -> Row[Any, Any, Any, Any, Any] | None:
     return db.execute(IN_SESSION, {"a_id": message_id, "a_session": session_id}).first()
 
 
 def reserve_positions(
     db: Connection, session_id: str, now: datetime, visible: ColumnElement[bool], positions: int
-) -> tuple[int, str | None, str | None]:
+) -> tuple[int, ChatMessage | None, str | None]:
     """Message positions in the session (the last one is the reply's); with its
-    system prompt and its active leaf."""
+    system prompt (and its count) and its active leaf."""
     reserved = db.execute(
         update(sessions_table)
         .where(S.session_id == session_id, visible)
@@ -129,11 +140,26 @@ def reserve_positions(
             message_count=S.message_count + positions,
             last_accessed=now,
         )
-        .returning(S.last_seq, S.system_prompt, S.active_leaf_id)
+        .returning(
+            S.last_seq,
+            S.system_prompt,
+            S.system_prompt_tokens,
+            S.system_prompt_counter,
+            S.active_leaf_id,
+        )
     ).first()
     if reserved is None:
         raise SessionNotFound(session_id)
-    return reserved.last_seq, reserved.system_prompt, reserved.active_leaf_id
+    system = None
+    if reserved.system_prompt:
+        system = ChatMessage(
+            "system",
+            reserved.system_prompt,
+            None,
+            reserved.system_prompt_tokens,
+            reserved.system_prompt_counter,
+        )
+    return reserved.last_seq, system, reserved.active_leaf_id
 
 
 def make_active_leaf(db: Connection, session_id: str, message_id: str) -> None:

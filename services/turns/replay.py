@@ -55,6 +55,7 @@ class StoredReply:
     token_usage: dict[str, Any] | None
     error: str | None
     created_at: datetime
+    prompt_tokens: int | None  # from its context plan
 
     @property
     def last_delta_id(self) -> int:
@@ -87,11 +88,14 @@ class StoredReply:
         for one that failed, the error it ended with."""
         if self.status not in (MessageStatus.COMPLETE, MessageStatus.CANCELLED):
             raise RepeatedFailure(self.error or TurnInterrupted.code)
-        return ChatResponse.of_reply(self.user_message_id, self)
+        return ChatResponse.of_reply(self.user_message_id, self, self.prompt_tokens)
 
     def _terminal(self) -> tuple[str, dict[str, Any]]:
         if self.status in (MessageStatus.COMPLETE, MessageStatus.CANCELLED):
-            return "done", done_payload(self.message_id, self.finish_reason, self.token_usage)
+            payload = done_payload(
+                self.message_id, self.finish_reason, self.token_usage, self.prompt_tokens
+            )
+            return "done", payload
         if self.status == MessageStatus.INTERRUPTED:
             return "error", {"code": TurnInterrupted.code, "message": TurnInterrupted().message}
         code = self.error or "internal_error"
@@ -195,6 +199,7 @@ class TurnReplay:
             delta_lengths=lengths,
             finish_reason=row.finish_reason,
             token_usage=row.token_usage,
+            prompt_tokens=(row.context_plan or {}).get("prompt_tokens"),
             error=row.error,
             created_at=row.created_at,
         )

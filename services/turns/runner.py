@@ -25,8 +25,9 @@ from services.turns.ends import RETRY_SECONDS as ENDS_RETRY_SECONDS
 from services.turns.events import TurnEvent
 from services.turns.live import LiveTurn
 from services.turns.orphans import interrupt_orphaned_turns
+from services.turns.prepare import PreparedTurn
 from services.turns.stops import ReplyState, TurnStops
-from services.turns.turn import PreparedTurn, TurnService, chat_response
+from services.turns.turn import TurnService, chat_response
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ A process that died mid-turn leaves placeholders to services/turns/orphans.py.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,7 @@ from sqlalchemy import (
 )
 
 from models.auth import Caller
+from models.context import ContextPlan
 from models.message import (
     GENERATING,
     MessagePublic,
@@ -43,6 +45,8 @@ from models.turn_stop import turn_stops_table
 from models.types import utcnow
 from services.errors import SessionNotFound, TooManyStreams
 from services.idempotency import IdempotencyClaim, find_original, once_per_key, record
+from services.memory.counting import Count
+from services.memory.plan import Fitted
 from services.memory.window import ChatMessage
 from services.sessions import SessionService, insert_session
 from services.storage import Database, execute, execute_many
@@ -68,26 +72,35 @@ CHECKPOINT = (
 )
 
 
+# Fits the window inside the turn's first transaction, from what it read: (the
+# session's system prompt, history newest first, user message id, reply id) ->
+# messages and plan.
+WindowFitter = Callable[[ChatMessage | None, list[ChatMessage], str, str], Fitted]
+
+
 @dataclass(frozen=True, slots=True)
 class TurnStart:
-    """What begin_turn stored and read."""
+    """What begin stored and read: the turn's ids, and the window it will send."""
 
     session_id: str
     user_message_id: str
     assistant_message_id: str
     assistant_seq: int
-    system_prompt: str | None
-    history_newest_first: list[ChatMessage]
+    window: list[ChatMessage]
+    plan: ContextPlan
 
 
 @dataclass(frozen=True, slots=True)
-class _Ask:
-    """What a turn asks to store: its text, where it goes, how much history to read."""
+class TurnAsk:
+    """What a turn asks to store: its text and count, where it goes, how much history
+    to read, and how to fit the window."""
 
     session_id: str | None
     user_text: str
+    user_count: Count
     history_limit: int
-    placement: Placement
+    fit: WindowFitter
+    placement: Placement = PLAIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +112,7 @@ class TurnOutcome:
     error: str | None = None
     delta_lengths: list[int] | None = None
     llm_server: str | None = None
+    count: Count | None = None  # the reply's tokens, for the windows of later turns
 
 
 class TurnStore:
@@ -110,16 +124,11 @@ class TurnStore:
         self.max_streams_per_key = max_streams_per_key  # 0: no limit
 
     async def begin(
-        self,
-        session_id: str | None,
-        user_text: str,
-        history_limit: int,
-        caller: Caller,
-        claim: IdempotencyClaim | None = None,
-        placement: Placement = PLAIN,
+        self, ask: TurnAsk, caller: Caller, claim: IdempotencyClaim | None = None
     ) -> TurnStart:
         """Store the user message (none for a regenerate) and the assistant's
-        `streaming` placeholder where `placement` puts them; read the window's history.
+        `streaming` placeholder where the placement puts them, with the window fitted
+        from the history read and its plan.
 
         The active-turn check and the placeholder share one write transaction, so two
         turns racing on one session (in any worker) cannot both pass: the loser is 409.
@@ -131,7 +140,6 @@ class TurnStore:
         """
         now = utcnow()
         visible = self.sessions.visible(caller, now)
-        ask = _Ask(session_id, user_text, history_limit, placement)
         return await once_per_key(
             lambda: self.database.write(self._begin, ask, caller, now, visible, claim)
         )
@@ -139,7 +147,7 @@ class TurnStore:
     def _begin(
         self,
         db: Connection,
-        ask: _Ask,
+        ask: TurnAsk,
         caller: Caller,
         now: datetime,
         visible: ColumnElement[bool],
@@ -170,12 +178,15 @@ class TurnStore:
             parent_id = parent_of_user_message(db, session_id, active_leaf, ask.placement)
             make_active_leaf(db, session_id, assistant_message_id)
         self._refuse_over_stream_limit(db, caller)
+        history = _read_window(db, parent_id, ask.history_limit)
+        fitted = ask.fit(system_prompt, history, user_message_id, assistant_message_id)
         assistant = _message_row(session_id, assistant_message_id, last_seq, Role.ASSISTANT, now)
         rows = [assistant | {"status": MessageStatus.STREAMING, "heartbeat_at": now}]
-        rows[0]["parent_id"] = user_message_id
+        rows[0] |= {"parent_id": user_message_id, "context_plan": fitted.plan.to_stored()}
         if ask.placement.new_user_message:
             user = _message_row(session_id, user_message_id, last_seq - 1, Role.USER, now)
-            rows.insert(0, user | {"content": ask.user_text, "parent_id": parent_id})
+            count = {"token_count": ask.user_count.tokens, "token_counter": ask.user_count.key}
+            rows.insert(0, user | {"content": ask.user_text, "parent_id": parent_id} | count)
         db.execute(insert(messages_table), rows)
         if claim is not None:
             record(
@@ -191,8 +202,8 @@ class TurnStore:
             user_message_id=user_message_id,
             assistant_message_id=assistant_message_id,
             assistant_seq=last_seq,
-            system_prompt=system_prompt,
-            history_newest_first=_read_window(db, parent_id, ask.history_limit),
+            window=fitted.messages,
+            plan=fitted.plan,
         )
 
     def _refuse_over_stream_limit(self, db: Connection, caller: Caller) -> None:
@@ -227,7 +238,12 @@ class TurnStore:
             "token_usage": outcome.token_usage.model_dump() if outcome.token_usage else None,
             "error": outcome.error,
         }
-        stored_only = {"delta_lengths": outcome.delta_lengths, "llm_server": outcome.llm_server}
+        stored_only: dict[str, Any] = {
+            "delta_lengths": outcome.delta_lengths,
+            "llm_server": outcome.llm_server,
+        }
+        if outcome.count is not None:
+            stored_only |= {"token_count": outcome.count.tokens, "token_counter": outcome.count.key}
         created_at = await self.database.write(_finish, start, final | stored_only, utcnow())
         if created_at is None:
             raise SessionNotFound(start.session_id)
@@ -285,6 +301,9 @@ def _message_row(
         "parent_id": None,
         "content": "",
         "status": MessageStatus.COMPLETE,
+        "token_count": None,
+        "token_counter": None,
+        "context_plan": None,
     }
 
 
@@ -293,4 +312,7 @@ def _read_window(db: Connection, leaf_id: str | None, limit: int) -> list[ChatMe
     if leaf_id is None or limit <= 0:
         return []
     rows = sorted(db.execute(WINDOW, window_params(leaf_id, limit)), key=lambda row: row.depth)
-    return [ChatMessage(row.role, row.content) for row in rows]
+    return [
+        ChatMessage(row.role, row.content, row.message_id, row.token_count, row.token_counter)
+        for row in rows
+    ]

@@ -20,43 +20,32 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import anyio
 
 from config import Settings
-from models.auth import Caller
-from models.chat import ChatRequest, ChatResponse, Regeneration, TurnOptions
-from models.message import MessagePublic, MessageStatus, TokenUsage
-from models.types import utcnow
+from models.chat import ChatResponse
+from models.message import MessagePublic, MessageStatus
 from services.drain import Drain
 from services.errors import (
-    ContextTooLong,
-    MessageNotFound,
-    MessageTooLong,
     ReplyNotStored,
     ServiceError,
     SessionNotFound,
     TurnInterrupted,
 )
-from services.idempotency import IdempotencyClaim
 from services.llm import LLMPool, LLMRequest, StreamChunk, Usage
 from services.llm.errors import LLMEmptyReply
 from services.llm.retry import RetryPolicy, stream_with_retries
-from services.memory.window import (
-    ChatMessage,
-    build_context_window,
-    halve_history,
-    message_tokens,
-    prompt_room,
-)
+from services.memory.counting import TokenCounter
+from services.memory.window import ChatMessage, halve_history
 from services.turns.checkpoint import Checkpointer, CheckpointQueue
 from services.turns.ends import TurnEnds
 from services.turns.events import done_payload, error_payload, start_payload
 from services.turns.live import LiveTurn
-from services.turns.placement import Placement, reply_target
+from services.turns.prepare import PreparedTurn, TurnPreparer
 from services.turns.store import TurnOutcome, TurnStart, TurnStore
-from services.turns.usage import turn_usage
+from services.turns.usage import reply_count, turn_usage
 
 log = logging.getLogger(__name__)
 
@@ -65,97 +54,23 @@ REPLY_CUT = "length"  # finish_reason of a reply cut at MAX_REPLY_CHARS
 INTERRUPTED = (MessageStatus.INTERRUPTED, "interrupted", None, TurnInterrupted.code)
 
 
-@dataclass(slots=True)
-class PreparedTurn:
-    """A turn whose user message is stored, ready to call the LLM."""
-
-    start: TurnStart
-    window: list[ChatMessage]
-    request: LLMRequest
-    parts: list[str] = field(default_factory=list)
-    llm_server: str | None = None  # the server asked last (several: LLM_SERVER_URL)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-    def outcome(
-        self,
-        status: MessageStatus,
-        finish_reason: str | None,
-        usage: TokenUsage | None,
-        error: str | None = None,
-    ) -> TurnOutcome:
-        """How the turn ended, with the text and delta lengths generated so far."""
-        lengths = [len(part) for part in self.parts]
-        return TurnOutcome(self.text, status, finish_reason, usage, error, lengths, self.llm_server)
-
-
 class TurnService:
-    def __init__(self, store: TurnStore, llm: LLMPool, settings: Settings, drain: Drain) -> None:
+    def __init__(
+        self,
+        store: TurnStore,
+        llm: LLMPool,
+        settings: Settings,
+        drain: Drain,
+        counter: TokenCounter,
+    ) -> None:
         self.store = store
         self.llm = llm
         self.settings = settings
         self.drain = drain
         self.checkpoints = CheckpointQueue(store)
         self.ends = TurnEnds(store)
-
-    async def prepare(
-        self,
-        ask: ChatRequest | Regeneration,
-        caller: Caller,
-        claim: IdempotencyClaim | None = None,
-    ) -> PreparedTurn:
-        """Validate against configured limits, store the turn's messages, build the window.
-
-        A chat stores its user message where its parent_id or edit_of puts it (by
-        default at the end of the active path); a regenerate stores only a new reply to
-        the user message it names. Raises Repeated when `claim`'s key already began
-        this turn (nothing is stored), ShuttingDown while the process drains.
-        """
-        self.drain.refuse_new_work()
-        if isinstance(ask, Regeneration):
-            target = await reply_target(
-                self.store.database, ask.message_id, self.store.sessions.visible(caller, utcnow())
-            )
-            if ask.session_id not in (None, target.session_id):
-                raise MessageNotFound(ask.message_id)
-            session_id: str | None = target.session_id
-            text = target.user_text
-            placement = Placement(reply_to=target.user_message_id)
-        else:
-            session_id, text = ask.session_id, ask.message
-            placement = Placement(parent_id=ask.parent_id, edit_of=ask.edit_of)
-            limit = self.settings.max_message_chars
-            if len(text) > limit:
-                raise MessageTooLong(len(text), limit)
-        reply_tokens = ask.max_new_tokens or self.settings.default_max_tokens
-        budget = self._prompt_budget(text, reply_tokens)
-        history_limit = self.settings.max_context_messages - 1
-        start = await self.store.begin(session_id, text, history_limit, caller, claim, placement)
-        window = build_context_window(
-            start.system_prompt or self.settings.default_system_prompt or None,
-            start.history_newest_first,
-            text,
-            budget,
-        )
-        request = self._llm_request(ask, [m.as_dict() for m in window], reply_tokens)
-        return PreparedTurn(start, window, request)
-
-    def _prompt_budget(self, message: str, reply_tokens: int) -> int:
-        """The window's token budget; refuses, before anything is stored, a message
-        that cannot fit the model's context beside the reply's room."""
-        context = self.settings.llm_context_tokens
-        room = prompt_room(context, reply_tokens)
-        needed = message_tokens(ChatMessage("user", message))
-        if needed > room:
-            raise ContextTooLong(
-                f"the message needs about {needed} tokens but the model's context "
-                f"(LLM_CONTEXT_TOKENS={context}) leaves {max(room, 0)} beside the "
-                f"{reply_tokens} kept for the reply: shorten it or lower max_new_tokens"
-            )
-        cap = self.settings.max_context_tokens
-        return min(room, cap) if cap else room
+        # Count, store, fit (services/turns/prepare.py): the turn, ready to generate.
+        self.prepare = TurnPreparer(store, counter, settings, drain).prepare
 
     async def generate(self, turn: PreparedTurn, live: LiveTurn) -> None:
         """Stream the reply into `live` (start, delta..., done or error) and store it.
@@ -185,11 +100,13 @@ class TurnService:
                 finish_reason, usage = await self._relay(turn, live, checkpoint)
             if not turn.parts and not upstream.cancelled_caught:
                 raise LLMEmptyReply()
-            counted = turn_usage(turn.window, turn.parts, usage)
+            counted = turn_usage(start.plan.prompt_tokens, turn.parts, usage)
+            count = reply_count(turn.counter, turn.parts, usage)
             if upstream.cancelled_caught:
-                outcome = turn.outcome(MessageStatus.CANCELLED, CANCELLED, counted)
+                outcome = turn.outcome(MessageStatus.CANCELLED, CANCELLED, counted, None, count)
             else:
-                outcome = turn.outcome(MessageStatus.COMPLETE, finish_reason or "stop", counted)
+                ended = finish_reason or "stop"
+                outcome = turn.outcome(MessageStatus.COMPLETE, ended, counted, None, count)
             await checkpoint.settle()
             stored = await self._store(turn, outcome)
         except Exception as exc:
@@ -207,7 +124,8 @@ class TurnService:
             raise
         live.result = stored
         counts = stored.token_usage.model_dump() if stored.token_usage else None
-        live.emit("done", done_payload(stored.message_id, stored.finish_reason, counts))
+        prompt = start.plan.prompt_tokens
+        live.emit("done", done_payload(stored.message_id, stored.finish_reason, counts, prompt))
 
     async def _relay(
         self, turn: PreparedTurn, live: LiveTurn, checkpoint: Checkpointer
@@ -243,20 +161,6 @@ class TurnService:
             self.llm, turn.request, policy, lambda: bool(turn.parts), _with_half_history
         )
 
-    def _llm_request(
-        self, chat: TurnOptions, messages: list[dict[str, str]], reply_tokens: int
-    ) -> LLMRequest:
-        do_sample = chat.do_sample if chat.do_sample is not None else True
-        temperature = chat.temperature
-        return LLMRequest(
-            messages=messages,
-            max_tokens=reply_tokens,
-            temperature=self.settings.default_temperature if temperature is None else temperature,
-            top_p=chat.top_p,
-            do_sample=do_sample,
-            stop=chat.stop,
-        )
-
     async def _store_failure(self, turn: PreparedTurn, exc: Exception) -> None:
         code = exc.code if isinstance(exc, ServiceError) else "internal_error"
         if not isinstance(exc, ServiceError):
@@ -288,4 +192,4 @@ def _with_half_history(request: LLMRequest) -> LLMRequest | None:
 
 
 def chat_response(start: TurnStart, stored: MessagePublic) -> ChatResponse:
-    return ChatResponse.of_reply(start.user_message_id, stored)
+    return ChatResponse.of_reply(start.user_message_id, stored, start.plan.prompt_tokens)

@@ -1,25 +1,22 @@
-"""A turn's token counts: the LLM server's when it reports them, else our estimate."""
+"""A turn's token counts: the LLM server's when it reports them, else ours; and the
+reply's own count, kept with it for the windows of later turns."""
 
 from __future__ import annotations
 
 from models.message import TokenUsage
 from services.llm import Usage
-from services.memory.window import (
-    PROMPT_OVERHEAD_TOKENS,
-    ChatMessage,
-    estimate_tokens,
-    message_tokens,
-)
+from services.memory.counting import ESTIMATE_KEY, Count, Counter
+from services.memory.window import estimate_tokens
 
 TOKEN_CHUNK_CHARS = 8  # chunks this short on average are taken as one token each
 
 
-def turn_usage(window: list[ChatMessage], parts: list[str], reported: Usage | None) -> TokenUsage:
+def turn_usage(prompt_tokens: int, parts: list[str], reported: Usage | None) -> TokenUsage:
     """The server's counts when given, else ours, marked `estimated`.
 
-    Ours: the window's estimate for the prompt; for the reply, the number of
-    chunks when they look like single tokens (llama.cpp sends one per token and
-    reports no usage in streams), else the text's estimate.
+    Ours: the context plan's count of the prompt; for the reply, the number of chunks
+    when they look like single tokens (llama.cpp sends one per token and reports no
+    usage in streams), else the text's estimate.
     """
     if reported is not None:
         prompt, completion, estimated = (
@@ -28,8 +25,7 @@ def turn_usage(window: list[ChatMessage], parts: list[str], reported: Usage | No
             False,
         )
     else:
-        prompt = sum(message_tokens(m) for m in window) + PROMPT_OVERHEAD_TOKENS
-        completion, estimated = _completion_estimate(parts), True
+        prompt, completion, estimated = prompt_tokens, _completion_estimate(parts), True
     return TokenUsage(
         prompt_tokens=prompt,
         completion_tokens=completion,
@@ -38,7 +34,23 @@ def turn_usage(window: list[ChatMessage], parts: list[str], reported: Usage | No
     )
 
 
+def reply_count(counter: Counter, parts: list[str], reported: Usage | None) -> Count:
+    """The reply's content in the model's tokens when the server's counter is in use:
+    the tokens it generated (reported, or its chunks when one per token); else, and
+    for text whose chunks are not tokens, the estimate."""
+    if counter.kind == "server":
+        if reported is not None:
+            return Count(reported.completion_tokens, counter.key)
+        if _chunks_are_tokens(parts):
+            return Count(len(parts), counter.key)
+    return Count(estimate_tokens("".join(parts)), ESTIMATE_KEY)
+
+
+def _chunks_are_tokens(parts: list[str]) -> bool:
+    return bool(parts) and sum(map(len, parts)) <= TOKEN_CHUNK_CHARS * len(parts)
+
+
 def _completion_estimate(parts: list[str]) -> int:
-    if parts and sum(map(len, parts)) <= TOKEN_CHUNK_CHARS * len(parts):
+    if _chunks_are_tokens(parts):
         return len(parts)
     return estimate_tokens("".join(parts))

@@ -1,0 +1,200 @@
+"""Token counts from the model that will read them.
+
+The window is sized in the serving model's own tokens where its server can count
+them: llama.cpp's server and vLLM/SGLang (`POST /tokenize`), llama-cpp-python, the
+default local model (`POST /extras/tokenize/count`). The first turn discovers which
+one the (first) LLM server has and the answer is kept for the process; `auto` falls
+back to the estimate (services/memory/window.py) for servers with none, `server`
+refuses turns instead, `estimate` never asks.
+
+Counts are of message contents. What the chat template adds around them (role
+headers, end markers, the assistant header, a default system prompt some templates
+insert when none is given) is measured once, at discovery, from the server's own
+`usage.prompt_tokens` on three tiny prompts (max_tokens 1), not guessed:
+
+    A = [user a]                      B = [user a, assistant b, user c]
+    C = [system s, user a]
+    per message     = (B - A - b - c) / 2
+    without system  = A - a - per message
+    with system     = C - s - a - 2 x per message
+
+Each message is counted once, when it is stored, and the count kept with it under
+the counter's key (`server:<model>` or `estimate`), so a turn asks the server only
+about its new user message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from services.memory.errors import TokenCounterUnavailable
+from services.memory.window import MESSAGE_OVERHEAD_TOKENS, PROMPT_OVERHEAD_TOKENS, estimate_tokens
+
+log = logging.getLogger(__name__)
+
+ESTIMATE_KEY = "estimate"
+PROBE = "Hello"
+CALIBRATION_TEXTS = {"a": "Hello there", "b": "General Kenobi", "c": "You are bold", "s": "Be kind"}
+
+
+@dataclass(frozen=True, slots=True)
+class Framing:
+    """What the chat template adds, in tokens: to each message, and once per prompt
+    (with and without a system message)."""
+
+    per_message: int = MESSAGE_OVERHEAD_TOKENS
+    with_system: int = PROMPT_OVERHEAD_TOKENS
+    without_system: int = PROMPT_OVERHEAD_TOKENS
+    measured: bool = False
+
+    def once(self, has_system: bool) -> int:
+        return self.with_system if has_system else self.without_system
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    tokens: int
+    key: str  # what the count is valid for: "server:<model>" or "estimate"
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """A discovered way of counting, and the template's framing for it."""
+
+    kind: Literal["server", "estimate"]
+    key: str
+    model: str | None
+    framing: Framing
+    path: str | None = None  # the server's tokenize route
+
+    def counts(self, count: Count | None) -> bool:
+        """Whether a stored count was made by this counter."""
+        return count is not None and count.key == self.key
+
+
+ESTIMATE = Counter("estimate", ESTIMATE_KEY, None, Framing())
+
+
+class TokenCounter:
+    """The service's counter: discovered on first use, then kept for the process."""
+
+    def __init__(
+        self,
+        mode: Literal["auto", "server", "estimate"],
+        http: httpx.AsyncClient,
+        server_url: str,
+        resolve_model: Callable[[], Awaitable[str]] | None,
+        headers: dict[str, str],
+        timeout: float,
+    ) -> None:
+        self.mode, self.http, self.base = mode, http, server_url.rstrip("/")
+        self.resolve_model, self.headers, self.timeout = resolve_model, headers, timeout
+        self._found: Counter | None = ESTIMATE if mode == "estimate" else None
+        self._lock = asyncio.Lock()
+
+    async def counter(self) -> Counter:
+        """The counter in use; the first call discovers it (one at a time)."""
+        if self._found is not None:
+            return self._found
+        async with self._lock:
+            if self._found is None:
+                found = await self._discover()
+                if found is None and self.mode == "server":
+                    raise TokenCounterUnavailable(self.base)  # asked again next turn
+                self._found = found or ESTIMATE
+                log.info("token counter: %s (%s)", self._found.key, self._found.framing)
+        return self._found
+
+    async def count(self, text: str) -> Count:
+        """`text`'s tokens by the counter in use; the estimate when the server fails
+        to answer (with TOKEN_COUNTER=server, that is an error)."""
+        counter = await self.counter()
+        if counter.path is None:
+            return Count(estimate_tokens(text), ESTIMATE_KEY)
+        try:
+            tokens = await self._tokens(counter.path, text, counter.model or "")
+            return Count(tokens, counter.key)
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            if self.mode == "server":
+                raise TokenCounterUnavailable(self.base) from exc
+            log.warning("counting at %s failed (%s); estimated instead", self.base, exc)
+            return Count(estimate_tokens(text), ESTIMATE_KEY)
+
+    async def _discover(self) -> Counter | None:
+        model = await self._model()
+        for path in ("/tokenize", "/extras/tokenize/count"):
+            try:
+                await self._tokens(path, PROBE, model)
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                continue
+            framing = await self._calibrate(path, model)
+            return Counter("server", f"server:{model}", model, framing, path)
+        log.info("%s has no tokenize route: counting by estimate", self.base)
+        return None
+
+    async def _model(self) -> str:
+        if self.resolve_model is None:
+            return ""
+        try:
+            return await self.resolve_model()
+        except Exception:  # no model list: counts are keyed by the server alone
+            return ""
+
+    async def _tokens(self, path: str, text: str, model: str) -> int:
+        """One count from one route; both /tokenize dialects take this body."""
+        body: dict[str, Any] = {"content": text, "prompt": text, "input": text}
+        body |= {"add_special": False, "add_special_tokens": False}
+        if model:
+            body["model"] = model
+        response = await self.http.post(
+            self.base + path, json=body, headers=self.headers, timeout=self.timeout
+        )
+        response.raise_for_status()
+        answer = response.json()
+        return int(answer["count"]) if "count" in answer else len(answer["tokens"])
+
+    async def _calibrate(self, path: str, model: str) -> Framing:
+        """The template's framing from the server's usage on three tiny prompts; the
+        estimate's constants when the server reports no usage."""
+        texts = CALIBRATION_TEXTS
+        try:
+            tokens = {k: await self._tokens(path, text, model) for k, text in texts.items()}
+            a = await self._prompt_tokens(model, [("user", texts["a"])])
+            b = await self._prompt_tokens(
+                model, [("user", texts["a"]), ("assistant", texts["b"]), ("user", texts["c"])]
+            )
+            c = await self._prompt_tokens(model, [("system", texts["s"]), ("user", texts["a"])])
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            log.warning("could not measure the chat template at %s (%s)", self.base, exc)
+            return Framing()
+        per_message = round((b - a - tokens["b"] - tokens["c"]) / 2)
+        return Framing(
+            per_message=per_message,
+            with_system=c - tokens["s"] - tokens["a"] - 2 * per_message,
+            without_system=a - tokens["a"] - per_message,
+            measured=True,
+        )
+
+    async def _prompt_tokens(self, model: str, messages: list[tuple[str, str]]) -> int:
+        body: dict[str, Any] = {
+            "messages": [{"role": role, "content": text} for role, text in messages],
+            "max_tokens": 1,
+            "temperature": 0,
+            "stream": False,
+        }
+        if model:
+            body["model"] = model
+        response = await self.http.post(
+            self.base + "/v1/chat/completions",
+            json=body,
+            headers=self.headers,
+            timeout=max(self.timeout, 30.0),
+        )
+        response.raise_for_status()
+        return int(response.json()["usage"]["prompt_tokens"])

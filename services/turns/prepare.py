@@ -1,0 +1,167 @@
+"""Preparing a turn: count the new message, store the turn's messages where they go
+in the tree, fit the window, and form the request to the LLM.
+
+The count is the one upstream call a turn makes besides the reply itself (none with
+the estimate, none for a regenerate whose user message was counted by the same
+counter). The window is fitted inside the turn's first transaction, from the
+history it reads there, so its plan is stored with the reply's placeholder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+
+from config import Settings
+from models.auth import Caller
+from models.chat import ChatRequest, Regeneration, TurnOptions
+from models.message import MessageStatus, TokenUsage
+from models.types import utcnow
+from services.drain import Drain
+from services.errors import ContextTooLong, MessageNotFound, MessageTooLong
+from services.idempotency import IdempotencyClaim
+from services.llm import LLMRequest
+from services.memory.counting import Count, Counter, TokenCounter
+from services.memory.plan import Budget, Fitted, fit_window, message_cost
+from services.memory.window import ChatMessage
+from services.turns.placement import Placement, reply_target
+from services.turns.store import TurnAsk, TurnOutcome, TurnStart, TurnStore
+
+
+@dataclass(slots=True)
+class PreparedTurn:
+    """A turn whose user message is stored, ready to call the LLM."""
+
+    start: TurnStart
+    request: LLMRequest
+    counter: Counter
+    parts: list[str] = field(default_factory=list)
+    llm_server: str | None = None  # the server asked last (several: LLM_SERVER_URL)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def outcome(
+        self,
+        status: MessageStatus,
+        finish_reason: str | None,
+        usage: TokenUsage | None,
+        error: str | None = None,
+        count: Count | None = None,
+    ) -> TurnOutcome:
+        """How the turn ended, with the text and delta lengths generated so far."""
+        lengths = [len(part) for part in self.parts]
+        return TurnOutcome(
+            self.text, status, finish_reason, usage, error, lengths, self.llm_server, count
+        )
+
+
+class TurnPreparer:
+    def __init__(
+        self, store: TurnStore, counter: TokenCounter, settings: Settings, drain: Drain
+    ) -> None:
+        self.store, self.counter, self.settings, self.drain = store, counter, settings, drain
+        self._default_count: Count | None = None
+
+    async def prepare(
+        self,
+        ask: ChatRequest | Regeneration,
+        caller: Caller,
+        claim: IdempotencyClaim | None = None,
+    ) -> PreparedTurn:
+        """Count, store, fit. A chat stores its user message where its parent_id or
+        edit_of puts it (by default at the end of the active path); a regenerate only
+        a new reply to the user message it names. Raises Repeated when `claim`'s key
+        already began this turn (nothing is stored), ShuttingDown while draining."""
+        self.drain.refuse_new_work()
+        counter = await self.counter.counter()
+        session_id, text, placement, count = await self._what(ask, caller, counter)
+        user_count = count or await self.counter.count(text)
+        reply_tokens = ask.max_new_tokens or self.settings.default_max_tokens
+        budget = self._budget(counter, user_count, reply_tokens)
+        history_limit = self.settings.max_context_messages - 1
+        default = await self._default_system_prompt()
+        fit = partial(self._fit, counter, budget, default, text, user_count)
+        turn_ask = TurnAsk(session_id, text, user_count, history_limit, fit, placement)
+        start = await self.store.begin(turn_ask, caller, claim)
+        request = self._llm_request(ask, [m.as_dict() for m in start.window], reply_tokens)
+        return PreparedTurn(start, request, counter)
+
+    async def _what(
+        self, ask: ChatRequest | Regeneration, caller: Caller, counter: Counter
+    ) -> tuple[str | None, str, Placement, Count | None]:
+        """The session, the user text, where the turn goes, and the text's count when
+        it is stored already (a regenerate's user message)."""
+        if isinstance(ask, ChatRequest):
+            if len(ask.message) > self.settings.max_message_chars:
+                raise MessageTooLong(len(ask.message), self.settings.max_message_chars)
+            placement = Placement(parent_id=ask.parent_id, edit_of=ask.edit_of)
+            return ask.session_id, ask.message, placement, None
+        visible = self.store.sessions.visible(caller, utcnow())
+        target = await reply_target(self.store.database, ask.message_id, visible)
+        if ask.session_id not in (None, target.session_id):
+            raise MessageNotFound(ask.message_id)
+        count = target.count if counter.counts(target.count) else None
+        placement = Placement(reply_to=target.user_message_id)
+        return target.session_id, target.user_text, placement, count
+
+    def _budget(self, counter: Counter, message: Count, reply_tokens: int) -> Budget:
+        """What the window must fit; refuses, before anything is stored, a message that
+        cannot fit the model's context beside the reply's room."""
+        context = self.settings.llm_context_tokens
+        framing = max(counter.framing.once(True), counter.framing.once(False))
+        room = context - reply_tokens - framing
+        needed = message_cost(counter, ChatMessage("user", "", None, message.tokens, message.key))
+        if needed > room:
+            raise ContextTooLong(
+                f"the message needs about {needed} tokens but the model's context "
+                f"(LLM_CONTEXT_TOKENS={context}) leaves {max(room, 0)} beside the "
+                f"{reply_tokens} kept for the reply: shorten it or lower max_new_tokens"
+            )
+        return Budget(context, reply_tokens, self.settings.max_context_tokens)
+
+    async def _default_system_prompt(self) -> ChatMessage | None:
+        """DEFAULT_SYSTEM_PROMPT with its count (counted once per process)."""
+        text = self.settings.default_system_prompt
+        if not text:
+            return None
+        if (
+            self._default_count is None
+            or self._default_count.key != (await self.counter.counter()).key
+        ):
+            self._default_count = await self.counter.count(text)
+        return ChatMessage(
+            "system", text, None, self._default_count.tokens, self._default_count.key
+        )
+
+    def _fit(
+        self,
+        counter: Counter,
+        budget: Budget,
+        default: ChatMessage | None,
+        text: str,
+        count: Count,
+        system: ChatMessage | None,
+        history: list[ChatMessage],
+        user_id: str,
+        reply_id: str,
+    ) -> Fitted:
+        """The window, fitted in the turn's first transaction (services/memory/plan.py):
+        the session's system prompt, else DEFAULT_SYSTEM_PROMPT."""
+        user = ChatMessage("user", text, user_id, count.tokens, count.key)
+        return fit_window(counter, budget, system or default, history, user, reply_id)
+
+    def _llm_request(
+        self, options: TurnOptions, messages: list[dict[str, str]], reply_tokens: int
+    ) -> LLMRequest:
+        do_sample = options.do_sample if options.do_sample is not None else True
+        temperature = options.temperature
+        return LLMRequest(
+            messages=messages,
+            max_tokens=reply_tokens,
+            temperature=self.settings.default_temperature if temperature is None else temperature,
+            top_p=options.top_p,
+            do_sample=do_sample,
+            stop=options.stop,
+        )
