@@ -95,10 +95,20 @@ def stream_events(tokens: int) -> tuple[bytes, ...]:
     return tuple(events)
 
 
+def tokenized(raw: bytes) -> bytes:
+    """llama.cpp's answer to POST /tokenize: a token per word of `content`."""
+    words = len(str(json.loads(raw).get("content", "")).split())
+    body = json.dumps({"tokens": list(range(words))}).encode()
+    return _response(b"200 OK", b"application/json", body)
+
+
 class Options:
-    def __init__(self, tokens: int, ttft: float, token_delay: float) -> None:
+    def __init__(
+        self, tokens: int, ttft: float, token_delay: float, tokenize: bool = False
+    ) -> None:
         self.tokens, self.ttft, self.token_delay = tokens, ttft, token_delay
         self.instant = ttft <= 0 and token_delay <= 0
+        self.tokenize = tokenize  # serve llama.cpp's POST /tokenize (one token per word)
 
 
 class LLMProtocol(asyncio.Protocol):
@@ -135,6 +145,8 @@ class LLMProtocol(asyncio.Protocol):
             self.answer_chat(body)
         elif url == b"/v1/models" or url == b"/health":
             self.transport.write(_response(b"200 OK", b"application/json", MODELS_BODY))
+        elif url == b"/tokenize" and self.options.tokenize:
+            self.transport.write(tokenized(body))
         else:
             self.transport.write(NOT_FOUND)
 
@@ -181,8 +193,10 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=32, help="tokens per reply")
     parser.add_argument("--ttft", type=float, default=0.0, help="seconds to the first token")
     parser.add_argument("--token-delay", type=float, default=0.0, help="seconds between tokens")
+    parser.add_argument("--tokenize", action="store_true", help="serve POST /tokenize")
     args = parser.parse_args()
-    uvloop.run(serve(args.host, args.port, Options(args.tokens, args.ttft, args.token_delay)))
+    options = Options(args.tokens, args.ttft, args.token_delay, args.tokenize)
+    uvloop.run(serve(args.host, args.port, options))
 
 
 if __name__ == "__main__":

@@ -57,12 +57,18 @@ class FastLLM:
     """bench/fast_llm.py: `tokens` per reply, optional TTFT and per-token delay."""
 
     def __init__(
-        self, workdir: Path, tokens: int = 32, ttft: float = 0.0, token_delay: float = 0.0
+        self,
+        workdir: Path,
+        tokens: int = 32,
+        ttft: float = 0.0,
+        token_delay: float = 0.0,
+        tokenize: bool = False,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         argv = [sys.executable, str(ROOT / "bench" / "fast_llm.py"), f"--port={self.port}"]
         argv += [f"--tokens={tokens}", f"--ttft={ttft}", f"--token-delay={token_delay}"]
+        argv += ["--tokenize"] if tokenize else []
         self.proc = Process(argv, dict(os.environ), workdir, workdir / f"fast_llm_{self.port}.log")
 
     def __enter__(self) -> FastLLM:

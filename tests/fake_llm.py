@@ -24,8 +24,8 @@ Control API (tests only):
 - `POST /_control/reset` clears all of it (the tokenizer back to none).
 
 Usage is consistent with the tokenizer: a prompt's tokens are each message's words
-plus 4, plus 3, plus 11 when there is no system message (a template's default system
-prompt); a reply's, its words.
+plus 4 (a reply's plus 5), plus 3, plus 11 when there is no system message (a
+template's default system prompt); a reply's, its words.
 
 A behaviour is an object with any of:
   reply (str) | chunks (list[str])   the text, whole or as given pieces
@@ -188,9 +188,10 @@ def error_response(behaviour: dict[str, Any]) -> Response | None:
 
 
 # Its tokenizer: one token per whitespace-separated word. Its chat template: each
-# message framed by 4 tokens, 3 for the reply's header, and (as SmolLM2's does) a
-# default system prompt of 7 tokens when the messages have none.
-MESSAGE_FRAMING, REPLY_HEADER, DEFAULT_SYSTEM = 4, 3, 7
+# message framed by 4 tokens (a reply by 5, as SmolLM2's frames them 5 and 6), 3 for
+# the reply's header, and (as SmolLM2's does) a default system prompt of 7 tokens
+# when the messages have none.
+MESSAGE_FRAMING, REPLY_FRAMING, REPLY_HEADER, DEFAULT_SYSTEM = 4, 5, 3, 7
 TOKENIZER = {"style": "none"}  # none | llama.cpp | vllm | llama-cpp-python
 
 
@@ -200,7 +201,11 @@ def words(text: str) -> int:
 
 def usage_of(body: dict[str, Any], text: str) -> dict[str, int]:
     messages = body.get("messages", [])
-    prompt = sum(words(m.get("content", "")) + MESSAGE_FRAMING for m in messages) + REPLY_HEADER
+    prompt = REPLY_HEADER + sum(
+        words(m.get("content", ""))
+        + (REPLY_FRAMING if m.get("role") == "assistant" else MESSAGE_FRAMING)
+        for m in messages
+    )
     if not messages or messages[0].get("role") != "system":
         prompt += DEFAULT_SYSTEM + MESSAGE_FRAMING
     completion = words(text)

@@ -15,11 +15,11 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from services.memory.window import ChatMessage, message_tokens
 from tests.conftest import ROOT, App, child_pids, free_port, run_main
 from tests.helpers import chat, history, new_session, stream_chat, streaming_turn
 
@@ -121,7 +121,31 @@ def test_streamed_reply_deltas_add_up_to_the_stored_content(http: httpx.Client) 
     assert usage["completion_tokens"] <= 48
 
 
+def sent_messages(http: httpx.Client, reply: dict[str, Any]) -> list[dict[str, str]]:
+    """The messages a reply's prompt held, rebuilt from its context plan (ids) and the
+    stored texts."""
+    plan = http.get(f"/api/messages/{reply['message_id']}/context").json()
+    exported = http.get(f"/api/sessions/{reply['session_id']}/export").json()
+    texts = {m["message_id"]: m["content"] for m in exported["messages"]}
+    system = exported["session"]["system_prompt"]
+    return [
+        {"role": p["role"], "content": system if p["kind"] == "system" else texts[p["id"]]}
+        for p in plan["parts"]
+    ]
+
+
+def model_prompt_tokens(http: httpx.Client, messages: list[dict[str, str]]) -> int:
+    """The model's own count of a prompt: llama-cpp-python's usage, whole reply."""
+    model_url = http.get("/api/health").json()["llm"]["url"]
+    body = {"messages": messages, "max_tokens": 1, "temperature": 0}
+    answer = httpx.post(f"{model_url}/v1/chat/completions", json=body, timeout=120)
+    return int(answer.json()["usage"]["prompt_tokens"])
+
+
 def test_second_turn_prompt_carries_the_first(http: httpx.Client) -> None:
+    """Counted by the model's own tokenizer (llama-cpp-python's /extras/tokenize/count)
+    with the template's framing measured: each prompt as the plan counted it is the
+    model's own count of what it received."""
     first = chat(http, message="My name is Ada. Remember it.", max_new_tokens=24, **GREEDY)
     second = chat(
         http,
@@ -130,12 +154,14 @@ def test_second_turn_prompt_carries_the_first(http: httpx.Client) -> None:
         max_new_tokens=24,
         **GREEDY,
     )
-    one, two = first["token_usage"], second["token_usage"]
-    # the window's estimate: the second prompt adds exactly the first reply and the question
-    added = message_tokens(ChatMessage("assistant", first["content"])) + message_tokens(
-        ChatMessage("user", "What is my name?")
-    )
-    assert two["prompt_tokens"] == one["prompt_tokens"] + added
+    plan = http.get(f"/api/messages/{second['message_id']}/context").json()
+    assert plan["counter"] == "server"
+    assert [p["role"] for p in plan["parts"]] == ["user", "assistant", "user"]
+    for reply in (first, second):
+        counted = reply["prompt_tokens"]
+        assert counted == reply["token_usage"]["prompt_tokens"]  # no usage in streams: ours
+        real = model_prompt_tokens(http, sent_messages(http, reply))
+        assert abs(counted - real) <= max(2, real // 50), (counted, real)
     stored = history(http, first["session_id"])
     assert [m["role"] for m in stored] == ["user", "assistant", "user", "assistant"]
     assert all(m["status"] == "complete" for m in stored)
@@ -171,6 +197,68 @@ def test_conversation_longer_than_the_context_keeps_working(http: httpx.Client) 
     assert sum(count["count"] for count in counts) > CONTEXT_TOKENS
     # ...while the window was used, not starved
     assert max(prompts) > CONTEXT_TOKENS // 2
+
+
+CODE = "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n\n"
+TURN_TOKENS = 520  # each user message, by the model's count: 40 of them > 10x the context
+
+
+def mixed_message(turn: int, counts: dict[str, int]) -> str:
+    """About TURN_TOKENS of Korean, English and code, in an order that turns."""
+    fragments = [KOREAN, ENGLISH, CODE]
+    fragments = fragments[turn % 3 :] + fragments[: turn % 3]
+    text, tokens, index = f"Turn {turn}. ", 4, 0
+    while tokens < TURN_TOKENS:
+        text += fragments[index % 3]
+        tokens += counts[fragments[index % 3]]
+        index += 1
+    return text
+
+
+def test_forty_turns_of_korean_english_and_code_counted_by_the_model(
+    http: httpx.Client,
+) -> None:
+    """Issue 18's target: 40 turns at LLM_CONTEXT_TOKENS=2048 whose stored history is
+    over 10x the context: every prompt as planned within 2% of the model's own count of
+    what it received, no context_too_long, no reply cut by an overflow."""
+    model_url = http.get("/api/health").json()["llm"]["url"]
+
+    def model_count(text: str) -> int:
+        answer = httpx.post(f"{model_url}/extras/tokenize/count", json={"input": text})
+        return int(answer.json()["count"])
+
+    counts = {fragment: model_count(fragment) for fragment in (KOREAN, ENGLISH, CODE)}
+    session_id = new_session(http)
+    errors, prompts = [], []
+    for turn in range(40):
+        response = http.post(
+            "/api/chat",
+            json={
+                "session_id": session_id,
+                "message": mixed_message(turn, counts),
+                "max_new_tokens": 16,
+                **GREEDY,
+            },
+        )
+        assert response.status_code == 200, response.text  # never context_too_long
+        reply = response.json()
+        assert reply["finish_reason"] in {"stop", "length"}
+        real = model_prompt_tokens(http, sent_messages(http, reply))
+        assert real + 16 <= CONTEXT_TOKENS  # it fitted, reply included
+        errors.append((reply["prompt_tokens"] - real) / real)
+        prompts.append(real)
+    stored = history(http, session_id, limit=100)
+    assert len(stored) == 80
+    assert all(m["status"] == "complete" for m in stored)
+    stored_tokens = sum(model_count(m["content"]) for m in stored)
+    print(
+        f"40 turns: stored {stored_tokens} tokens ({stored_tokens / CONTEXT_TOKENS:.1f}x the"
+        f" context); prompts {min(prompts)}-{max(prompts)} tokens; counted - real:"
+        f" max {max(errors, key=abs):+.2%}, mean {sum(errors) / len(errors):+.2%}"
+    )
+    assert stored_tokens >= 10 * CONTEXT_TOKENS
+    assert max(abs(e) for e in errors) <= 0.02
+    assert max(prompts) > CONTEXT_TOKENS // 2  # the window was used, not starved
 
 
 def test_a_second_request_does_not_truncate_a_running_stream(

@@ -3,8 +3,9 @@ tokenizer, discovered once, each message counted once when stored, the template'
 framing measured from the server; and the context plan of every reply.
 
 The fake LLM counts one token per word, and its usage frames each message with 4
-tokens, adds 3, and 11 more without a system message (tests/fake_llm.py): a counter
-that measured it right plans exactly the prompt the server reports."""
+tokens (a reply with 5), adds 3, and 11 more without a system message
+(tests/fake_llm.py): a counter that measured it right plans exactly the prompt the
+server reports."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def test_the_plan_names_every_part_in_order(make_app: Any, fake_llm: FakeLLM) ->
     assert parts == [
         ("system", None, "system", 3 + 4),
         ("message", u1["message_id"], "user", 3 + 4),
-        ("message", a1["message_id"], "assistant", 4 + 4),  # "Echo: one two three"
+        ("message", a1["message_id"], "assistant", 4 + 5),  # "Echo: one two three"
         ("message", u2["message_id"], "user", 2 + 4),
     ]
     assert plan["framing_tokens"] == 3  # with a system message: the reply's header only
@@ -98,12 +99,28 @@ def test_what_does_not_fit_is_left_out_and_counted(make_app: Any, fake_llm: Fake
     assert plan["budget_tokens"] == 40
     sent = sum(p["tokens"] for p in plan["parts"])
     assert sent <= 40
-    # each earlier turn: a user message of 7 words and a reply of 8 ("Echo: " + 7): 11 + 12
+    # each earlier turn: a user message of 7 words (+4) and a reply of 8 (+5): 11 + 13
     history_parts = [p for p in plan["parts"][1:-1]]
-    assert [p["tokens"] for p in history_parts] == [11, 12]  # the newest turn only
-    assert plan["left_out"] == {"messages": 4, "tokens": 2 * (11 + 12)}
+    assert [p["tokens"] for p in history_parts] == [11, 13]  # the newest turn only
+    assert plan["left_out"] == {"messages": 4, "tokens": 2 * (11 + 13)}
     sent_contents = [m["content"] for m in fake_llm.last_body()["messages"]]
     assert len(sent_contents) == 1 + 2 + 1
+
+
+def test_a_reply_without_usage_is_counted_by_the_tokenizer(
+    make_app: Any, fake_llm: FakeLLM
+) -> None:
+    """llama-cpp-python reports no usage in streams, and its chunks are not tokens (it
+    holds back partial characters): the reply's text is counted instead."""
+    app = counting_app(make_app, fake_llm, "llama-cpp-python")
+    with app.client() as http:
+        fake_llm.script({"chunks": ["uno dos", " tres cuatro cinco"], "usage": False})
+        first = chat(http, message="count in spanish")
+        assert first["token_usage"]["estimated"] is True
+        assert len(fake_llm.tokenize_calls()) == 2  # the message, then the reply
+        second = chat(http, session_id=first["session_id"], message="again")
+    assert second["prompt_tokens"] == second["token_usage"]["prompt_tokens"]
+    assert fake_llm.last_body()["messages"][1]["content"] == "uno dos tres cuatro cinco"
 
 
 def test_a_server_without_a_tokenizer_is_counted_by_estimate(

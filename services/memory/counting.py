@@ -10,13 +10,16 @@ refuses turns instead, `estimate` never asks.
 Counts are of message contents. What the chat template adds around them (role
 headers, end markers, the assistant header, a default system prompt some templates
 insert when none is given) is measured once, at discovery, from the server's own
-`usage.prompt_tokens` on three tiny prompts (max_tokens 1), not guessed:
+`usage.prompt_tokens` on four tiny prompts (max_tokens 1), not guessed. A reply's
+framing may differ from a user message's (SmolLM2's: 6 and 5), so each is measured:
 
-    A = [user a]                      B = [user a, assistant b, user c]
+    A = [user a]      D = [user a, assistant b]      B = [user a, assistant b, user c]
     C = [system s, user a]
-    per message     = (B - A - b - c) / 2
-    without system  = A - a - per message
-    with system     = C - s - a - 2 x per message
+    assistant       = D - A - b             user = B - D - c
+    without system  = A - a - user          with system = C - s - a - 2 x user
+
+(a system message is framed as a user message; what its framing differs by is in
+"with system").
 
 Each message is counted once, when it is stored, and the count kept with it under
 the counter's key (`server:<model>` or `estimate`), so a turn asks the server only
@@ -45,13 +48,17 @@ CALIBRATION_TEXTS = {"a": "Hello there", "b": "General Kenobi", "c": "You are bo
 
 @dataclass(frozen=True, slots=True)
 class Framing:
-    """What the chat template adds, in tokens: to each message, and once per prompt
-    (with and without a system message)."""
+    """What the chat template adds, in tokens: to each message (a reply's and the
+    others'), and once per prompt (with and without a system message)."""
 
-    per_message: int = MESSAGE_OVERHEAD_TOKENS
+    user: int = MESSAGE_OVERHEAD_TOKENS
+    assistant: int = MESSAGE_OVERHEAD_TOKENS
     with_system: int = PROMPT_OVERHEAD_TOKENS
     without_system: int = PROMPT_OVERHEAD_TOKENS
     measured: bool = False
+
+    def message(self, role: str) -> int:
+        return self.assistant if role == "assistant" else self.user
 
     def once(self, has_system: bool) -> int:
         return self.with_system if has_system else self.without_system
@@ -160,24 +167,25 @@ class TokenCounter:
         return int(answer["count"]) if "count" in answer else len(answer["tokens"])
 
     async def _calibrate(self, path: str, model: str) -> Framing:
-        """The template's framing from the server's usage on three tiny prompts; the
+        """The template's framing from the server's usage on four tiny prompts; the
         estimate's constants when the server reports no usage."""
         texts = CALIBRATION_TEXTS
+        user_a, reply_b = ("user", texts["a"]), ("assistant", texts["b"])
         try:
-            tokens = {k: await self._tokens(path, text, model) for k, text in texts.items()}
-            a = await self._prompt_tokens(model, [("user", texts["a"])])
-            b = await self._prompt_tokens(
-                model, [("user", texts["a"]), ("assistant", texts["b"]), ("user", texts["c"])]
-            )
-            c = await self._prompt_tokens(model, [("system", texts["s"]), ("user", texts["a"])])
+            n = {k: await self._tokens(path, text, model) for k, text in texts.items()}
+            a = await self._prompt_tokens(model, [user_a])
+            d = await self._prompt_tokens(model, [user_a, reply_b])
+            b = await self._prompt_tokens(model, [user_a, reply_b, ("user", texts["c"])])
+            c = await self._prompt_tokens(model, [("system", texts["s"]), user_a])
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
             log.warning("could not measure the chat template at %s (%s)", self.base, exc)
             return Framing()
-        per_message = round((b - a - tokens["b"] - tokens["c"]) / 2)
+        user = b - d - n["c"]
         return Framing(
-            per_message=per_message,
-            with_system=c - tokens["s"] - tokens["a"] - 2 * per_message,
-            without_system=a - tokens["a"] - per_message,
+            user=user,
+            assistant=d - a - n["b"],
+            with_system=c - n["s"] - n["a"] - 2 * user,
+            without_system=a - n["a"] - user,
             measured=True,
         )
 

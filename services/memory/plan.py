@@ -4,7 +4,7 @@ Order: the system prompt (always kept), then the newest history that fits, then 
 new user message (always sent). The budget is the model's context less the reply's
 room and the template's framing once per prompt, capped by MAX_CONTEXT_TOKENS when
 set; each message costs its content's tokens plus the template's framing per
-message (services/memory/counting.py). History is kept contiguous: the first older
+message, by role (services/memory/counting.py). History is kept contiguous: the first older
 message that does not fit ends the window, and it and the candidates older than it
 are the plan's `left_out`.
 
@@ -50,7 +50,7 @@ def message_cost(counter: Counter, message: ChatMessage) -> int:
         content = message.tokens
     else:
         content = estimate_tokens(message.content)
-    return content + counter.framing.per_message
+    return content + counter.framing.message(message.role)
 
 
 def fit_window(

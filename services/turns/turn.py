@@ -37,8 +37,8 @@ from services.errors import (
 from services.llm import LLMPool, LLMRequest, StreamChunk, Usage
 from services.llm.errors import LLMEmptyReply
 from services.llm.retry import RetryPolicy, stream_with_retries
-from services.memory.counting import TokenCounter
-from services.memory.window import ChatMessage, halve_history
+from services.memory.counting import ESTIMATE_KEY, Count, TokenCounter
+from services.memory.window import ChatMessage, estimate_tokens, halve_history
 from services.turns.checkpoint import Checkpointer, CheckpointQueue
 from services.turns.ends import TurnEnds
 from services.turns.events import done_payload, error_payload, start_payload
@@ -69,6 +69,7 @@ class TurnService:
         self.drain = drain
         self.checkpoints = CheckpointQueue(store)
         self.ends = TurnEnds(store)
+        self.counter = counter
         # Count, store, fit (services/turns/prepare.py): the turn, ready to generate.
         self.prepare = TurnPreparer(store, counter, settings, drain).prepare
 
@@ -101,7 +102,7 @@ class TurnService:
             if not turn.parts and not upstream.cancelled_caught:
                 raise LLMEmptyReply()
             counted = turn_usage(start.plan.prompt_tokens, turn.parts, usage)
-            count = reply_count(turn.counter, turn.parts, usage)
+            count = reply_count(turn.counter, turn.parts, usage) or await self._count(turn.text)
             if upstream.cancelled_caught:
                 outcome = turn.outcome(MessageStatus.CANCELLED, CANCELLED, counted, None, count)
             else:
@@ -160,6 +161,13 @@ class TurnService:
         return stream_with_retries(
             self.llm, turn.request, policy, lambda: bool(turn.parts), _with_half_history
         )
+
+    async def _count(self, text: str) -> Count:
+        """The reply's tokens by the server's tokenizer; never fails the turn."""
+        try:
+            return await self.counter.count(text)
+        except ServiceError:
+            return Count(estimate_tokens(text), ESTIMATE_KEY)
 
     async def _store_failure(self, turn: PreparedTurn, exc: Exception) -> None:
         code = exc.code if isinstance(exc, ServiceError) else "internal_error"

@@ -34,16 +34,17 @@ def turn_usage(prompt_tokens: int, parts: list[str], reported: Usage | None) -> 
     )
 
 
-def reply_count(counter: Counter, parts: list[str], reported: Usage | None) -> Count:
-    """The reply's content in the model's tokens when the server's counter is in use:
-    the tokens it generated (reported, or its chunks when one per token); else, and
-    for text whose chunks are not tokens, the estimate."""
-    if counter.kind == "server":
-        if reported is not None:
-            return Count(reported.completion_tokens, counter.key)
-        if _chunks_are_tokens(parts):
-            return Count(len(parts), counter.key)
-    return Count(estimate_tokens("".join(parts)), ESTIMATE_KEY)
+def reply_count(counter: Counter, parts: list[str], reported: Usage | None) -> Count | None:
+    """The reply's content in the counter's tokens, when known without asking: the
+    tokens the server reports it generated, or the estimate when that is the counter.
+    None: the server's tokenizer must count the text (chunks are not tokens: a
+    llama.cpp stream sends 7 chunks for 18 tokens of Korean, holding back partial
+    characters)."""
+    if counter.kind == "estimate":
+        return Count(estimate_tokens("".join(parts)), ESTIMATE_KEY)
+    if reported is not None:
+        return Count(reported.completion_tokens, counter.key)
+    return None
 
 
 def _chunks_are_tokens(parts: list[str]) -> bool:
