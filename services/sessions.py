@@ -36,7 +36,7 @@ from models.auth import Caller
 from models.session import ForkOrigin, SessionCreate, SessionPage, SessionPublic, sessions_table
 from models.types import utcnow
 from services.audit import record_event
-from services.errors import DatabaseUnavailable, InvalidCursor, SessionNotFound
+from services.errors import DatabaseUnavailable, InvalidCursor, ServiceError, SessionNotFound
 from services.idempotency import (
     IdempotencyClaim,
     Repeated,
@@ -70,9 +70,14 @@ class SessionService:
         self.counter = counter  # counts a system prompt once, when it is set
 
     async def _system_count(self, system_prompt: str | None) -> Count | None:
+        """The system prompt's count; None (estimated when a window needs it) when the
+        LLM server cannot count now: a session never waits on the LLM server."""
         if system_prompt is None or self.counter is None:
             return None
-        return await self.counter.count(system_prompt)
+        try:
+            return await self.counter.count(system_prompt)
+        except ServiceError:
+            return None
 
     def _cutoff(self, now: datetime) -> datetime | None:
         """Sessions last accessed before this have expired; None when they never do."""

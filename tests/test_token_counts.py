@@ -9,12 +9,13 @@ server reports."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import App, FakeLLM
+from tests.conftest import App, FakeLLM, free_port
 from tests.helpers import chat, history, new_session, stream_chat
 
 STYLES = ["llama.cpp", "vllm", "llama-cpp-python"]
@@ -133,6 +134,24 @@ def test_a_server_without_a_tokenizer_is_counted_by_estimate(
     assert (plan["counter"], plan["model"]) == ("estimate", None)
     assert reply["prompt_tokens"] == plan["prompt_tokens"]
     assert fake_llm.tokenize_calls() == []  # discovered once, at the first turn
+
+
+def test_a_server_down_at_the_first_turn_is_asked_again(make_app: Any, tmp_path: Path) -> None:
+    """Unreachable says nothing about the server's tokenizer: the next turn asks again."""
+    port = free_port()
+    app: App = make_app(llm_server_url=f"http://127.0.0.1:{port}")
+    with app.client() as http:
+        down = http.post("/api/chat", json={"message": "anyone there?"})
+        assert (down.status_code, down.json()["code"]) == (503, "llm_unavailable")
+        later = FakeLLM(tmp_path, port)
+        later.start()
+        try:
+            later.tokenizer("llama.cpp")
+            reply = chat(http, message="now?")
+            assert plan_of(http, reply["message_id"])["counter"] == "server"
+            assert reply["prompt_tokens"] == reply["token_usage"]["prompt_tokens"]
+        finally:
+            later.proc.stop()
 
 
 def test_token_counter_server_refuses_turns_it_cannot_count(

@@ -88,6 +88,19 @@ class Counter:
 ESTIMATE = Counter("estimate", ESTIMATE_KEY, None, Framing())
 
 
+class _Unreachable(Exception):
+    """The server did not answer discovery: ask again later."""
+
+
+def _not_a_verdict(exc: httpx.HTTPError) -> bool:
+    """A failure that says nothing of the server's routes: it is down, slow, or
+    failing (5xx, 429), as opposed to answering that a route is not there."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        status = exc.response.status_code
+        return status >= 500 or status == 429
+    return isinstance(exc, httpx.TransportError)
+
+
 class TokenCounter:
     """The service's counter: discovered on first use, then kept for the process."""
 
@@ -106,17 +119,24 @@ class TokenCounter:
         self._lock = asyncio.Lock()
 
     async def counter(self) -> Counter:
-        """The counter in use; the first call discovers it (one at a time)."""
+        """The counter in use; the first call discovers it (one at a time). A server
+        that could not be reached is asked again at the next call; meanwhile turns
+        are counted by estimate (TOKEN_COUNTER=server: refused)."""
         if self._found is not None:
             return self._found
         async with self._lock:
-            if self._found is None:
+            if self._found is not None:
+                return self._found
+            try:
                 found = await self._discover()
-                if found is None and self.mode == "server":
-                    raise TokenCounterUnavailable(self.base)  # asked again next turn
+            except _Unreachable:
+                found = None
+            else:
                 self._found = found or ESTIMATE
                 log.info("token counter: %s (%s)", self._found.key, self._found.framing)
-        return self._found
+            if found is None and self.mode == "server":
+                raise TokenCounterUnavailable(self.base)
+        return self._found or ESTIMATE
 
     async def count(self, text: str) -> Count:
         """`text`'s tokens by the counter in use; the estimate when the server fails
@@ -134,11 +154,17 @@ class TokenCounter:
             return Count(estimate_tokens(text), ESTIMATE_KEY)
 
     async def _discover(self) -> Counter | None:
+        """The server's tokenize route, measured; None when it has none. _Unreachable
+        when the server did not answer (or failed): nothing is concluded then."""
         model = await self._model()
         for path in ("/tokenize", "/extras/tokenize/count"):
             try:
                 await self._tokens(path, PROBE, model)
-            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            except httpx.HTTPError as exc:
+                if _not_a_verdict(exc):
+                    raise _Unreachable() from exc
+                continue  # the server answered: no such route
+            except (ValueError, KeyError, TypeError):
                 continue
             framing = await self._calibrate(path, model)
             return Counter("server", f"server:{model}", model, framing, path)
@@ -178,6 +204,8 @@ class TokenCounter:
             b = await self._prompt_tokens(model, [user_a, reply_b, ("user", texts["c"])])
             c = await self._prompt_tokens(model, [("system", texts["s"]), user_a])
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            if isinstance(exc, httpx.HTTPError) and _not_a_verdict(exc):
+                raise _Unreachable() from exc
             log.warning("could not measure the chat template at %s (%s)", self.base, exc)
             return Framing()
         user = b - d - n["c"]
