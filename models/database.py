@@ -20,6 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, inspect
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import models.auth
@@ -29,6 +30,9 @@ import models.turn_stop  # noqa: F401  (every table on the metadata, for `alembi
 from models.session import sessions_table
 
 BEGIN_IMMEDIATE = "begin_immediate"  # execution option read by the BEGIN hook
+# A worker waits this many busy timeouts for another's upgrade (a slow machine, a
+# cold start compiling every module) before its boot fails.
+MIGRATE_LOCK_ATTEMPTS = 6
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite"}
 _SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql+psycopg"}
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -116,8 +120,14 @@ async def migrate(engine: AsyncEngine) -> Migration | None:
     find nothing to do. SQLite DDL is transactional: a failed upgrade rolls back.
     """
     immediate = engine.execution_options(**{BEGIN_IMMEDIATE: True})
-    async with immediate.begin() as conn:
-        return await conn.run_sync(_upgrade_to_head)
+    for attempt in range(MIGRATE_LOCK_ATTEMPTS):
+        try:
+            async with immediate.begin() as conn:
+                return await conn.run_sync(_upgrade_to_head)
+        except OperationalError as exc:  # another worker's upgrade outlasted busy_timeout
+            if "locked" not in str(exc) or attempt == MIGRATE_LOCK_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _upgrade_to_head(conn: Connection) -> Migration | None:
