@@ -18,7 +18,8 @@ STREAM_EXAMPLE = (
     'id: 3\nevent: delta\ndata: {"type": "delta", "content": "!"}\n\n'
     'id: 4\nevent: done\ndata: {"type": "done", "message_id": "9c1d...", '
     '"finish_reason": "stop", "token_usage": {"prompt_tokens": 12, '
-    '"completion_tokens": 2, "total_tokens": 14, "estimated": false}}\n\n'
+    '"completion_tokens": 2, "total_tokens": 14, "estimated": false}, '
+    '"prompt_tokens": 12}\n\n'
 )
 STREAM_DOC: dict[int | str, Any] = {
     200: {
