@@ -41,6 +41,11 @@ class LLMHealth(BaseModel):
     latency_ms: float
     error: str | None = None
     servers: list[LLMServerHealth] = Field(default_factory=list)
+    token_counter: str | None = Field(
+        None,
+        description="What counts the context window (TOKEN_COUNTER): `server:<model>` (the"
+        " server's own tokenizer) or `estimate`; null until the first turn has asked",
+    )
 
 
 class HealthReport(BaseModel):
@@ -76,6 +81,7 @@ class HealthReport(BaseModel):
                                 "error": "LLM server not available",
                             }
                         ],
+                        "token_counter": "server:SmolLM2-135M-Instruct",
                     },
                 }
             ]

@@ -69,7 +69,7 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         replay=replay,
         chat=ChatService(turns, runner, replay),
         turn_status=TurnStatusReader(database, sessions),
-        health=HealthService(database, llm, drain),
+        health=HealthService(database, llm, drain, counter),
         drain=drain,
         keys=KeyService(database),
         audit=AuditLog(database),

@@ -21,15 +21,19 @@ from services.drain import Drain
 from services.errors import DatabaseUnavailable
 from services.llm import LLMPool
 from services.llm.pool import ServerState
+from services.memory.counting import TokenCounter
 from services.storage import Database, execute
 
 DATABASE_CHECK_TIMEOUT = 2.0
 
 
 class HealthService:
-    def __init__(self, database: Database, llm: LLMPool, drain: Drain) -> None:
+    def __init__(
+        self, database: Database, llm: LLMPool, drain: Drain, counter: TokenCounter | None = None
+    ) -> None:
         self.database = database
         self.llm = llm
+        self.counter = counter
         self.drain = drain
 
     async def report(self) -> HealthReport:
@@ -74,6 +78,7 @@ class HealthService:
             latency_ms=first.latency_ms,
             error=first.error,
             servers=servers,
+            token_counter=self.counter.known.key if self.counter and self.counter.known else None,
         )
 
 

@@ -86,6 +86,8 @@ def test_the_plan_names_every_part_in_order(make_app: Any, fake_llm: FakeLLM) ->
     assert (plan["context_tokens"], plan["reply_room_tokens"]) == (2048, 256)
     assert plan["budget_tokens"] == 2048 - 256 - 3
     assert plan["summary_id"] is None
+    with app.client() as http:  # operators see the counter in use
+        assert http.get("/api/health").json()["llm"]["token_counter"] == "server:fake-model"
 
 
 def test_what_does_not_fit_is_left_out_and_counted(make_app: Any, fake_llm: FakeLLM) -> None:
@@ -132,6 +134,8 @@ def test_a_server_without_a_tokenizer_is_counted_by_estimate(
         reply = chat(http, message="hello there")
         plan = plan_of(http, reply["message_id"])
     assert (plan["counter"], plan["model"]) == ("estimate", None)
+    with app.client() as http:
+        assert http.get("/api/health").json()["llm"]["token_counter"] == "estimate"
     assert reply["prompt_tokens"] == plan["prompt_tokens"]
     assert fake_llm.tokenize_calls() == []  # discovered once, at the first turn
 

@@ -118,6 +118,11 @@ class TokenCounter:
         self._found: Counter | None = ESTIMATE if mode == "estimate" else None
         self._lock = asyncio.Lock()
 
+    @property
+    def known(self) -> Counter | None:
+        """The counter in use, if discovered yet (asking nothing)."""
+        return self._found
+
     async def counter(self) -> Counter:
         """The counter in use; the first call discovers it (one at a time). A server
         that could not be reached is asked again at the next call; meanwhile turns
