@@ -1,8 +1,8 @@
 """The context plan of a reply: what was sent to the LLM for it, counted.
 
-Stored with the assistant message as ids and counts, never copies of text
-(`to_stored` / `from_stored`): a few hundred bytes written in the turn's first
-transaction, with the placeholder it describes.
+Stored with the assistant message as ids and counts, never copies of text: a few
+hundred bytes written in the turn's first transaction, with the placeholder it
+describes (services/memory/plan.py makes it); `from_stored` reads it back.
 """
 
 from __future__ import annotations
@@ -76,13 +76,6 @@ class ContextPlan(BaseModel):
     parts: list[ContextPart]
     left_out: LeftOut
     summary_id: str | None = Field(None, description="The summary sent, if any")
-
-    def to_stored(self) -> dict[str, Any]:
-        """The compact form kept in messages.context_plan (no message_id: the row's)."""
-        stored = self.model_dump(exclude={"message_id", "parts", "left_out"})
-        stored["parts"] = [[p.kind, p.id, p.role, p.tokens] for p in self.parts]
-        stored["left_out"] = [self.left_out.messages, self.left_out.tokens]
-        return stored
 
     @classmethod
     def from_stored(cls, message_id: str, stored: dict[str, Any]) -> ContextPlan:

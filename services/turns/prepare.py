@@ -145,12 +145,11 @@ class TurnPreparer:
         system: ChatMessage | None,
         history: list[ChatMessage],
         user_id: str,
-        reply_id: str,
     ) -> Fitted:
         """The window, fitted in the turn's first transaction (services/memory/plan.py):
         the session's system prompt, else DEFAULT_SYSTEM_PROMPT."""
         user = ChatMessage("user", text, user_id, count.tokens, count.key)
-        return fit_window(counter, budget, system or default, history, user, reply_id)
+        return fit_window(counter, budget, system or default, history, user)
 
     def _llm_request(
         self, options: TurnOptions, messages: list[dict[str, str]], reply_tokens: int

@@ -31,7 +31,6 @@ from sqlalchemy import (
 )
 
 from models.auth import Caller
-from models.context import ContextPlan
 from models.message import (
     GENERATING,
     MessagePublic,
@@ -46,7 +45,7 @@ from models.types import utcnow
 from services.errors import SessionNotFound, TooManyStreams
 from services.idempotency import IdempotencyClaim, find_original, once_per_key, record
 from services.memory.counting import Count
-from services.memory.plan import Fitted
+from services.memory.plan import Fitted, Plan
 from services.memory.window import ChatMessage
 from services.sessions import SessionService, insert_session
 from services.storage import Database, execute, execute_many
@@ -73,9 +72,9 @@ CHECKPOINT = (
 
 
 # Fits the window inside the turn's first transaction, from what it read: (the
-# session's system prompt, history newest first, user message id, reply id) ->
-# messages and plan.
-WindowFitter = Callable[[ChatMessage | None, list[ChatMessage], str, str], Fitted]
+# session's system prompt, history newest first, user message id) -> messages and
+# plan.
+WindowFitter = Callable[[ChatMessage | None, list[ChatMessage], str], Fitted]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +86,7 @@ class TurnStart:
     assistant_message_id: str
     assistant_seq: int
     window: list[ChatMessage]
-    plan: ContextPlan
+    plan: Plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +178,7 @@ class TurnStore:
             make_active_leaf(db, session_id, assistant_message_id)
         self._refuse_over_stream_limit(db, caller)
         history = _read_window(db, parent_id, ask.history_limit)
-        fitted = ask.fit(system_prompt, history, user_message_id, assistant_message_id)
+        fitted = ask.fit(system_prompt, history, user_message_id)
         assistant = _message_row(session_id, assistant_message_id, last_seq, Role.ASSISTANT, now)
         rows = [assistant | {"status": MessageStatus.STREAMING, "heartbeat_at": now}]
         rows[0] |= {"parent_id": user_message_id, "context_plan": fitted.plan.to_stored()}
