@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, bindparam, select, update
 
+from models.auth import Caller
 from models.message import GENERATING, Role, messages_table
 from models.session import sessions_table
 from services.errors import (
@@ -29,6 +30,7 @@ from services.errors import (
 )
 from services.memory.counting import Count
 from services.memory.window import ChatMessage
+from services.sessions import insert_session
 from services.storage import Database
 
 M = messages_table.c
@@ -38,6 +40,7 @@ S = sessions_table.c
 IN_SESSION = select(M.role, M.parent_id, M.content, M.token_count, M.token_counter).where(
     M.message_id == bindparam("a_id"), M.session_id == bindparam("a_session")
 )
+FIRST_TURN_LAST_SEQ = 2  # a new session's first turn: user at seq 1, assistant at 2
 MAKE_LEAF = (
     update(sessions_table)
     .where(S.session_id == bindparam("l_session"))
@@ -125,6 +128,39 @@ def _in_session(
     db: Connection, session_id: str, message_id: str
 ) -> Row[Any, Any, Any, Any, Any] | None:
     return db.execute(IN_SESSION, {"a_id": message_id, "a_session": session_id}).first()
+
+
+def open_session_for_turn(
+    db: Connection,
+    session_id: str | None,
+    placement: Placement,
+    caller: Caller,
+    now: datetime,
+    visible: ColumnElement[bool],
+    reply_id: str,
+) -> tuple[str, int, ChatMessage | None, str | None]:
+    """The turn's session (a new one without session_id), its reply's position, its
+    system prompt, and the message the user message goes below; the reply's branch
+    made the active path. A second turn on the session is refused here (409)."""
+    if session_id is None:
+        session = insert_session(
+            db,
+            caller,
+            {},
+            None,
+            message_count=2,
+            last_seq=FIRST_TURN_LAST_SEQ,
+            active_leaf_id=reply_id,
+        )
+        return session.session_id, FIRST_TURN_LAST_SEQ, None, None
+    positions = 2 if placement.new_user_message else 1
+    last_seq, system_prompt, active_leaf = reserve_positions(
+        db, session_id, now, visible, positions
+    )
+    refuse_if_generating(db, session_id)
+    parent_id = parent_of_user_message(db, session_id, active_leaf, placement)
+    make_active_leaf(db, session_id, reply_id)
+    return session_id, last_seq, system_prompt, parent_id
 
 
 def reserve_positions(

@@ -47,22 +47,15 @@ from services.idempotency import IdempotencyClaim, find_original, once_per_key, 
 from services.memory.counting import Count
 from services.memory.plan import Fitted, Plan
 from services.memory.window import ChatMessage
-from services.sessions import SessionService, insert_session
+from services.sessions import SessionService
 from services.storage import Database, execute, execute_many
 from services.tree import WINDOW, window_params
-from services.turns.placement import (
-    Placement,
-    make_active_leaf,
-    parent_of_user_message,
-    refuse_if_generating,
-    reserve_positions,
-)
+from services.turns.placement import Placement, open_session_for_turn
 
 M = messages_table.c
 S = sessions_table.c
 STOPS = turn_stops_table.c
 PLAIN = Placement()
-FIRST_TURN_LAST_SEQ = 2  # a new session's first turn: user at seq 1, assistant at 2
 # Built once: a statement built per turn costs more to build than to run.
 CHECKPOINT = (
     update(messages_table)
@@ -156,26 +149,9 @@ class TurnStore:
             find_original(db, claim, now)
         user_message_id = ask.placement.reply_to or str(uuid.uuid4())
         assistant_message_id = str(uuid.uuid4())
-        if ask.session_id is None:
-            last_seq, system_prompt, parent_id = FIRST_TURN_LAST_SEQ, None, None
-            session = insert_session(
-                db,
-                caller,
-                {},
-                None,
-                message_count=2,
-                last_seq=last_seq,
-                active_leaf_id=assistant_message_id,
-            )
-            session_id = session.session_id
-        else:
-            session_id = ask.session_id
-            positions = 2 if ask.placement.new_user_message else 1
-            place = (session_id, now, visible, positions)
-            last_seq, system_prompt, active_leaf = reserve_positions(db, *place)
-            refuse_if_generating(db, session_id)
-            parent_id = parent_of_user_message(db, session_id, active_leaf, ask.placement)
-            make_active_leaf(db, session_id, assistant_message_id)
+        session_id, last_seq, system_prompt, parent_id = open_session_for_turn(
+            db, ask.session_id, ask.placement, caller, now, visible, assistant_message_id
+        )
         self._refuse_over_stream_limit(db, caller)
         history = _read_window(db, parent_id, ask.history_limit)
         fitted = ask.fit(system_prompt, history, user_message_id)
@@ -188,14 +164,8 @@ class TurnStore:
             rows.insert(0, user | {"content": ask.user_text, "parent_id": parent_id} | count)
         db.execute(insert(messages_table), rows)
         if claim is not None:
-            record(
-                db,
-                claim,
-                now,
-                session_id,
-                user_message_id=user_message_id,
-                message_id=assistant_message_id,
-            )
+            ids = {"user_message_id": user_message_id, "message_id": assistant_message_id}
+            record(db, claim, now, session_id, **ids)
         return TurnStart(
             session_id=session_id,
             user_message_id=user_message_id,

@@ -99,15 +99,7 @@ class TurnService:
             with anyio.CancelScope() as upstream:
                 live.guard_upstream(upstream)
                 finish_reason, usage = await self._relay(turn, live, checkpoint)
-            if not turn.parts and not upstream.cancelled_caught:
-                raise LLMEmptyReply()
-            counted = turn_usage(start.plan.prompt_tokens, turn.parts, usage)
-            count = reply_count(turn.counter, turn.parts, usage) or await self._count(turn.text)
-            if upstream.cancelled_caught:
-                outcome = turn.outcome(MessageStatus.CANCELLED, CANCELLED, counted, None, count)
-            else:
-                ended = finish_reason or "stop"
-                outcome = turn.outcome(MessageStatus.COMPLETE, ended, counted, None, count)
+            outcome = await self._ending(turn, upstream.cancelled_caught, finish_reason, usage)
             await checkpoint.settle()
             stored = await self._store(turn, outcome)
         except Exception as exc:
@@ -161,6 +153,20 @@ class TurnService:
         return stream_with_retries(
             self.llm, turn.request, policy, lambda: bool(turn.parts), _with_half_history
         )
+
+    async def _ending(
+        self, turn: PreparedTurn, stopped: bool, finish_reason: str | None, usage: Usage | None
+    ) -> TurnOutcome:
+        """How a reply that was not failed ended: stopped (`cancelled`) or complete,
+        with its token usage and its own count (for the windows of later turns)."""
+        if not turn.parts and not stopped:
+            raise LLMEmptyReply()
+        counted = turn_usage(turn.start.plan.prompt_tokens, turn.parts, usage)
+        count = reply_count(turn.counter, turn.parts, usage) or await self._count(turn.text)
+        if stopped:
+            return turn.outcome(MessageStatus.CANCELLED, CANCELLED, counted, None, count)
+        ended = finish_reason or "stop"
+        return turn.outcome(MessageStatus.COMPLETE, ended, counted, None, count)
 
     async def _count(self, text: str) -> Count:
         """The reply's tokens by the server's tokenizer; never fails the turn."""
