@@ -124,6 +124,15 @@ def _copy_path(db: Connection, fork: _Fork, visible: ColumnElement[bool]) -> Ses
     return session
 
 
+def _renamed_plan(plan: dict[str, Any] | None, renamed: dict[str, str]) -> dict[str, Any] | None:
+    if plan is None:
+        return None
+    parts = [
+        [kind, renamed.get(id_, id_), role, tokens] for kind, id_, role, tokens in plan["parts"]
+    ]
+    return plan | {"parts": parts}
+
+
 def _system_count(source: Any) -> Count | None:
     if source["system_prompt_tokens"] is None or source["system_prompt_counter"] is None:
         return None
@@ -144,10 +153,13 @@ def _path_to(db: Connection, origin: ForkOrigin, longest: int) -> list[Row[Any]]
 
 
 def _copies(path: list[Row[Any]], new_ids: list[str], session_id: str) -> list[dict[str, Any]]:
-    """The rows of the copied path: new ids, positions 1..n, each below the one before."""
+    """The rows of the copied path: new ids, positions 1..n, each below the one before;
+    a reply's context plan names the copies (what it was sent is all on the path)."""
+    renamed = {row.message_id: new for row, new in zip(path, new_ids, strict=True)}
     copies = []
     for position, (row, message_id) in enumerate(zip(path, new_ids, strict=True), start=1):
         kept = {name: getattr(row, name) for name in COPIED + COPIED_TOO}
+        kept["context_plan"] = _renamed_plan(row.context_plan, renamed)
         copies.append(
             kept
             | {

@@ -44,6 +44,8 @@ def test_fork_copies_the_path_to_a_message_into_a_new_session(
     assert fork["active_leaf_id"] == copied[-1]["message_id"]
     assert [m["sibling_count"] for m in copied] == [1, 1, 1, 1]  # one chain
     assert client.get(f"/api/sessions/{fork['session_id']}").json()["forked_from"] is not None
+    plan = client.get(f"/api/messages/{copied[-1]['message_id']}/context").json()
+    assert [p["id"] for p in plan["parts"][1:]] == ids(copied)[:3]  # the copies, not u1 a1 u2
 
     chat(client, session_id=fork["session_id"], message="three")
     assert sent(fake_llm) == ["Be brief.", "one", "Echo: one", "two", "another two", "three"]

@@ -168,8 +168,11 @@ def test_token_counter_server_refuses_turns_it_cannot_count(
         assert refused.status_code == 503
         assert refused.json()["code"] == "token_counter_unavailable"
         assert history(http, session_id) == []  # nothing stored
+        again = http.post("/api/chat", json={"session_id": session_id, "message": "hi"})
+        assert again.status_code == 503  # still no tokenizer: still refused, not estimated
         fake_llm.tokenizer("llama.cpp")  # the server can count now: asked again
-        assert chat(http, session_id=session_id, message="hi")["prompt_tokens"] > 0
+        reply = chat(http, session_id=session_id, message="hi")
+        assert plan_of(http, reply["message_id"])["counter"] == "server"
     assert fake_llm.requests()  # the calibration and the turn
 
 

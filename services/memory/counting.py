@@ -137,8 +137,9 @@ class TokenCounter:
             except _Unreachable:
                 found = None
             else:
-                self._found = found or ESTIMATE
-                log.info("token counter: %s (%s)", self._found.key, self._found.framing)
+                if found is not None or self.mode == "auto":  # `server` keeps asking
+                    self._found = found or ESTIMATE
+                    log.info("token counter: %s (%s)", self._found.key, self._found.framing)
             if found is None and self.mode == "server":
                 raise TokenCounterUnavailable(self.base)
         return self._found or ESTIMATE
