@@ -83,7 +83,8 @@ def test_health_reports_the_local_model(http: httpx.Client) -> None:
 def test_full_reply_is_stored_with_its_tokens_counted(http: httpx.Client) -> None:
     """Whole replies are streamed upstream (so they can be stopped); llama-cpp-python
     reports no usage in streams, so the completion is its chunks counted (one per
-    token) and the prompt is our high-side estimate."""
+    token) and the prompt is the context plan's count (marked `estimated`: not the
+    server's report)."""
     reply = chat(http, message="What is the capital of France?", max_new_tokens=32, **GREEDY)
     assert reply["finish_reason"] in {"stop", "length"}
     usage = reply["token_usage"]
@@ -183,7 +184,7 @@ def test_conversation_longer_than_the_context_keeps_working(http: httpx.Client) 
         )
         assert reply["finish_reason"] in {"stop", "length"}  # llama.cpp fails over n_ctx
         usage = reply["token_usage"]
-        assert usage["prompt_tokens"] + 8 <= CONTEXT_TOKENS  # a high-side estimate
+        assert usage["prompt_tokens"] + 8 <= CONTEXT_TOKENS  # as counted by the plan
         prompts.append(usage["prompt_tokens"])
     stored = history(http, session_id, limit=100)
     assert len(stored) == 20
