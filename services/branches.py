@@ -31,7 +31,7 @@ from models.session import SessionPublic, sessions_table
 from models.types import utcnow
 from services.audit import record_event
 from services.errors import MessageNotFound, TurnInProgress
-from services.sessions import SessionService
+from services.sessions import SessionService, visible_message
 from services.storage import Database
 
 M = messages_table.c
@@ -62,9 +62,7 @@ def _find(db: Connection, message_id: str, visible: ColumnElement[bool]) -> Row[
     """The message's session, parent and the session's active leaf; MessageNotFound
     unless the caller may see it."""
     found = db.execute(
-        select(M.session_id, M.parent_id, S.active_leaf_id)
-        .join(sessions_table, S.session_id == M.session_id)
-        .where(M.message_id == message_id, visible)
+        visible_message(message_id, visible, M.session_id, M.parent_id, S.active_leaf_id)
     ).first()
     if found is None:
         raise MessageNotFound(message_id)

@@ -21,7 +21,6 @@ from models.message import (
     messages_table,
 )
 from models.session import sessions_table
-from models.types import utcnow
 from services.audit import record_event
 from services.errors import InvalidCursor, InvalidLeaf, MessageNotFound, ServiceError
 from services.memory.errors import NoContextPlan
@@ -99,11 +98,7 @@ class HistoryService:
     async def context(self, message_id: str, caller: Caller) -> ContextPlan:
         """What was sent for the reply `message_id`, as its turn planned and counted it.
         MessageNotFound unless the caller may see it; NoContextPlan without one."""
-        query = (
-            select(M.context_plan)
-            .join(sessions_table, S.session_id == M.session_id)
-            .where(M.message_id == message_id, self.sessions.visible(caller, utcnow()))
-        )
+        query = self.sessions.visible_message(message_id, caller, M.context_plan)
         async with self.database.read() as db:
             found = (await db.execute(query)).first()
         if found is None:

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     and_,
     delete,
     insert,
@@ -33,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from models.auth import Caller
+from models.message import messages_table
 from models.session import ForkOrigin, SessionCreate, SessionPage, SessionPublic, sessions_table
 from models.types import utcnow
 from services.audit import record_event
@@ -97,6 +99,13 @@ class SessionService:
         if caller.admin:
             return self.alive(now)
         return and_(self.alive(now), S.owner == caller.name)
+
+    def visible_message(
+        self, message_id: str, caller: Caller, *columns: ColumnElement[Any]
+    ) -> Select[Any]:
+        """`columns` of message `message_id` when the caller may see its session:
+        another key's message is exactly as absent as a missing one."""
+        return visible_message(message_id, self.visible(caller, utcnow()), *columns)
 
     async def require_visible(self, db: AsyncConnection, session_id: str, caller: Caller) -> None:
         """SessionNotFound unless the session exists, is alive and is the caller's."""
@@ -209,6 +218,17 @@ class SessionService:
         if row is None:
             raise SessionNotFound(session_id)
         return SessionPublic(**row)
+
+
+def visible_message(
+    message_id: str, visible: ColumnElement[bool], *columns: ColumnElement[Any]
+) -> Select[Any]:
+    """`columns` of message `message_id` when its session meets `visible`."""
+    return (
+        select(*columns)
+        .join(sessions_table, S.session_id == messages_table.c.session_id)
+        .where(messages_table.c.message_id == message_id, visible)
+    )
 
 
 def insert_session(

@@ -30,7 +30,7 @@ from services.errors import (
 )
 from services.memory.counting import Count
 from services.memory.window import ChatMessage
-from services.sessions import insert_session
+from services.sessions import insert_session, visible_message
 from services.storage import Database
 
 M = messages_table.c
@@ -100,9 +100,16 @@ async def reply_target(
     async with database.read() as db:
         found = (
             await db.execute(
-                select(M.session_id, M.role, M.parent_id, M.content, M.token_count, M.token_counter)
-                .join(sessions_table, S.session_id == M.session_id)
-                .where(M.message_id == message_id, visible)
+                visible_message(
+                    message_id,
+                    visible,
+                    M.session_id,
+                    M.role,
+                    M.parent_id,
+                    M.content,
+                    M.token_count,
+                    M.token_counter,
+                )
             )
         ).first()
         if found is None:

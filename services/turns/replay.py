@@ -21,13 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from models.auth import Caller
 from models.chat import ChatResponse
 from models.message import MessageStatus, Role, messages_table
 from models.session import sessions_table
-from models.types import utcnow
 from services.drain import Drain
 from services.errors import MessageNotFound, RepeatedFailure, TurnInterrupted
 from services.sessions import SessionService
@@ -174,14 +171,8 @@ class TurnReplay:
 
     async def load(self, message_id: str, caller: Caller) -> StoredReply:
         """The stored reply; MessageNotFound unless the caller may see its session."""
-        query = (
-            select(*messages_table.c)
-            .join(sessions_table, S.session_id == M.session_id)
-            .where(
-                M.message_id == message_id,
-                M.role == Role.ASSISTANT,
-                self.sessions.visible(caller, utcnow()),
-            )
+        query = self.sessions.visible_message(message_id, caller, *messages_table.c).where(
+            M.role == Role.ASSISTANT
         )
         async with self.database.read() as db:
             row = (await db.execute(query)).first()

@@ -13,7 +13,7 @@ from models.session import sessions_table
 from models.turn_stop import turn_stops_table
 from models.types import utcnow
 from services.errors import MessageNotFound
-from services.sessions import SessionService
+from services.sessions import SessionService, visible_message
 from services.storage import Database
 from services.turns.placement import active_turn_query
 
@@ -75,14 +75,9 @@ class TurnStops:
         self, message_id: str, session_condition: ColumnElement[bool]
     ) -> Select[tuple[str, int]]:
         """The status and length of an assistant reply of a session meeting the condition."""
-        return (
-            select(M.status, func.length(M.content).label("chars"))
-            .join(sessions_table, S.session_id == M.session_id)
-            .where(
-                M.message_id == message_id,
-                M.role == Role.ASSISTANT,
-                session_condition,
-            )
+        chars = func.length(M.content).label("chars")
+        return visible_message(message_id, session_condition, M.status, chars).where(
+            M.role == Role.ASSISTANT
         )
 
 
