@@ -9,7 +9,7 @@ history it reads there, so its plan is stored with the reply's placeholder.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from config import Settings
@@ -78,11 +78,12 @@ class TurnPreparer:
         counter = await self.counter.counter()
         session_id, text, placement, count = await self._what(ask, caller, counter)
         user_count = count or await self.counter.count(text)
+        user = ChatMessage("user", text, None, user_count.tokens, user_count.key)
         reply_tokens = ask.max_new_tokens or self.settings.default_max_tokens
-        budget = self._budget(counter, user_count, reply_tokens)
+        budget = self._budget(counter, user, reply_tokens)
         history_limit = self.settings.max_context_messages - 1
         default = await self._default_system_prompt()
-        fit = partial(self._fit, counter, budget, default, text, user_count)
+        fit = partial(self._fit, counter, budget, default, user)
         turn_ask = TurnAsk(session_id, text, user_count, history_limit, fit, placement)
         start = await self.store.begin(turn_ask, caller, claim)
         request = self._llm_request(ask, [m.as_dict() for m in start.window], reply_tokens)
@@ -106,13 +107,13 @@ class TurnPreparer:
         placement = Placement(reply_to=target.user_message_id)
         return target.session_id, target.user_text, placement, count
 
-    def _budget(self, counter: Counter, message: Count, reply_tokens: int) -> Budget:
+    def _budget(self, counter: Counter, message: ChatMessage, reply_tokens: int) -> Budget:
         """What the window must fit; refuses, before anything is stored, a message that
         cannot fit the model's context beside the reply's room."""
         context = self.settings.llm_context_tokens
         framing = max(counter.framing.once(True), counter.framing.once(False))
         room = context - reply_tokens - framing
-        needed = message_cost(counter, ChatMessage("user", "", None, message.tokens, message.key))
+        needed = message_cost(counter, message)
         if needed > room:
             raise ContextTooLong(
                 f"the message needs about {needed} tokens but the model's context "
@@ -140,16 +141,15 @@ class TurnPreparer:
         counter: Counter,
         budget: Budget,
         default: ChatMessage | None,
-        text: str,
-        count: Count,
+        user: ChatMessage,
         system: ChatMessage | None,
         history: list[ChatMessage],
         user_id: str,
     ) -> Fitted:
         """The window, fitted in the turn's first transaction (services/memory/plan.py):
         the session's system prompt, else DEFAULT_SYSTEM_PROMPT."""
-        user = ChatMessage("user", text, user_id, count.tokens, count.key)
-        return fit_window(counter, budget, system or default, history, user)
+        stored = replace(user, message_id=user_id)
+        return fit_window(counter, budget, system or default, history, stored)
 
     def _llm_request(
         self, options: TurnOptions, messages: list[dict[str, str]], reply_tokens: int
