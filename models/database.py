@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 import models.auth
 import models.idempotency
 import models.message
+import models.profile
+import models.summary
 import models.turn_stop  # noqa: F401  (every table on the metadata, for `alembic revision`)
 from models.session import sessions_table
 

@@ -110,6 +110,8 @@ class MessageRecord(SQLModel, table=True):
     token_counter: str | None = TableField(default=None, max_length=300)
     # A reply's context plan (models/context.py), compact: ids and counts, no text.
     context_plan: dict[str, Any] | None = TableField(default=None, sa_column=Column(JSON))
+    # A reply's model: the one the server said answered, else the one asked for.
+    model: str | None = TableField(default=None, max_length=300)
 
 
 MESSAGE_EXAMPLE: dict[str, Any] = {
@@ -168,6 +170,9 @@ class MessagePublic(BaseModel):
     token_usage: TokenUsage | None
     finish_reason: str | None
     error: str | None = Field(None, description="Error code of a failed assistant message")
+    model: str | None = Field(
+        None, description="A reply's model (as the LLM server named it); null for others"
+    )
     sibling_index: int = Field(
         0,
         description="Its place among the versions that share its parent (0-based, in"

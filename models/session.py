@@ -47,6 +47,10 @@ class SessionRecord(SQLModel, table=True):
     # The system prompt's tokens, counted when it was set, and by what (as a message's).
     system_prompt_tokens: int | None = None
     system_prompt_counter: str | None = TableField(default=None, max_length=300)
+    # Its chat profile (models/profile.py). No foreign key: SQLite cannot add one to
+    # an existing table without rebuilding it, and a rebuild's DROP would cascade to
+    # every message; the profile's delete clears it in the same transaction instead.
+    profile_id: str | None = TableField(default=None, max_length=36)
 
 
 SESSION_EXAMPLE: dict[str, Any] = {
@@ -59,6 +63,7 @@ SESSION_EXAMPLE: dict[str, Any] = {
     "owner": "alice",
     "active_leaf_id": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
     "forked_from": None,
+    "profile_id": None,
 }
 sessions_table: Table = SessionRecord.__table__  # type: ignore[attr-defined]
 
@@ -88,6 +93,11 @@ class SessionCreate(BaseModel):
         None,
         max_length=MAX_SYSTEM_PROMPT_CHARS,
         description="Sent first in every context window of this session",
+    )
+    profile_id: Text | None = Field(
+        None,
+        description="A chat profile of the caller (POST /api/profiles): the session's"
+        " defaults for the fields it does not set itself",
     )
 
     _metadata_size = field_validator("metadata")(_check_metadata_size)
@@ -131,6 +141,7 @@ class SessionPublic(BaseModel):
     forked_from: ForkOrigin | None = Field(
         None, description="For a fork (POST /api/sessions/{id}/fork): what it copied"
     )
+    profile_id: str | None = Field(None, description="Its chat profile, if any")
 
     @model_validator(mode="before")
     @classmethod

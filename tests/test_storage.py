@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ROOT, App
 from tests.helpers import chat, history
 
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 
 
 def test_database_runs_in_wal_mode_with_schema_constraints(app: App, client: httpx.Client) -> None:
