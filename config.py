@@ -84,6 +84,19 @@ class Settings(BaseSettings):
         description="auto: the LLM server's tokenizer where it has one, else the estimate;"
         " server: always the server's (a turn fails without one); estimate: never ask",
     )
+    memory_type: Literal["buffer", "summary"] = Field(
+        "buffer",
+        description="A session's memory unless its profile says: buffer = the newest"
+        " messages that fit; summary = also a running summary of what no longer fits",
+    )
+    summary_trigger_tokens: int = Field(
+        1000, ge=1, description="Summarize when this many left-out tokens are not yet summarized"
+    )
+    summary_max_tokens: int = Field(256, ge=16, le=4096, description="A summary's length cap")
+    summary_llm_server_url: str = Field(
+        "", description="Send summaries to this server instead (a cheaper model); empty = the LLM"
+    )
+    summary_model: str = Field("", description="The model for summaries; empty = LLM_MODEL's")
     default_max_tokens: int = Field(256, ge=1, le=32768)
     default_temperature: float = Field(0.7, ge=0, le=2)
     default_system_prompt: str = ""
@@ -234,6 +247,14 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("summary_llm_server_url")
+    @classmethod
+    def _check_summary_url(cls, value: str) -> str:
+        url = value.strip().rstrip("/")
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return url
 
     @field_validator("llm_server_url")
     @classmethod

@@ -46,6 +46,13 @@ class TurnOptions(BaseModel):
         None, ge=0, le=2, description="Sampling temperature; default DEFAULT_TEMPERATURE"
     )
     top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass")
+    model: Text | None = Field(
+        None,
+        min_length=1,
+        max_length=300,
+        description="The upstream model, on servers that serve several (vLLM, Ollama);"
+        " default: the session's profile's, else LLM_MODEL",
+    )
     do_sample: bool | None = Field(None, description="false = greedy (temperature 0)")
     stop: Annotated[list[Text] | None, BeforeValidator(_as_list)] = Field(
         None,

@@ -249,10 +249,11 @@ async def chat_completions(request: Request) -> Response:
     return event_stream(as_wire_bytes(openai_events(body, behaviour), behaviour.get("fault")))
 
 
-def openai_chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+def openai_chunk(delta: dict[str, Any], finish: str | None = None, model: str = MODEL) -> str:
     payload = {
         "id": "cmpl-1",
         "object": "chat.completion.chunk",
+        "model": model,
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
     return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"  # raw UTF-8, as servers send
@@ -279,7 +280,8 @@ def as_wire_bytes(events: AsyncIterator[str], fault: str | None) -> AsyncIterato
 
 async def openai_events(body: dict[str, Any], behaviour: dict[str, Any]) -> AsyncIterator[str]:
     fault = behaviour.get("fault")
-    yield openai_chunk({"role": "assistant", "content": ""})
+    model = body.get("model") or MODEL
+    yield openai_chunk({"role": "assistant", "content": ""}, model=model)
     parts = pieces(behaviour)
     for index, part in enumerate(parts):
         if index:
@@ -297,8 +299,8 @@ async def openai_events(body: dict[str, Any], behaviour: dict[str, Any]) -> Asyn
             yield "this line is no sse field\nretry: soon\n:a comment\n\n"
         if fault == "invalid_utf8" and middle:
             part = part + INVALID_UTF8_MARK
-        yield openai_chunk({"content": part})
-    yield openai_chunk({}, behaviour.get("finish_reason", "stop"))
+        yield openai_chunk({"content": part}, model=model)
+    yield openai_chunk({}, behaviour.get("finish_reason", "stop"), model)
     if behaviour.get("usage", True) and body.get("stream_options", {}).get("include_usage"):
         usage = {"id": "cmpl-1", "choices": [], "usage": usage_of(body, "".join(parts))}
         yield f"data: {json.dumps(usage)}\n\n"

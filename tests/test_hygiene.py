@@ -149,11 +149,16 @@ def test_no_request_field_can_point_the_service_at_another_llm(
 ) -> None:
     elsewhere = "http://127.0.0.1:9"
     with tenants.client(tenants.alice) as http:
-        for field in ("llm_server_url", "base_url", "api_base", "model", "url"):
+        for field in ("llm_server_url", "base_url", "api_base", "url"):
             refused = http.post("/api/chat", json={"message": "hi", field: elsewhere})
             assert refused.status_code == 422, field
             assert field in refused.json()["detail"]
         params = {"message": "hi", "llm_server_url": elsewhere, "base_url": elsewhere}
         result = read_stream(http, "GET", "/api/chat/stream", params=params)
+        # `model` is a model's name, sent to the configured server, whatever it says.
+        named = http.post("/api/chat", json={"message": "hi", "model": elsewhere})
     assert result.types[-1] == "done"  # the query's extras were ignored:
-    assert len(fake_llm.requests()) == 1  # the configured server answered
+    assert named.status_code == 200
+    asked = fake_llm.requests()
+    assert len(asked) == 2  # the configured server answered both
+    assert asked[1]["body"]["model"] == elsewhere

@@ -19,6 +19,7 @@ SESSION_FIELDS = {
     "message_count",
     "active_leaf_id",
     "forked_from",
+    "profile_id",
 }
 
 

@@ -57,6 +57,7 @@ class LLMRequest:
     top_p: float | None = None
     do_sample: bool = True
     stop: list[str] | None = None
+    model: str | None = None  # a profile's or SUMMARY_MODEL; None: the client's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class StreamChunk:
     finish_reason: str | None = None
     usage: Usage | None = None
     server: str | None = None  # set on the pool's marker before each server it tries
+    model: str | None = None  # the model the server says answered (OpenAI's chunks)
 
 
 @dataclass(slots=True)

@@ -72,7 +72,7 @@ class OpenAIClient(LLMClient):
 
     async def _body(self, request: LLMRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "model": await self.resolve_model(),
+            "model": request.model or await self.resolve_model(),
             "messages": request.messages,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature if request.do_sample else 0.0,
@@ -92,9 +92,11 @@ def _chunk_from(payload: Any) -> StreamChunk:
     if "error" in payload:
         raise LLMBadReply(f"LLM server reported an error mid-stream: {payload['error']}"[:300])
     usage = usage_from(payload.get("usage"))
+    named = payload.get("model")
+    model = named if isinstance(named, str) else None
     choices = payload.get("choices") or []
     if not choices:
-        return StreamChunk(usage=usage)
+        return StreamChunk(usage=usage, model=model)
     choice = choices[0] if isinstance(choices[0], dict) else {}
     delta = choice.get("delta") or {}
     text = delta.get("content") if isinstance(delta, dict) else None
@@ -102,6 +104,7 @@ def _chunk_from(payload: Any) -> StreamChunk:
         text=text if isinstance(text, str) else "",
         finish_reason=choice.get("finish_reason"),
         usage=usage,
+        model=model,
     )
 
 

@@ -1,7 +1,8 @@
 """A turn's window, fitted in counted tokens, and its context plan.
 
-Order: the system prompt (always kept), then the newest history that fits, then the
-new user message (always sent). The budget is the model's context less the reply's
+Order: the system prompt (always kept), the path's summary with summary memory (kept
+unless it leaves no room for the new message), then the newest history that fits,
+then the new user message (always sent). The budget is the model's context less the reply's
 room and the template's framing once per prompt, capped by MAX_CONTEXT_TOKENS when
 set; each message costs its content's tokens plus the template's framing per
 message, by role (services/memory/counting.py). History is kept contiguous: the first older
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.memory.counting import Counter
+from services.memory.summary_text import with_summary
 from services.memory.window import ChatMessage, estimate_tokens
 
 
@@ -74,6 +76,16 @@ class Plan:
 
 
 @dataclass(frozen=True, slots=True)
+class Recall:
+    """What summary memory adds to a window: the summary valid for the path (as a
+    ChatMessage whose id is the summary's and whose content is summary_part()'s), and
+    the sendable history between it and the candidates, newest first."""
+
+    summary: ChatMessage | None = None
+    older: Sequence[ChatMessage] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Fitted:
     """The messages to send, and the plan that says what they are."""
 
@@ -83,11 +95,7 @@ class Fitted:
 
 def message_cost(counter: Counter, message: ChatMessage) -> int:
     """A message's tokens in a prompt: its content's count, plus the framing."""
-    if message.tokens is not None and message.counted_by == counter.key:
-        content = message.tokens
-    else:
-        content = estimate_tokens(message.content)
-    return content + counter.framing.message(message.role)
+    return _content(counter, message) + counter.framing.message(message.role)
 
 
 def fit_window(
@@ -96,13 +104,21 @@ def fit_window(
     system: ChatMessage | None,
     history_newest_first: Sequence[ChatMessage],
     user: ChatMessage,
+    memory: Recall | None = None,
 ) -> Fitted:
-    """The window of one turn (history already cut to MAX_CONTEXT_MESSAGES), planned."""
-    head = [system] if system is not None else []
-    room = budget.prompt_room(counter, bool(head))
-    head_parts = [_part(counter, m, "system") for m in head]
-    user_part = _part(counter, user, "message")
-    left = room - sum(p[3] for p in head_parts) - user_part[3]
+    """The window of one turn (history already cut to MAX_CONTEXT_MESSAGES), planned.
+    With summary memory, `memory` holds the path's summary (sent after the system
+    prompt, dropped only when it leaves no room for the new message) and the
+    history older than the candidates, which is counted as left out."""
+    memory = memory or Recall()
+    summary = memory.summary
+    fixed = _fixed_parts(counter, system, summary, user)
+    room = budget.prompt_room(counter, system is not None or summary is not None)
+    if summary is not None and sum(p[3] for p in fixed) > room:
+        summary = None  # the new message comes first
+        fixed = _fixed_parts(counter, system, None, user)
+        room = budget.prompt_room(counter, system is not None)
+    left = room - sum(p[3] for p in fixed)
     kept: list[tuple[ChatMessage, Part]] = []
     for message in history_newest_first:
         part = _part(counter, message, "message")
@@ -110,9 +126,9 @@ def fit_window(
             break
         left -= part[3]
         kept.append((message, part))
-    dropped = history_newest_first[len(kept) :]
-    parts = [*head_parts, *(part for _, part in reversed(kept)), user_part]
-    framing = counter.framing.once(bool(head))
+    dropped = [*history_newest_first[len(kept) :], *memory.older]
+    parts = [*fixed[:-1], *(part for _, part in reversed(kept)), fixed[-1]]
+    framing = counter.framing.once(system is not None or summary is not None)
     plan = Plan(
         counter=counter.kind,
         model=counter.model,
@@ -123,9 +139,30 @@ def fit_window(
         prompt_tokens=framing + sum(p[3] for p in parts),
         parts=parts,
         left_out=(len(dropped), sum(message_cost(counter, m) for m in dropped)),
+        summary_id=summary.message_id if summary is not None else None,
     )
-    messages = [*head, *(message for message, _ in reversed(kept)), user]
-    return Fitted(messages, plan)
+    head = [with_summary(system, summary)] if summary is not None else [system] if system else []
+    return Fitted([*head, *(message for message, _ in reversed(kept)), user], plan)
+
+
+def _fixed_parts(
+    counter: Counter, system: ChatMessage | None, summary: ChatMessage | None, user: ChatMessage
+) -> list[Part]:
+    """The parts always sent: the system prompt, the summary, the new message."""
+    parts = [_part(counter, system, "system")] if system is not None else []
+    if summary is not None:
+        # It joins the system message (services/memory/summary_text.py): framed only
+        # when it is that message alone.
+        framing = counter.framing.message("system") if system is None else 0
+        tokens = _content(counter, summary) + framing
+        parts.append(("summary", summary.message_id, "system", tokens))
+    return [*parts, _part(counter, user, "message")]
+
+
+def _content(counter: Counter, message: ChatMessage) -> int:
+    if message.tokens is not None and message.counted_by == counter.key:
+        return message.tokens
+    return estimate_tokens(message.content)
 
 
 def _part(counter: Counter, message: ChatMessage, kind: str) -> Part:

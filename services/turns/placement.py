@@ -62,6 +62,17 @@ class Placement:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenedSession:
+    """A turn's session as its first transaction found it."""
+
+    session_id: str
+    last_seq: int  # the reply's position
+    system: ChatMessage | None  # its own system prompt, with its count
+    parent_id: str | None  # the message the turn's user message goes below
+    profile_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyTarget:
     """What a regenerate answers again: a stored user message of a session."""
 
@@ -145,10 +156,11 @@ def open_session_for_turn(
     now: datetime,
     visible: ColumnElement[bool],
     reply_id: str,
-) -> tuple[str, int, ChatMessage | None, str | None]:
+) -> OpenedSession:
     """The turn's session (a new one without session_id), its reply's position, its
-    system prompt, and the message the user message goes below; the reply's branch
-    made the active path. A second turn on the session is refused here (409)."""
+    system prompt and profile, and the message the user message goes below; the
+    reply's branch made the active path. A second turn on the session is refused
+    here (409)."""
     if session_id is None:
         session = insert_session(
             db,
@@ -159,22 +171,29 @@ def open_session_for_turn(
             last_seq=FIRST_TURN_LAST_SEQ,
             active_leaf_id=reply_id,
         )
-        return session.session_id, FIRST_TURN_LAST_SEQ, None, None
+        return OpenedSession(session.session_id, FIRST_TURN_LAST_SEQ, None, None)
     positions = 2 if placement.new_user_message else 1
-    last_seq, system_prompt, active_leaf = reserve_positions(
-        db, session_id, now, visible, positions
-    )
+    reserved = reserve_positions(db, session_id, now, visible, positions)
     refuse_if_generating(db, session_id)
-    parent_id = parent_of_user_message(db, session_id, active_leaf, placement)
+    parent_id = parent_of_user_message(db, session_id, reserved.active_leaf_id, placement)
     make_active_leaf(db, session_id, reply_id)
-    return session_id, last_seq, system_prompt, parent_id
+    system = None
+    if reserved.system_prompt:
+        system = ChatMessage(
+            "system",
+            reserved.system_prompt,
+            None,
+            reserved.system_prompt_tokens,
+            reserved.system_prompt_counter,
+        )
+    return OpenedSession(session_id, reserved.last_seq, system, parent_id, reserved.profile_id)
 
 
 def reserve_positions(
     db: Connection, session_id: str, now: datetime, visible: ColumnElement[bool], positions: int
-) -> tuple[int, ChatMessage | None, str | None]:
+) -> Row[Any]:
     """Message positions in the session (the last one is the reply's); with its
-    system prompt (and its count) and its active leaf."""
+    system prompt (and its count), profile and active leaf."""
     reserved = db.execute(
         update(sessions_table)
         .where(S.session_id == session_id, visible)
@@ -189,20 +208,12 @@ def reserve_positions(
             S.system_prompt_tokens,
             S.system_prompt_counter,
             S.active_leaf_id,
+            S.profile_id,
         )
     ).first()
     if reserved is None:
         raise SessionNotFound(session_id)
-    system = None
-    if reserved.system_prompt:
-        system = ChatMessage(
-            "system",
-            reserved.system_prompt,
-            None,
-            reserved.system_prompt_tokens,
-            reserved.system_prompt_counter,
-        )
-    return reserved.last_seq, system, reserved.active_leaf_id
+    return reserved
 
 
 def make_active_leaf(db: Connection, session_id: str, message_id: str) -> None:

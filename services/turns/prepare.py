@@ -22,8 +22,9 @@ from services.errors import ContextTooLong, MessageNotFound, MessageTooLong
 from services.idempotency import IdempotencyClaim
 from services.llm import LLMRequest
 from services.memory.counting import Count, Counter, TokenCounter
-from services.memory.plan import Budget, Fitted, fit_window, message_cost
+from services.memory.plan import Budget, Fitted, Recall, fit_window, message_cost
 from services.memory.window import ChatMessage
+from services.turns.config import TurnConfig, resolve
 from services.turns.placement import Placement, reply_target
 from services.turns.store import TurnAsk, TurnOutcome, TurnStart, TurnStore
 
@@ -73,20 +74,19 @@ class TurnPreparer:
         """Count, store, fit. A chat stores its user message where its parent_id or
         edit_of puts it (by default at the end of the active path); a regenerate only
         a new reply to the user message it names. Raises Repeated when `claim`'s key
-        already began this turn (nothing is stored), ShuttingDown while draining."""
+        already began this turn (nothing is stored), ShuttingDown while draining,
+        ContextTooLong (nothing is stored) when the message cannot fit."""
         self.drain.refuse_new_work()
         counter = await self.counter.counter()
         session_id, text, placement, count = await self._what(ask, caller, counter)
         user_count = count or await self.counter.count(text)
         user = ChatMessage("user", text, None, user_count.tokens, user_count.key)
-        reply_tokens = ask.max_new_tokens or self.settings.default_max_tokens
-        budget = self._budget(counter, user, reply_tokens)
-        history_limit = self.settings.max_context_messages - 1
         default = await self._default_system_prompt()
-        fit = partial(self._fit, counter, budget, default, user)
-        turn_ask = TurnAsk(session_id, text, user_count, history_limit, fit, placement)
+        configure = partial(resolve, ask, self.settings, default_system=default)
+        fit = partial(self._fit, counter, user)
+        turn_ask = TurnAsk(session_id, text, user_count, configure, fit, placement)
         start = await self.store.begin(turn_ask, caller, claim)
-        request = self._llm_request(ask, [m.as_dict() for m in start.window], reply_tokens)
+        request = _llm_request(ask, start.config, [m.as_dict() for m in start.window])
         return PreparedTurn(start, request, counter)
 
     async def _what(
@@ -107,10 +107,10 @@ class TurnPreparer:
         placement = Placement(reply_to=target.user_message_id)
         return target.session_id, target.user_text, placement, count
 
-    def _budget(self, counter: Counter, message: ChatMessage, reply_tokens: int) -> Budget:
-        """What the window must fit; refuses, before anything is stored, a message that
-        cannot fit the model's context beside the reply's room."""
-        context = self.settings.llm_context_tokens
+    def _budget(self, counter: Counter, message: ChatMessage, config: TurnConfig) -> Budget:
+        """What the window must fit; refuses a message that cannot fit the model's
+        context beside the reply's room (in the first transaction: nothing is stored)."""
+        context, reply_tokens = self.settings.llm_context_tokens, config.max_tokens
         framing = max(counter.framing.once(True), counter.framing.once(False))
         room = context - reply_tokens - framing
         needed = message_cost(counter, message)
@@ -120,7 +120,7 @@ class TurnPreparer:
                 f"(LLM_CONTEXT_TOKENS={context}) leaves {max(room, 0)} beside the "
                 f"{reply_tokens} kept for the reply: shorten it or lower max_new_tokens"
             )
-        return Budget(context, reply_tokens, self.settings.max_context_tokens)
+        return Budget(context, reply_tokens, config.max_context_tokens)
 
     async def _default_system_prompt(self) -> ChatMessage | None:
         """DEFAULT_SYSTEM_PROMPT with its count (counted once per process)."""
@@ -139,28 +139,28 @@ class TurnPreparer:
     def _fit(
         self,
         counter: Counter,
-        budget: Budget,
-        default: ChatMessage | None,
         user: ChatMessage,
-        system: ChatMessage | None,
+        config: TurnConfig,
         history: list[ChatMessage],
         user_id: str,
+        recall: Recall | None,
     ) -> Fitted:
-        """The window, fitted in the turn's first transaction (services/memory/plan.py):
-        the session's system prompt, else DEFAULT_SYSTEM_PROMPT."""
+        """The window, fitted in the turn's first transaction (services/memory/plan.py)."""
+        budget = self._budget(counter, user, config)
         stored = replace(user, message_id=user_id)
-        return fit_window(counter, budget, system or default, history, stored)
+        return fit_window(counter, budget, config.system, history, stored, recall)
 
-    def _llm_request(
-        self, options: TurnOptions, messages: list[dict[str, str]], reply_tokens: int
-    ) -> LLMRequest:
-        do_sample = options.do_sample if options.do_sample is not None else True
-        temperature = options.temperature
-        return LLMRequest(
-            messages=messages,
-            max_tokens=reply_tokens,
-            temperature=self.settings.default_temperature if temperature is None else temperature,
-            top_p=options.top_p,
-            do_sample=do_sample,
-            stop=options.stop,
-        )
+
+def _llm_request(
+    options: TurnOptions, config: TurnConfig, messages: list[dict[str, str]]
+) -> LLMRequest:
+    do_sample = options.do_sample if options.do_sample is not None else True
+    return LLMRequest(
+        messages=messages,
+        max_tokens=config.max_tokens,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        do_sample=do_sample,
+        stop=options.stop,
+        model=config.model,
+    )

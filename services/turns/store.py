@@ -45,11 +45,13 @@ from models.types import utcnow
 from services.errors import SessionNotFound, TooManyStreams
 from services.idempotency import IdempotencyClaim, find_original, once_per_key, record
 from services.memory.counting import Count
-from services.memory.plan import Fitted, Plan
+from services.memory.plan import Fitted, Plan, Recall
+from services.memory.recall import read_recall
 from services.memory.window import ChatMessage
 from services.sessions import SessionService
 from services.storage import Database, execute, execute_many
 from services.tree import WINDOW, window_params
+from services.turns.config import Profile, TurnConfig, read_profile
 from services.turns.placement import Placement, open_session_for_turn
 
 M = messages_table.c
@@ -64,15 +66,17 @@ CHECKPOINT = (
 )
 
 
-# Fits the window inside the turn's first transaction, from what it read: (the
-# session's system prompt, history newest first, user message id) -> messages and
-# plan.
-WindowFitter = Callable[[ChatMessage | None, list[ChatMessage], str], Fitted]
+# The turn's settings from what its first transaction read: (the session's system
+# prompt, its profile) -> request > session > profile > setting (services/turns/config.py).
+Configure = Callable[[ChatMessage | None, Profile], TurnConfig]
+# Fits the window inside that transaction: (settings, history candidates newest
+# first, user message id, summary memory's additions) -> messages and plan.
+WindowFitter = Callable[[TurnConfig, list[ChatMessage], str, Recall | None], Fitted]
 
 
 @dataclass(frozen=True, slots=True)
 class TurnStart:
-    """What begin stored and read: the turn's ids, and the window it will send."""
+    """What begin stored and read: the turn's ids, settings, and the window it will send."""
 
     session_id: str
     user_message_id: str
@@ -80,17 +84,18 @@ class TurnStart:
     assistant_seq: int
     window: list[ChatMessage]
     plan: Plan
+    config: TurnConfig
 
 
 @dataclass(frozen=True, slots=True)
 class TurnAsk:
-    """What a turn asks to store: its text and count, where it goes, how much history
-    to read, and how to fit the window."""
+    """What a turn asks to store: its text and count, where it goes, how to settle
+    its settings, and how to fit the window."""
 
     session_id: str | None
     user_text: str
     user_count: Count
-    history_limit: int
+    configure: Configure
     fit: WindowFitter
     placement: Placement = PLAIN
 
@@ -149,12 +154,14 @@ class TurnStore:
             find_original(db, claim, now)
         user_message_id = ask.placement.reply_to or str(uuid.uuid4())
         assistant_message_id = str(uuid.uuid4())
-        session_id, last_seq, system_prompt, parent_id = open_session_for_turn(
+        opened = open_session_for_turn(
             db, ask.session_id, ask.placement, caller, now, visible, assistant_message_id
         )
+        session_id, last_seq, parent_id = opened.session_id, opened.last_seq, opened.parent_id
         self._refuse_over_stream_limit(db, caller)
-        history = _read_window(db, parent_id, ask.history_limit)
-        fitted = ask.fit(system_prompt, history, user_message_id)
+        config = ask.configure(opened.system, read_profile(db, opened.profile_id))
+        history, recall = _read_history(db, parent_id, config)
+        fitted = ask.fit(config, history, user_message_id, recall)
         assistant = _message_row(session_id, assistant_message_id, last_seq, Role.ASSISTANT, now)
         rows = [assistant | {"status": MessageStatus.STREAMING, "heartbeat_at": now}]
         rows[0] |= {"parent_id": user_message_id, "context_plan": fitted.plan.to_stored()}
@@ -173,6 +180,7 @@ class TurnStore:
             assistant_seq=last_seq,
             window=fitted.messages,
             plan=fitted.plan,
+            config=config,
         )
 
     def _refuse_over_stream_limit(self, db: Connection, caller: Caller) -> None:
@@ -276,8 +284,19 @@ def _message_row(
     }
 
 
+def _read_history(
+    db: Connection, leaf_id: str | None, config: TurnConfig
+) -> tuple[list[ChatMessage], Recall | None]:
+    """The window's candidates, newest first (the path above the new message, at most
+    the memory's messages less the new one), and with summary memory its summary."""
+    limit = config.max_messages - 1
+    if config.memory_type == "summary":
+        return read_recall(db, leaf_id, limit)
+    return _read_window(db, leaf_id, limit), None
+
+
 def _read_window(db: Connection, leaf_id: str | None, limit: int) -> list[ChatMessage]:
-    """The context-window candidates, newest first: the path above the new message."""
+    """The buffer's candidates: the newest `limit` sendable messages of the path."""
     if leaf_id is None or limit <= 0:
         return []
     rows = sorted(db.execute(WINDOW, window_params(leaf_id, limit)), key=lambda row: row.depth)
