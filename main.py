@@ -117,6 +117,7 @@ def make_lifespan(settings: Settings) -> Any:
                 for task in background:
                     task.cancel()
                 await services.runner.shutdown()
+                await services.summarizer.shutdown()
                 await http.aclose()
                 await database.close()
 

@@ -16,6 +16,7 @@ from services.container import Services
 from services.fork import ForkService
 from services.health import HealthService
 from services.history import HistoryService
+from services.memory.summaries import SummaryService
 from services.sessions import SessionService
 from services.turns.replay import TurnReplay
 from services.turns.runner import TurnRunner
@@ -77,7 +78,12 @@ def _forks(request: Request) -> ForkService:
     return get_services(request).forks
 
 
+def _summaries(request: Request) -> SummaryService:
+    return get_services(request).summaries
+
+
 SessionsDep = Annotated[SessionService, Depends(_sessions)]
+SummariesDep = Annotated[SummaryService, Depends(_summaries)]
 HistoryDep = Annotated[HistoryService, Depends(_history)]
 TurnsDep = Annotated[TurnService, Depends(_turns)]
 RunnerDep = Annotated[TurnRunner, Depends(_runner)]

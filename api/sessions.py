@@ -1,5 +1,5 @@
 """Session routes: create, list, read, update, delete, fork, message history and tree,
-export, turn status, stop."""
+summaries, export, turn status, stop."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from api.deps import (
     IdempotencyKey,
     RunnerDep,
     SessionsDep,
+    SummariesDep,
     TurnStatusDep,
     mark_replayed,
     require_json_body,
@@ -32,6 +33,7 @@ from api.responses import (
 from models.chat import StopResult, TurnStatus
 from models.message import MessagePage, SessionExport, TreePage
 from models.session import ForkRequest, SessionCreate, SessionPage, SessionPublic, SessionUpdate
+from models.summary import SummaryPage
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ROUTER_ERRORS)
 
@@ -139,6 +141,24 @@ async def session_tree(
     role, status, created_at, preview}` in creation order: enough to draw the whole
     tree. Keyset-paged: pass `next_cursor` as `after`."""
     return await history.tree(session_id, caller, limit, after)
+
+
+@router.get(
+    "/{session_id}/summaries",
+    response_model=SummaryPage,
+    responses={**SESSION_NOT_FOUND, **BAD_CURSOR},
+)
+async def list_summaries(
+    session_id: str,
+    summaries: SummariesDep,
+    caller: CallerDep,
+    limit: Annotated[int, Query(ge=1, le=100, description="How many summaries")] = 20,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+) -> SummaryPage:
+    """The session's running summaries (summary memory), newest first: each covers the
+    path from the first message down to `covers_through_message_id`, and serves every
+    branch through that message. Older ones stay; none is ever edited."""
+    return await summaries.list_page(session_id, caller, limit, cursor)
 
 
 @router.post(

@@ -180,7 +180,7 @@ class ProfilePublic(ProfileCreate):
                     "updated_at": "2026-11-30T10:00:00Z",
                 }
             ]
-        }
+        },
     )
 
     profile_id: str

@@ -16,7 +16,9 @@ from services.health import HealthService
 from services.history import HistoryService
 from services.keys import KeyService
 from services.llm import LLMPool, create_llm_pool
-from services.llm.factory import create_token_counter
+from services.llm.factory import create_summary_llm, create_token_counter
+from services.memory.summaries import SummaryService
+from services.memory.summarizer import Summarizer
 from services.rate_limits import RequestRate
 from services.sessions import SessionService
 from services.storage import Database
@@ -46,6 +48,8 @@ class Services:
     branches: BranchService
     forks: ForkService
     request_rate: RequestRate
+    summaries: SummaryService
+    summarizer: Summarizer
 
 
 def build_services(settings: Settings, database: Database, http: httpx.AsyncClient) -> Services:
@@ -56,7 +60,8 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
     )
     drain = Drain(settings.shutdown_grace_seconds)
     store = TurnStore(database, sessions, settings.rate_limit_concurrent_streams)
-    turns = TurnService(store, llm, settings, drain, counter)
+    summarizer = Summarizer(database, create_summary_llm(settings, http, llm), counter, settings)
+    turns = TurnService(store, llm, settings, drain, counter, summarizer)
     runner = TurnRunner(turns, TurnStops(database, sessions))
     replay = TurnReplay(database, sessions, runner, drain)
     return Services(
@@ -78,4 +83,6 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         request_rate=RequestRate(
             settings.rate_limit, async_storage_url(settings.rate_limit_storage_url)
         ),
+        summaries=SummaryService(database, sessions),
+        summarizer=summarizer,
     )

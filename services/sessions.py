@@ -9,9 +9,6 @@ are still answered, without the mark.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -38,7 +35,8 @@ from models.message import messages_table
 from models.session import ForkOrigin, SessionCreate, SessionPage, SessionPublic, sessions_table
 from models.types import utcnow
 from services.audit import record_event
-from services.errors import DatabaseUnavailable, InvalidCursor, ServiceError, SessionNotFound
+from services.cursors import decode_time_cursor, encode_cursor
+from services.errors import DatabaseUnavailable, ServiceError, SessionNotFound
 from services.idempotency import (
     IdempotencyClaim,
     Repeated,
@@ -186,13 +184,16 @@ class SessionService:
         keyset-paginated on (last_accessed, session_id)."""
         query = select(sessions_table).where(self.visible(caller, utcnow()))
         if cursor:
-            last_accessed, session_id = decode_cursor(cursor)
+            last_accessed, session_id = decode_time_cursor(cursor)
             query = query.where(tuple_(S.last_accessed, S.session_id) < (last_accessed, session_id))
         query = query.order_by(S.last_accessed.desc(), S.session_id.desc()).limit(limit + 1)
         async with self.database.read() as db:
             rows = (await db.execute(query)).mappings().all()
         items = [SessionPublic(**row) for row in rows[:limit]]
-        next_cursor = encode_cursor(items[-1]) if len(rows) > limit else None
+        last = items[-1] if len(rows) > limit else None
+        next_cursor = (
+            encode_cursor(last.last_accessed.isoformat(), last.session_id) if last else None
+        )
         return SessionPage(items=items, next_cursor=next_cursor)
 
     async def purge_expired(self) -> int:
@@ -293,17 +294,3 @@ def _create_claimed(
     session = insert_session(db, caller, metadata, system_prompt, system_count=count)
     record(db, claim, now, session.session_id, response=session.model_dump(mode="json"))
     return session
-
-
-def encode_cursor(session: SessionPublic) -> str:
-    raw = json.dumps([session.last_accessed.isoformat(), session.session_id])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        stamp, session_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(stamp), str(session_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise InvalidCursor(cursor) from exc

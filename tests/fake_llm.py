@@ -1,6 +1,7 @@
 """A fake LLM server: a real HTTP process speaking both protocols, scriptable by tests.
 
 Run: python tests/fake_llm.py --port 9000 [--keep-alive SECONDS] [--fin-delay SECONDS]
+     [--recap WORDS]
 
 --keep-alive: close idle kept-alive connections after this long (uvicorn's own
 default is 5 s, and vLLM runs on uvicorn). --fin-delay: the closing takes this long
@@ -13,7 +14,8 @@ Protocols: OpenAI (`GET /v1/models`, `POST /v1/chat/completions`, stream or not)
 
 Control API (tests only):
 - `POST /_control/script` with a JSON list of behaviours; each chat request takes the
-  next one (FIFO). With the queue empty the reply is "Echo: <last user message>".
+  next one (FIFO). With the queue empty the reply is "Echo: <last user message>"
+  (with --recap N: "Recap: <its last N words>", a short, telling summary).
 - `GET /_control/requests` lists every chat request received (path, JSON body, the
   caller's `client_port`);
   a stream's entry also gets `closed_at` (time.time()) and `ended`: "completed", or
@@ -72,6 +74,7 @@ MODEL = "fake-model"
 # its own connection without answering (the "close" and "reset" faults).
 TRANSPORTS: dict[int, asyncio.Transport] = {}
 FIN_DELAY = [0.0]  # seconds; set from --fin-delay
+RECAP_WORDS = [0]  # set from --recap
 
 
 class TrackedConnections(HttpToolsProtocol):
@@ -126,7 +129,10 @@ class Script:
         if self.queue:
             return self.queue.pop(0)
         users = [m["content"] for m in body.get("messages", []) if m.get("role") == "user"]
-        return {"reply": f"Echo: {users[-1] if users else ''}"}
+        last = users[-1] if users else ""
+        if RECAP_WORDS[0]:
+            return {"reply": "Recap: " + " ".join(last.split()[-RECAP_WORDS[0] :])}
+        return {"reply": f"Echo: {last}"}
 
 
 script = Script()
@@ -418,8 +424,10 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--keep-alive", type=float, default=5.0)
     parser.add_argument("--fin-delay", type=float, default=0.0)
+    parser.add_argument("--recap", type=int, default=0)
     args = parser.parse_args()
     FIN_DELAY[0] = args.fin_delay
+    RECAP_WORDS[0] = args.recap
     uvicorn.run(
         app,
         host="127.0.0.1",

@@ -70,6 +70,10 @@ NOT_FOUND: dict[tuple[str, str], Probe] = {
         one("GET", "/api/sessions/{s}/tree"),
         one("GET", "/api/sessions/{s}/tree", params={"after": "{s}"}),
     ),
+    ("get", "/api/sessions/{session_id}/summaries"): both(
+        one("GET", "/api/sessions/{s}/summaries"),
+        one("GET", "/api/sessions/{s}/summaries", params={"limit": "1"}),
+    ),
     ("get", "/api/sessions/{session_id}/status"): one("GET", "/api/sessions/{s}/status"),
     ("post", "/api/sessions/{session_id}/stop"): one("POST", "/api/sessions/{s}/stop"),
     ("post", "/api/messages/{message_id}/cancel"): one("POST", "/api/messages/{m}/cancel"),

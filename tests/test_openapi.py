@@ -16,6 +16,7 @@ EXPECTED_ROUTES = {
     ("get", "/api/sessions/{session_id}/messages"),
     ("get", "/api/sessions/{session_id}/export"),
     ("get", "/api/sessions/{session_id}/tree"),
+    ("get", "/api/sessions/{session_id}/summaries"),
     ("get", "/api/audit"),
     ("get", "/api/sessions/{session_id}/status"),
     ("post", "/api/sessions/{session_id}/stop"),

@@ -51,9 +51,7 @@ def _profiles() -> None:
         sa.Column("updated_at", UTCDateTime(), nullable=False),
     )
     op.create_index("uq_profiles_owner_name", "profiles", ["owner", "name"], unique=True)
-    op.create_index(
-        "ix_profiles_owner_updated", "profiles", ["owner", "updated_at", "profile_id"]
-    )
+    op.create_index("ix_profiles_owner_updated", "profiles", ["owner", "updated_at", "profile_id"])
     op.create_table(
         "profile_tags",
         sa.Column(
@@ -92,9 +90,7 @@ def _summaries() -> None:
         sa.Column("token_counter", sa.String(length=300), nullable=True),
         sa.Column("previous_summary_id", sa.String(length=36), nullable=True),
     )
-    op.create_index(
-        "ix_summaries_session", "summaries", ["session_id", "created_at", "summary_id"]
-    )
+    op.create_index("ix_summaries_session", "summaries", ["session_id", "created_at", "summary_id"])
     op.create_index("ix_summaries_covers", "summaries", ["covers_through_message_id"])
 
 

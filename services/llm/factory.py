@@ -25,6 +25,15 @@ def create_llm_client(settings: Settings, http: httpx.AsyncClient, url: str) -> 
     return OpenAIClient(http, url, key, timeout, model=settings.llm_model)
 
 
+def create_summary_llm(
+    settings: Settings, http: httpx.AsyncClient, pool: LLMPool
+) -> LLMClient | LLMPool:
+    """What summaries are asked of: SUMMARY_LLM_SERVER_URL, else the turns' servers."""
+    if settings.summary_llm_server_url:
+        return create_llm_client(settings, http, settings.summary_llm_server_url)
+    return pool
+
+
 def create_token_counter(
     settings: Settings, http: httpx.AsyncClient, pool: LLMPool
 ) -> TokenCounter:

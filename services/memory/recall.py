@@ -23,7 +23,7 @@ from models.summary import summaries_table
 from services.memory.plan import Recall
 from services.memory.summary_text import summary_part
 from services.memory.window import ChatMessage
-from services.tree import SENDABLE
+from services.tree import SENDABLE, WINDOW, window_params
 
 M = messages_table.c
 SU = summaries_table.c
@@ -106,3 +106,19 @@ def read_recall(
 def _depth(row: Any) -> int:
     depth: int = row.depth
     return depth
+
+
+def read_candidates(
+    db: Connection, leaf_id: str | None, memory_type: str, limit: int
+) -> tuple[list[ChatMessage], Recall | None]:
+    """A window's candidates, newest first (the path ending at `leaf_id`, the new
+    message's parent: at most `limit`), and with summary memory its summary."""
+    if memory_type == "summary":
+        return read_recall(db, leaf_id, limit)
+    if leaf_id is None or limit <= 0:
+        return [], None
+    rows = sorted(db.execute(WINDOW, window_params(leaf_id, limit)), key=_depth)
+    return [
+        ChatMessage(row.role, row.content, row.message_id, row.token_count, row.token_counter)
+        for row in rows
+    ], None

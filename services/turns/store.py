@@ -46,11 +46,10 @@ from services.errors import SessionNotFound, TooManyStreams
 from services.idempotency import IdempotencyClaim, find_original, once_per_key, record
 from services.memory.counting import Count
 from services.memory.plan import Fitted, Plan, Recall
-from services.memory.recall import read_recall
+from services.memory.recall import read_candidates
 from services.memory.window import ChatMessage
 from services.sessions import SessionService
 from services.storage import Database, execute, execute_many
-from services.tree import WINDOW, window_params
 from services.turns.config import Profile, TurnConfig, read_profile
 from services.turns.placement import Placement, open_session_for_turn
 
@@ -160,7 +159,9 @@ class TurnStore:
         session_id, last_seq, parent_id = opened.session_id, opened.last_seq, opened.parent_id
         self._refuse_over_stream_limit(db, caller)
         config = ask.configure(opened.system, read_profile(db, opened.profile_id))
-        history, recall = _read_history(db, parent_id, config)
+        history, recall = read_candidates(
+            db, parent_id, config.memory_type, config.max_messages - 1
+        )
         fitted = ask.fit(config, history, user_message_id, recall)
         assistant = _message_row(session_id, assistant_message_id, last_seq, Role.ASSISTANT, now)
         rows = [assistant | {"status": MessageStatus.STREAMING, "heartbeat_at": now}]
@@ -282,25 +283,3 @@ def _message_row(
         "token_counter": None,
         "context_plan": None,
     }
-
-
-def _read_history(
-    db: Connection, leaf_id: str | None, config: TurnConfig
-) -> tuple[list[ChatMessage], Recall | None]:
-    """The window's candidates, newest first (the path above the new message, at most
-    the memory's messages less the new one), and with summary memory its summary."""
-    limit = config.max_messages - 1
-    if config.memory_type == "summary":
-        return read_recall(db, leaf_id, limit)
-    return _read_window(db, leaf_id, limit), None
-
-
-def _read_window(db: Connection, leaf_id: str | None, limit: int) -> list[ChatMessage]:
-    """The buffer's candidates: the newest `limit` sendable messages of the path."""
-    if leaf_id is None or limit <= 0:
-        return []
-    rows = sorted(db.execute(WINDOW, window_params(leaf_id, limit)), key=lambda row: row.depth)
-    return [
-        ChatMessage(row.role, row.content, row.message_id, row.token_count, row.token_counter)
-        for row in rows
-    ]

@@ -38,6 +38,7 @@ from services.llm import LLMPool, LLMRequest, StreamChunk, Usage
 from services.llm.errors import LLMEmptyReply
 from services.llm.retry import RetryPolicy, stream_with_retries
 from services.memory.counting import ESTIMATE_KEY, Count, TokenCounter
+from services.memory.summarizer import Job, Summarizer
 from services.memory.window import ChatMessage, estimate_tokens, halve_history
 from services.turns.checkpoint import Checkpointer, CheckpointQueue
 from services.turns.ends import TurnEnds
@@ -62,6 +63,7 @@ class TurnService:
         settings: Settings,
         drain: Drain,
         counter: TokenCounter,
+        summarizer: Summarizer | None = None,
     ) -> None:
         self.store = store
         self.llm = llm
@@ -70,6 +72,7 @@ class TurnService:
         self.checkpoints = CheckpointQueue(store)
         self.ends = TurnEnds(store)
         self.counter = counter
+        self.summarizer = summarizer
         # Count, store, fit (services/turns/prepare.py): the turn, ready to generate.
         self.prepare = TurnPreparer(store, counter, settings, drain).prepare
 
@@ -116,9 +119,17 @@ class TurnService:
             live.emit("error", error_payload(live.failure))
             raise
         live.result = stored
+        self._after(start)
         counts = stored.token_usage.model_dump() if stored.token_usage else None
         prompt = start.plan.prompt_tokens
         live.emit("done", done_payload(stored.message_id, stored.finish_reason, counts, prompt))
+
+    def _after(self, start: TurnStart) -> None:
+        """Summary memory looks at what this turn's window left out, in the background."""
+        if self.summarizer is None or start.config.memory_type != "summary":
+            return
+        sent = frozenset(part[1] for part in start.plan.parts if part[0] == "message" and part[1])
+        self.summarizer.after_turn(Job(start.session_id, start.assistant_message_id, sent))
 
     async def _relay(
         self, turn: PreparedTurn, live: LiveTurn, checkpoint: Checkpointer
