@@ -23,7 +23,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
-from api import audit, chat, health, messages, sessions, ws
+from api import audit, chat, health, messages, profiles, sessions, ws
 from api.auth import document_auth
 from api.body_limit import DeclaredBodyLimit
 from api.body_timeout import BodyTimeout
@@ -202,7 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CorrelationIdMiddleware, header_name="X-Request-ID", validator=_valid_request_id
     )
     install_error_handlers(app)
-    for module in (sessions, chat, messages, health, audit, ws):
+    for module in (sessions, profiles, chat, messages, health, audit, ws):
         app.include_router(module.router)
     document_auth(app, settings.auth_required)
     return app

@@ -17,6 +17,7 @@ from services.fork import ForkService
 from services.health import HealthService
 from services.history import HistoryService
 from services.memory.summaries import SummaryService
+from services.profiles.service import ProfileService
 from services.sessions import SessionService
 from services.turns.replay import TurnReplay
 from services.turns.runner import TurnRunner
@@ -82,7 +83,12 @@ def _summaries(request: Request) -> SummaryService:
     return get_services(request).summaries
 
 
+def _profiles(request: Request) -> ProfileService:
+    return get_services(request).profiles
+
+
 SessionsDep = Annotated[SessionService, Depends(_sessions)]
+ProfilesDep = Annotated[ProfileService, Depends(_profiles)]
 SummariesDep = Annotated[SummaryService, Depends(_summaries)]
 HistoryDep = Annotated[HistoryService, Depends(_history)]
 TurnsDep = Annotated[TurnService, Depends(_turns)]

@@ -106,10 +106,35 @@ KEY_REUSED = {
     "idempotency_key_reused": "Idempotency-Key 'k1' was already used for a different chat"
     " request (the body differs); use a new key for a new request"
 }
+INVALID_PROFILE = {
+    "invalid_profile": "profile_id: no profile 7a8b9c0d-... of yours",
+}
 CREATE_UNPROCESSABLE = error_examples(
     422,
-    "A bad field, or an Idempotency-Key already used with another body",
-    {"validation_error": "metadata: Input should be a valid dictionary", **KEY_REUSED},
+    "A bad field, a profile_id not of the caller's profiles, or an Idempotency-Key"
+    " already used with another body",
+    {
+        "validation_error": "metadata: Input should be a valid dictionary",
+        **INVALID_PROFILE,
+        **KEY_REUSED,
+    },
+)
+UPDATE_UNPROCESSABLE = error_examples(
+    422,
+    "A bad field, or a profile_id not of the caller's profiles",
+    {"validation_error": "metadata: Input should be a valid dictionary", **INVALID_PROFILE},
+)
+PROFILE_NOT_FOUND = error_doc(
+    404,
+    "Unknown or deleted profile; another key's profile is exactly a missing one",
+    "Profile 7a8b9c0d-... not found",
+    "profile_not_found",
+)
+PROFILE_NAME_TAKEN = error_doc(
+    409,
+    "The caller already has a profile of that name",
+    "You already have a profile named 'travel-planner': names are unique per key",
+    "profile_name_taken",
 )
 CONTEXT_TOO_LONG = {
     "context_too_long": "the message needs about 2400 tokens but the model's context"

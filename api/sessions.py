@@ -28,7 +28,7 @@ from api.responses import (
     ROUTER_ERRORS,
     SESSION_NOT_FOUND,
     TURN_IN_PROGRESS,
-    VALIDATION,
+    UPDATE_UNPROCESSABLE,
 )
 from models.chat import StopResult, TurnStatus
 from models.message import MessagePage, SessionExport, TreePage
@@ -52,7 +52,7 @@ async def create_session(
     key: IdempotencyKey = None,
     body: Annotated[SessionCreate | None, Body()] = None,
 ) -> SessionPublic:
-    """Create a session; the body (metadata, system_prompt) is optional.
+    """Create a session; the body (metadata, system_prompt, profile_id) is optional.
 
     Sent again with the same `Idempotency-Key`, it answers the session it created
     the first time (header `Idempotent-Replayed: true`) instead of a second one.
@@ -84,14 +84,16 @@ async def get_session(session_id: str, sessions: SessionsDep, caller: CallerDep)
 @router.patch(
     "/{session_id}",
     response_model=SessionPublic,
-    responses={**SESSION_NOT_FOUND, **VALIDATION, **BODY_ERRORS},
+    responses={**SESSION_NOT_FOUND, **UPDATE_UNPROCESSABLE, **BODY_ERRORS},
     dependencies=[Depends(require_json_body)],
 )
 async def update_session(
     session_id: str, body: SessionUpdate, sessions: SessionsDep, caller: CallerDep
 ) -> SessionPublic:
-    """Replace the metadata and/or the system prompt; fields left out are kept."""
-    return await sessions.update(session_id, caller, body.metadata, body.system_prompt)
+    """Replace the metadata, the system prompt and/or the chat profile; fields left out
+    are kept, `profile_id: null` takes the profile away. A turn takes each setting
+    from its request, else the session, else its profile, else the service's."""
+    return await sessions.update(session_id, caller, body)
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=SESSION_NOT_FOUND)

@@ -186,6 +186,7 @@ class ChatResponse(BaseModel):
                         "estimated": False,
                     },
                     "prompt_tokens": 12,
+                    "model": "SmolLM2-135M-Instruct",
                 }
             ]
         }
@@ -204,6 +205,7 @@ class ChatResponse(BaseModel):
         description="The prompt as the context plan counted it before sending"
         " (GET /api/messages/{message_id}/context); null for replies older than plans",
     )
+    model: str | None = Field(None, description="The model that answered, as its server named it")
 
     @classmethod
     def of_reply(

@@ -162,25 +162,22 @@ class ProfileUpdate(ProfileFields):
     name: Text | None = Field(None, min_length=1, max_length=MAX_NAME_CHARS)
 
 
+PROFILE_EXAMPLE: dict[str, Any] = PROFILE_CREATE_EXAMPLE | {
+    "profile_id": "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d",
+    "owner": "alice",
+    "model": None,
+    "top_p": None,
+    "memory": {"type": "summary", "max_messages": 20, "max_context_tokens": None},
+    "created_at": "2026-11-30T10:00:00Z",
+    "updated_at": "2026-11-30T10:00:00Z",
+}
+
+
 class ProfilePublic(ProfileCreate):
     """A profile as clients see it."""
 
     model_config = ConfigDict(
-        extra="ignore",
-        strict=False,
-        json_schema_extra={
-            "examples": [
-                PROFILE_CREATE_EXAMPLE
-                | {
-                    "profile_id": "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d",
-                    "owner": "alice",
-                    "model": None,
-                    "top_p": None,
-                    "created_at": "2026-11-30T10:00:00Z",
-                    "updated_at": "2026-11-30T10:00:00Z",
-                }
-            ]
-        },
+        extra="ignore", strict=False, json_schema_extra={"examples": [PROFILE_EXAMPLE]}
     )
 
     profile_id: str
@@ -192,6 +189,10 @@ class ProfilePublic(ProfileCreate):
 
 class ProfilePage(BaseModel):
     """One page of profiles in the order asked for."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [PROFILE_EXAMPLE], "next_cursor": None}]}
+    )
 
     items: list[ProfilePublic]
     next_cursor: str | None = Field(

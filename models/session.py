@@ -104,7 +104,8 @@ class SessionCreate(BaseModel):
 
 
 class SessionUpdate(SessionCreate):
-    """Body of PATCH /api/sessions/{id}; a field left out stays as it is."""
+    """Body of PATCH /api/sessions/{id}; a field left out stays as it is, and
+    `profile_id: null` takes the session's profile away."""
 
     model_config = ConfigDict(
         extra="forbid",

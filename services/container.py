@@ -19,6 +19,7 @@ from services.llm import LLMPool, create_llm_pool
 from services.llm.factory import create_summary_llm, create_token_counter
 from services.memory.summaries import SummaryService
 from services.memory.summarizer import Summarizer
+from services.profiles.service import ProfileService
 from services.rate_limits import RequestRate
 from services.sessions import SessionService
 from services.storage import Database
@@ -50,6 +51,7 @@ class Services:
     request_rate: RequestRate
     summaries: SummaryService
     summarizer: Summarizer
+    profiles: ProfileService
 
 
 def build_services(settings: Settings, database: Database, http: httpx.AsyncClient) -> Services:
@@ -85,4 +87,5 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         ),
         summaries=SummaryService(database, sessions),
         summarizer=summarizer,
+        profiles=ProfileService(database, counter),
     )

@@ -97,6 +97,7 @@ def _copy_path(db: Connection, fork: _Fork, visible: ColumnElement[bool]) -> Ses
                 S.system_prompt_tokens,
                 S.system_prompt_counter,
                 S.message_count,
+                S.profile_id,
             ).where(S.session_id == origin.session_id, visible)
         )
         .mappings()
@@ -116,6 +117,7 @@ def _copy_path(db: Connection, fork: _Fork, visible: ColumnElement[bool]) -> Ses
         active_leaf_id=new_ids[-1],
         forked_from=origin,
         system_count=_system_count(source),
+        profile_id=source["profile_id"],
     )
     db.execute(insert(messages_table), _copies(path, new_ids, session.session_id))
     if fork.claim is not None:

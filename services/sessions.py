@@ -32,11 +32,18 @@ from sqlalchemy.sql import Executable
 
 from models.auth import Caller
 from models.message import messages_table
-from models.session import ForkOrigin, SessionCreate, SessionPage, SessionPublic, sessions_table
+from models.session import (
+    ForkOrigin,
+    SessionCreate,
+    SessionPage,
+    SessionPublic,
+    SessionUpdate,
+    sessions_table,
+)
 from models.types import utcnow
 from services.audit import record_event
 from services.cursors import decode_time_cursor, encode_cursor
-from services.errors import DatabaseUnavailable, ServiceError, SessionNotFound
+from services.errors import DatabaseUnavailable, SessionNotFound
 from services.idempotency import (
     IdempotencyClaim,
     Repeated,
@@ -48,7 +55,8 @@ from services.idempotency import (
 from services.idempotency import (
     claim as idempotency_claim,
 )
-from services.memory.counting import Count, TokenCounter
+from services.memory.counting import Count, TokenCounter, system_count_values
+from services.profiles.access import require_profile
 from services.storage import Database, first_row, rows_changed
 
 log = logging.getLogger(__name__)
@@ -72,12 +80,9 @@ class SessionService:
     async def _system_count(self, system_prompt: str | None) -> Count | None:
         """The system prompt's count; None (estimated when a window needs it) when the
         LLM server cannot count now: a session never waits on the LLM server."""
-        if system_prompt is None or self.counter is None:
+        if self.counter is None:
             return None
-        try:
-            return await self.counter.count(system_prompt)
-        except ServiceError:
-            return None
+        return await self.counter.count_if_possible(system_prompt)
 
     def _cutoff(self, now: datetime) -> datetime | None:
         """Sessions last accessed before this have expired; None when they never do."""
@@ -118,11 +123,11 @@ class SessionService:
         caller: Caller,
         metadata: dict[str, Any] | None = None,
         system_prompt: str | None = None,
+        profile_id: str | None = None,
     ) -> SessionPublic:
         count = await self._system_count(system_prompt)
-        return await self.database.write(
-            partial(insert_session, system_count=count), caller, metadata or {}, system_prompt
-        )
+        insert = partial(insert_session, system_count=count, profile_id=profile_id)
+        return await self.database.write(insert, caller, metadata or {}, system_prompt)
 
     async def create_once(
         self, body: SessionCreate, key: str | None, caller: Caller
@@ -130,9 +135,10 @@ class SessionService:
         """create(), or with an Idempotency-Key this caller used here the session it created."""
         claim = idempotency_claim(SESSION_SCOPE, key, body, self.key_hours, caller)
         if claim is None:
-            return Replayable(await self.create(caller, body.metadata, body.system_prompt))
+            session = await self.create(caller, body.metadata, body.system_prompt, body.profile_id)
+            return Replayable(session)
         count = await self._system_count(body.system_prompt)
-        create = partial(_create_claimed, caller, body.metadata or {}, body.system_prompt, count)
+        create = partial(_create_claimed, caller, body, count)
         try:
             return Replayable(await once_per_key(lambda: self.database.write(create, claim)))
         except Repeated as repeat:
@@ -156,19 +162,16 @@ class SessionService:
             raise SessionNotFound(session_id)
         return SessionPublic(**row)
 
-    async def update(
-        self,
-        session_id: str,
-        caller: Caller,
-        metadata: dict[str, Any] | None,
-        system_prompt: str | None,
-    ) -> SessionPublic:
+    async def update(self, session_id: str, caller: Caller, body: SessionUpdate) -> SessionPublic:
+        """The fields the body gives; `profile_id: null` takes the profile away."""
         changes: dict[str, Any] = {}
-        if metadata is not None:
-            changes["metadata"] = metadata
-        if system_prompt is not None:
-            changes["system_prompt"] = system_prompt
-            changes |= system_count_values(await self._system_count(system_prompt))
+        if body.metadata is not None:
+            changes["metadata"] = body.metadata
+        if body.system_prompt is not None:
+            changes["system_prompt"] = body.system_prompt
+            changes |= system_count_values(await self._system_count(body.system_prompt))
+        if "profile_id" in body.model_fields_set:
+            changes["profile_id"] = body.profile_id
         return await self._update(session_id, caller, changes)
 
     async def delete(self, session_id: str, caller: Caller) -> None:
@@ -215,7 +218,9 @@ class SessionService:
             .values(last_accessed=now, **changes)
             .returning(sessions_table)
         )
-        row = await self.database.write(first_row, statement)
+        row = await self.database.write(
+            _update_checked, statement, caller, changes.get("profile_id")
+        )
         if row is None:
             raise SessionNotFound(session_id)
         return SessionPublic(**row)
@@ -243,9 +248,12 @@ def insert_session(
     active_leaf_id: str | None = None,
     forked_from: ForkOrigin | None = None,
     system_count: Count | None = None,
+    profile_id: str | None = None,
 ) -> SessionPublic:
     """Insert a new session of the caller's key, and its audit event, inside the
-    transaction `db`."""
+    transaction `db`. InvalidProfile unless the caller may use `profile_id`."""
+    if profile_id is not None:
+        require_profile(db, caller, profile_id)
     now = utcnow()
     session_id = str(uuid.uuid4())
     values = {
@@ -260,10 +268,20 @@ def insert_session(
         "active_leaf_id": active_leaf_id,
         "forked_from_session_id": forked_from.session_id if forked_from else None,
         "forked_from_message_id": forked_from.message_id if forked_from else None,
+        "profile_id": profile_id,
     }
     db.execute(insert(sessions_table).values(**values, **system_count_values(system_count)))
     record_event(db, caller, "session.create", session_id)
     return SessionPublic(**values)
+
+
+def _update_checked(
+    db: Connection, statement: Executable, caller: Caller, profile_id: str | None
+) -> dict[str, Any] | None:
+    """The session's row after the update; a profile it is given checked first."""
+    if profile_id is not None:
+        require_profile(db, caller, profile_id)
+    return first_row(db, statement)
 
 
 def _delete_audited(db: Connection, statement: Executable, caller: Caller, session_id: str) -> bool:
@@ -273,24 +291,22 @@ def _delete_audited(db: Connection, statement: Executable, caller: Caller, sessi
     return deleted
 
 
-def system_count_values(count: Count | None) -> dict[str, Any]:
-    """The session columns that keep its system prompt's count."""
-    return {
-        "system_prompt_tokens": count.tokens if count else None,
-        "system_prompt_counter": count.key if count else None,
-    }
-
-
 def _create_claimed(
     caller: Caller,
-    metadata: dict[str, Any],
-    system_prompt: str | None,
+    body: SessionCreate,
     count: Count | None,
     db: Connection,
     claim: IdempotencyClaim,
 ) -> SessionPublic:
     now = utcnow()
     find_original(db, claim, now)
-    session = insert_session(db, caller, metadata, system_prompt, system_count=count)
+    session = insert_session(
+        db,
+        caller,
+        body.metadata or {},
+        body.system_prompt,
+        system_count=count,
+        profile_id=body.profile_id,
+    )
     record(db, claim, now, session.session_id, response=session.model_dump(mode="json"))
     return session

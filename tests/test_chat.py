@@ -23,6 +23,7 @@ REPLY_FIELDS = {
     "finish_reason",
     "token_usage",
     "prompt_tokens",
+    "model",
 }
 
 

@@ -28,19 +28,21 @@ import api
 from tests.conftest import FakeLLM, Tenants
 from tests.helpers import chat, history, new_session, read_stream, streaming_turn
 
-Probe = Callable[[httpx.Client, str, str], list[httpx.Response]]
+Probe = Callable[[httpx.Client, "Ids"], list[httpx.Response]]
 SLOW_REPLY = {"chunks": [f"w{n} " for n in range(40)], "chunk_delay": 0.05}
 
 
 def one(method: str, path: str, **kwargs: Any) -> Probe:
-    """A probe sending one request; {s} and {m} stand for the session and message id."""
+    """A probe sending one request; {s}, {m} and {p} stand for the session, message and
+    profile id."""
 
-    def probe(http: httpx.Client, session_id: str, message_id: str) -> list[httpx.Response]:
-        url = path.format(s=session_id, m=message_id)
+    def probe(http: httpx.Client, ids: Ids) -> list[httpx.Response]:
+        url = path.format(s=ids.session_id, m=ids.reply_id, p=ids.profile_id)
         body = kwargs.get("json")
         if body is not None:
-            body = json.loads(json.dumps(body).replace("{s}", session_id))
-        params = {k: v.format(s=session_id) for k, v in kwargs.get("params", {}).items()}
+            text = json.dumps(body).replace("{s}", ids.session_id)
+            body = json.loads(text.replace("{p}", ids.profile_id))
+        params = {k: v.format(s=ids.session_id) for k, v in kwargs.get("params", {}).items()}
         headers = kwargs.get("headers", {})
         return [http.request(method, url, json=body, params=params, headers=headers)]
 
@@ -48,8 +50,8 @@ def one(method: str, path: str, **kwargs: Any) -> Probe:
 
 
 def both(*probes: Probe) -> Probe:
-    def probe(http: httpx.Client, session_id: str, message_id: str) -> list[httpx.Response]:
-        return [response for p in probes for response in p(http, session_id, message_id)]
+    def probe(http: httpx.Client, ids: Ids) -> list[httpx.Response]:
+        return [response for p in probes for response in p(http, ids)]
 
     return probe
 
@@ -75,6 +77,11 @@ NOT_FOUND: dict[tuple[str, str], Probe] = {
         one("GET", "/api/sessions/{s}/summaries", params={"limit": "1"}),
     ),
     ("get", "/api/sessions/{session_id}/status"): one("GET", "/api/sessions/{s}/status"),
+    ("get", "/api/profiles/{profile_id}"): one("GET", "/api/profiles/{p}"),
+    ("patch", "/api/profiles/{profile_id}"): one(
+        "PATCH", "/api/profiles/{p}", json={"name": "bob's now", "system_prompt": "x"}
+    ),
+    ("delete", "/api/profiles/{profile_id}"): one("DELETE", "/api/profiles/{p}"),
     ("post", "/api/sessions/{session_id}/stop"): one("POST", "/api/sessions/{s}/stop"),
     ("post", "/api/messages/{message_id}/cancel"): one("POST", "/api/messages/{m}/cancel"),
     ("post", "/api/messages/{message_id}/select"): one("POST", "/api/messages/{m}/select"),
@@ -112,6 +119,8 @@ OWN_TEST = {
     ("get", "/api/sessions"): "test_the_list_shows_only_the_callers_sessions",
     ("post", "/api/sessions"): "test_creating_with_anothers_idempotency_key_makes_a_new_session",
     ("get", "/api/audit"): "test_the_audit_trail_is_for_admin_keys_only",
+    ("get", "/api/profiles"): "test_profiles_are_listed_and_used_by_their_owner_only",
+    ("post", "/api/profiles"): "test_profiles_are_listed_and_used_by_their_owner_only",
     ("get", "/api/health"): "test_health_routes_carry_no_session_data",
     ("get", "/api/health/live"): "test_health_routes_carry_no_session_data",
     ("get", "/api/health/ready"): "test_health_routes_carry_no_session_data",
@@ -120,9 +129,20 @@ WEBSOCKET_ROUTES = {"/ws/{session_id}": "test_websocket_to_anothers_session_is_a
 
 
 @dataclass(frozen=True)
-class AliceSession:
+class Ids:
+    """The ids a probe names: Alice's, or ids that never existed."""
+
     session_id: str
     reply_id: str
+    profile_id: str
+
+    @classmethod
+    def missing(cls) -> Ids:
+        return cls(str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()))
+
+
+@dataclass(frozen=True)
+class AliceSession(Ids):
     snapshot: dict[str, Any]
 
 
@@ -131,7 +151,10 @@ def alice(tenants: Tenants) -> Iterator[AliceSession]:
     with tenants.client(tenants.alice) as http:
         session_id = new_session(http, metadata={"secret": "alice's"}, system_prompt="Be Alice")
         reply_id = chat(http, session_id=session_id, message="my secret plan")["message_id"]
-        yield AliceSession(session_id, reply_id, _snapshot(http, session_id))
+        profile = http.post("/api/profiles", json={"name": "alice's", "system_prompt": "secret"})
+        profile_id = profile.json()["profile_id"]
+        http.patch(f"/api/sessions/{session_id}", json={"profile_id": profile_id})
+        yield AliceSession(session_id, reply_id, profile_id, _snapshot(http, session_id))
 
 
 def _snapshot(http: httpx.Client, session_id: str) -> dict[str, Any]:
@@ -170,22 +193,21 @@ def test_anothers_session_is_exactly_a_missing_one(
     tenants: Tenants, alice: AliceSession, fake_llm: FakeLLM, route: tuple[str, str]
 ) -> None:
     probe = NOT_FOUND[route]
-    missing_session, missing_reply = str(uuid.uuid4()), str(uuid.uuid4())
+    missing = Ids.missing()
     with tenants.client(tenants.bob) as bob:
-        theirs = probe(bob, alice.session_id, alice.reply_id)
-        absent = probe(bob, missing_session, missing_reply)
+        theirs = probe(bob, alice)
+        absent = probe(bob, missing)
     for got, expected in zip(theirs, absent, strict=True):
         assert got.status_code == 404, (route, got.status_code, got.text)
         assert expected.status_code == 404, (route, expected.text)
-        assert _without_ids(got.json(), alice) == _without_ids(
-            expected.json(), AliceSession(missing_session, missing_reply, {})
-        )
+        assert _without_ids(got.json(), alice) == _without_ids(expected.json(), missing)
     assert fake_llm.requests() == []
 
 
-def _without_ids(body: dict[str, Any], ids: AliceSession) -> dict[str, Any]:
+def _without_ids(body: dict[str, Any], ids: Ids) -> dict[str, Any]:
     body.pop("request_id")
-    body["detail"] = body["detail"].replace(ids.session_id, "ID").replace(ids.reply_id, "ID")
+    for named in (ids.session_id, ids.reply_id, ids.profile_id):
+        body["detail"] = body["detail"].replace(named, "ID")
     return body
 
 
@@ -325,3 +347,29 @@ def test_alices_session_is_untouched_after_every_probe(
         assert exported.json()["messages"][0]["content"] == "my secret plan"
         replayed = read_stream(http, "GET", f"/api/messages/{alice.reply_id}/stream")
         assert replayed.types == ["start", "delta", "done"]
+
+
+def test_profiles_are_listed_and_used_by_their_owner_only(
+    tenants: Tenants, alice: AliceSession
+) -> None:
+    """Bob lists none of Alice's profiles, may reuse her profile's name (names are
+    unique per key), and cannot give his sessions her profile: it is as unknown to
+    him as one that never existed. An admin key sees both."""
+    with tenants.client(tenants.bob) as bob, tenants.client(tenants.admin) as admin:
+        listed = bob.get("/api/profiles", params={"q": "alice"}).json()["items"]
+        same_name = bob.post("/api/profiles", json={"name": "alice's"})
+        profile_ids = (alice.profile_id, str(uuid.uuid4()))
+        refused = [
+            bob.post("/api/sessions", json={"profile_id": profile_id}) for profile_id in profile_ids
+        ]
+        everyone = admin.get("/api/profiles", params={"q": "alice's"}).json()["items"]
+    assert listed == []
+    assert same_name.status_code == 201
+    assert same_name.json()["owner"] == "bob"
+    assert [r.status_code for r in refused] == [422, 422]
+    details = {
+        response.json()["detail"].replace(profile_id, "ID")
+        for response, profile_id in zip(refused, profile_ids, strict=True)
+    }
+    assert details == {"profile_id: no profile ID of yours"}
+    assert sorted(p["owner"] for p in everyone) == ["alice", "bob"]

@@ -210,3 +210,18 @@ def test_buffer_memory_never_summarizes(
         left = summaries(http, session_id)
     assert plan["left_out"]["tokens"] > TRIGGER  # it would have been summarized
     assert (left, summary_llm.requests()) == ([], [])
+
+
+def test_a_profile_with_summary_memory_summarizes_in_a_buffer_service(
+    make_app: Any, fake_llm: FakeLLM, summary_llm: FakeLLM
+) -> None:
+    summary_llm.reset()
+    fake_llm.tokenizer("llama.cpp")
+    buffer = SETTINGS | {"memory_type": "buffer"}
+    app = make_app(summary_llm_server_url=summary_llm.url, **buffer)
+    with app.client() as http:
+        profile = http.post("/api/profiles", json={"name": "sum", "memory": {"type": "summary"}})
+        session_id = new_session(http, profile_id=profile.json()["profile_id"])
+        turns_until_left_out_passes_trigger(http, session_id)
+        (summary,) = wait_for(lambda: summaries(http, session_id), seconds=10)
+    assert summary["session_id"] == session_id

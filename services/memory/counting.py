@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import httpx
 
+from services.errors import ServiceError
 from services.memory.errors import TokenCounterUnavailable
 from services.memory.window import MESSAGE_OVERHEAD_TOKENS, PROMPT_OVERHEAD_TOKENS, estimate_tokens
 
@@ -144,6 +145,17 @@ class TokenCounter:
                 raise TokenCounterUnavailable(self.base)
         return self._found or ESTIMATE
 
+    async def count_if_possible(self, text: str | None) -> Count | None:
+        """`text`'s count, or None (estimated when a window needs it) when there is no
+        text or the server cannot count now: for what must never wait on the LLM
+        server, like setting a system prompt."""
+        if text is None:
+            return None
+        try:
+            return await self.count(text)
+        except ServiceError:
+            return None
+
     async def count(self, text: str) -> Count:
         """`text`'s tokens by the counter in use; the estimate when the server fails
         to answer (with TOKEN_COUNTER=server, that is an error)."""
@@ -240,3 +252,11 @@ class TokenCounter:
         )
         response.raise_for_status()
         return int(response.json()["usage"]["prompt_tokens"])
+
+
+def system_count_values(count: Count | None) -> dict[str, Any]:
+    """The columns that keep a system prompt's count (of a session or a profile)."""
+    return {
+        "system_prompt_tokens": count.tokens if count else None,
+        "system_prompt_counter": count.key if count else None,
+    }

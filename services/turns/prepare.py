@@ -38,6 +38,7 @@ class PreparedTurn:
     counter: Counter
     parts: list[str] = field(default_factory=list)
     llm_server: str | None = None  # the server asked last (several: LLM_SERVER_URL)
+    model: str | None = None  # the model that answered, as the server named it
 
     @property
     def text(self) -> str:
@@ -54,7 +55,15 @@ class PreparedTurn:
         """How the turn ended, with the text and delta lengths generated so far."""
         lengths = [len(part) for part in self.parts]
         return TurnOutcome(
-            self.text, status, finish_reason, usage, error, lengths, self.llm_server, count
+            self.text,
+            status,
+            finish_reason,
+            usage,
+            error,
+            lengths,
+            self.llm_server,
+            count,
+            self.model or self.request.model,
         )
 
 

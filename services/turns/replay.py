@@ -53,6 +53,7 @@ class StoredReply:
     error: str | None
     created_at: datetime
     prompt_tokens: int | None  # from its context plan
+    model: str | None = None
 
     @property
     def last_delta_id(self) -> int:
@@ -193,4 +194,5 @@ class TurnReplay:
             prompt_tokens=(row.context_plan or {}).get("prompt_tokens"),
             error=row.error,
             created_at=row.created_at,
+            model=row.model,
         )

@@ -109,6 +109,7 @@ class TurnOutcome:
     delta_lengths: list[int] | None = None
     llm_server: str | None = None
     count: Count | None = None  # the reply's tokens, for the windows of later turns
+    model: str | None = None  # the model that answered
 
 
 class TurnStore:
@@ -215,6 +216,7 @@ class TurnStore:
             "finish_reason": outcome.finish_reason,
             "token_usage": outcome.token_usage.model_dump() if outcome.token_usage else None,
             "error": outcome.error,
+            "model": outcome.model,
         }
         stored_only: dict[str, Any] = {
             "delta_lengths": outcome.delta_lengths,

@@ -142,6 +142,7 @@ class TurnService:
         async with aclosing(self._reply_chunks(turn)) as chunks:
             async for chunk in chunks:
                 turn.llm_server = chunk.server or turn.llm_server
+                turn.model = chunk.model or turn.model
                 if text := chunk.text[:room]:
                     room -= len(text)
                     turn.parts.append(text)

@@ -1,0 +1,1 @@
+"""Chat profiles: named turn configurations owned like sessions (models/profile.py)."""
