@@ -10,9 +10,9 @@ SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
@@ -93,14 +93,16 @@ class MemoryConfig(BaseModel):
     )
 
 
-def _check_tags(tags: list[str] | None) -> list[str] | None:
-    if tags is None:
-        return None
-    if len(tags) > MAX_TAGS:
-        raise ValueError(f"at most {MAX_TAGS} tags")
-    if not all(0 < len(tag) <= MAX_TAG_CHARS and tag.strip() == tag for tag in tags):
-        raise ValueError(f"each tag is 1 to {MAX_TAG_CHARS} characters, no outer spaces")
-    return list(dict.fromkeys(tags))  # duplicates once, in the order given
+# A tag: 1 to 50 characters, none of them a line break, no space at either end.
+Tag = Annotated[
+    Text,
+    StringConstraints(min_length=1, max_length=MAX_TAG_CHARS, pattern=r"^\S(?:.*\S)?$"),
+]
+
+
+def _once_each(tags: list[str] | None) -> list[str] | None:
+    """Duplicates once, in the order given."""
+    return None if tags is None else list(dict.fromkeys(tags))
 
 
 class ProfileFields(BaseModel):
@@ -122,9 +124,11 @@ class ProfileFields(BaseModel):
     top_p: float | None = Field(None, gt=0, le=1)
     max_tokens: int | None = Field(None, ge=1, le=32768, description="Reply length cap")
     memory: MemoryConfig | None = None
-    tags: list[Text] | None = Field(None, description=f"At most {MAX_TAGS}, each a search filter")
+    tags: list[Tag] | None = Field(
+        None, max_length=MAX_TAGS, description=f"At most {MAX_TAGS}, each a search filter"
+    )
 
-    _tags = field_validator("tags")(_check_tags)
+    _tags = field_validator("tags")(_once_each)
 
 
 PROFILE_CREATE_EXAMPLE: dict[str, Any] = {
