@@ -7,16 +7,25 @@ per variable that names it and says what it accepts (see `load_settings`).
 
 from __future__ import annotations
 
-import ipaddress
 import sys
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from limits import parse_many
-from limits.errors import ConfigurationError as LimitsConfigurationError
-from limits.storage import storage_from_string
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from config_rules import (
+    ConfigurationError,
+    async_storage_url,
+    check_http_url,
+    check_limit_storage,
+    check_origins,
+    check_rate_limit,
+    describe_validation_error,
+    is_loopback,
+)
+
+__all__ = ["ConfigurationError", "Settings", "async_storage_url", "get_settings", "is_loopback"]
 
 APP_VERSION = "0.1.0"
 LOCAL_LLM = "local"  # LLM_SERVER_URL value: start the bundled llama.cpp + SmolLM2 server
@@ -54,10 +63,7 @@ class Settings(BaseSettings):
         1000, ge=1, description="Open connections to the LLM server: one per generating turn"
     )
     llm_max_retries: int = Field(
-        2,
-        ge=0,
-        description="Retries of a failed LLM call (refused, closed unanswered, 429, 500, 502,"
-        " 503) before its first token reaches the client",
+        2, ge=0, description="Retries of a failed LLM call before its first token is sent"
     )
     llm_retry_backoff_seconds: float = Field(
         0.5, ge=0, description="First retry after about this long, doubling, jittered"
@@ -215,33 +221,17 @@ class Settings(BaseSettings):
     @field_validator("cors_origins")
     @classmethod
     def _check_origins(cls, value: list[str]) -> list[str]:
-        if "*" in value and len(value) > 1:
-            raise ValueError("`*` allows every origin and must stand alone")
-        for origin in value:
-            if origin != "*" and not _is_origin(origin):
-                raise ValueError(f"{origin!r} is not an origin: give scheme://host[:port], no path")
-        return value
+        return check_origins(value)
 
     @field_validator("rate_limit")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
-        if value.strip():
-            try:
-                parse_many(value)
-            except ValueError:
-                raise ValueError(
-                    "give requests per period, like 600/minute or 600/minute;20/second"
-                ) from None
-        return value.strip()
+        return check_rate_limit(value)
 
     @field_validator("rate_limit_storage_url")
     @classmethod
     def _check_limit_storage(cls, value: str) -> str:
-        try:
-            storage_from_string(async_storage_url(value))
-        except LimitsConfigurationError as exc:
-            raise ValueError(f"not a storage the limits library has: {exc}") from None
-        return value
+        return check_limit_storage(value)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -252,9 +242,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_summary_url(cls, value: str) -> str:
         url = value.strip().rstrip("/")
-        if url and not url.startswith(("http://", "https://")):
-            raise ValueError(f"{url!r} is not an http:// or https:// URL")
-        return url
+        return check_http_url(url, "") if url else url
 
     @field_validator("llm_server_url")
     @classmethod
@@ -262,12 +250,9 @@ class Settings(BaseSettings):
         if value.strip().lower() in ("", LOCAL_LLM):
             return LOCAL_LLM
         urls = [url.strip().rstrip("/") for url in value.split(",") if url.strip()]
+        hint = f"; give one or several, comma-separated, or {LOCAL_LLM!r}"
         for url in urls:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(
-                    f"{url!r} is not an http:// or https:// URL; give one or several, "
-                    f"comma-separated, or {LOCAL_LLM!r}"
-                )
+            check_http_url(url, hint)
         if len(set(urls)) < len(urls):
             raise ValueError("lists a server twice")
         return ",".join(urls)
@@ -292,42 +277,6 @@ class Settings(BaseSettings):
                 f"LLM_CONTEXT_TOKENS ({self.llm_context_tokens}): the prompt needs room too"
             )
         return self
-
-
-def is_loopback(host: str) -> bool:
-    """Only this machine can connect: localhost, 127.0.0.0/8 or ::1."""
-    if host.strip("[]").lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a host name: it may resolve to anything
-        return False
-
-
-def async_storage_url(url: str) -> str:
-    """The `limits` storage URL of its asyncio flavour (the service never blocks on it)."""
-    return url if url.startswith("async+") else f"async+{url}"
-
-
-def _is_origin(origin: str) -> bool:
-    scheme, sep, rest = origin.partition("://")
-    return bool(sep) and scheme in ("http", "https") and bool(rest) and "/" not in rest
-
-
-class ConfigurationError(Exception):
-    """Raised when the environment holds a value the service cannot run with."""
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    """One line per bad variable: its name, the value given and what it accepts."""
-    lines = []
-    for item in error.errors():
-        if not item["loc"]:  # a rule across settings names its variables itself
-            lines.append(f"Invalid configuration: {item['msg'].removeprefix('Value error, ')}")
-            continue
-        name, given = str(item["loc"][0]).upper(), item.get("input")
-        lines.append(f"Invalid configuration: {name}={given!r}: {item['msg']}")
-    return "\n".join(lines)
 
 
 def load_settings() -> Settings:

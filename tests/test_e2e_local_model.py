@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from services.memory.summary_text import summary_part, with_summary
+from services.memory.window import ChatMessage
 from tests.conftest import ROOT, App, child_pids, free_port, run_main
 from tests.helpers import chat, history, new_session, stream_chat, streaming_turn
 
@@ -40,7 +42,9 @@ def local_app(workdir: Path, **settings: str) -> App:
 
 @pytest.fixture(scope="module")
 def model_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    app = local_app(tmp_path_factory.mktemp("e2e"))
+    # summaries of what falls out (the 40-turn test's summary memory) kept short: on
+    # this one-slot server each one holds up the next turn while it is written
+    app = local_app(tmp_path_factory.mktemp("e2e"), SUMMARY_MAX_TOKENS="96")
     app.start()
     yield app
     app.stop()
@@ -124,15 +128,24 @@ def test_streamed_reply_deltas_add_up_to_the_stored_content(http: httpx.Client) 
 
 def sent_messages(http: httpx.Client, reply: dict[str, Any]) -> list[dict[str, str]]:
     """The messages a reply's prompt held, rebuilt from its context plan (ids) and the
-    stored texts."""
+    stored texts: the system prompt and the summary (one system message), then the
+    messages."""
     plan = http.get(f"/api/messages/{reply['message_id']}/context").json()
     exported = http.get(f"/api/sessions/{reply['session_id']}/export").json()
     texts = {m["message_id"]: m["content"] for m in exported["messages"]}
+    pages = http.get(f"/api/sessions/{reply['session_id']}/summaries", params={"limit": 100})
+    texts |= {s["summary_id"]: summary_part(s["text"]) for s in pages.json()["items"]}
     system = exported["session"]["system_prompt"]
-    return [
-        {"role": p["role"], "content": system if p["kind"] == "system" else texts[p["id"]]}
-        for p in plan["parts"]
-    ]
+    head = ChatMessage("system", system) if system else None
+    sent: list[dict[str, str]] = []
+    for part in plan["parts"]:
+        if part["kind"] == "system":
+            continue
+        if part["kind"] == "summary":
+            head = with_summary(head, ChatMessage("system", texts[part["id"]]))
+            continue
+        sent.append({"role": part["role"], "content": texts[part["id"]]})
+    return ([head.as_dict()] if head else []) + sent
 
 
 def model_prompt_tokens(http: httpx.Client, messages: list[dict[str, str]]) -> int:
@@ -216,12 +229,15 @@ def mixed_message(turn: int, counts: dict[str, int]) -> str:
     return text
 
 
+@pytest.mark.parametrize("memory", ["buffer", "summary"])
 def test_forty_turns_of_korean_english_and_code_counted_by_the_model(
-    http: httpx.Client,
+    http: httpx.Client, memory: str
 ) -> None:
     """Issue 18's target: 40 turns at LLM_CONTEXT_TOKENS=2048 whose stored history is
     over 10x the context: every prompt as planned within 2% of the model's own count of
-    what it received, no context_too_long, no reply cut by an overflow."""
+    what it received, no context_too_long, no reply cut by an overflow. With summary
+    memory (a chat profile's), summaries of what fell out are written meanwhile and
+    the last turns send one."""
     model_url = http.get("/api/health").json()["llm"]["url"]
 
     def model_count(text: str) -> int:
@@ -229,8 +245,10 @@ def test_forty_turns_of_korean_english_and_code_counted_by_the_model(
         return int(answer.json()["count"])
 
     counts = {fragment: model_count(fragment) for fragment in (KOREAN, ENGLISH, CODE)}
-    session_id = new_session(http)
-    errors, prompts = [], []
+    profile = {"name": f"e2e-{memory}", "memory": {"type": memory}}
+    profile_id = http.post("/api/profiles", json=profile).json()["profile_id"]
+    session_id = new_session(http, profile_id=profile_id)
+    errors, prompts, summaries_sent = [], [], []
     for turn in range(40):
         response = http.post(
             "/api/chat",
@@ -248,15 +266,28 @@ def test_forty_turns_of_korean_english_and_code_counted_by_the_model(
         assert real + 16 <= CONTEXT_TOKENS  # it fitted, reply included
         errors.append((reply["prompt_tokens"] - real) / real)
         prompts.append(real)
+        plan = http.get(f"/api/messages/{reply['message_id']}/context").json()
+        summaries_sent.append(plan["summary_id"])
     stored = history(http, session_id, limit=100)
     assert len(stored) == 80
     assert all(m["status"] == "complete" for m in stored)
     stored_tokens = sum(model_count(m["content"]) for m in stored)
+    written = http.get(f"/api/sessions/{session_id}/summaries", params={"limit": 100})
+    summaries = written.json()["items"]
     print(
-        f"40 turns: stored {stored_tokens} tokens ({stored_tokens / CONTEXT_TOKENS:.1f}x the"
-        f" context); prompts {min(prompts)}-{max(prompts)} tokens; counted - real:"
-        f" max {max(errors, key=abs):+.2%}, mean {sum(errors) / len(errors):+.2%}"
+        f"40 turns, {memory} memory: stored {stored_tokens} tokens"
+        f" ({stored_tokens / CONTEXT_TOKENS:.1f}x the context); prompts"
+        f" {min(prompts)}-{max(prompts)} tokens; counted - real: max"
+        f" {max(errors, key=abs):+.2%}, mean {sum(errors) / len(errors):+.2%};"
+        f" {len(summaries)} summaries written, sent by {sum(map(bool, summaries_sent))} turns"
     )
+    if memory == "summary":
+        assert summaries, "no summary was written"
+        assert all(summaries_sent[-5:]), "the last turns sent no summary"
+        sent_ids = {s["summary_id"] for s in summaries}
+        assert set(summaries_sent[-5:]) <= sent_ids
+    else:
+        assert (summaries, any(summaries_sent)) == ([], False)
     assert stored_tokens >= 10 * CONTEXT_TOKENS
     assert max(abs(e) for e in errors) <= 0.02
     assert max(prompts) > CONTEXT_TOKENS // 2  # the window was used, not starved

@@ -49,6 +49,7 @@ def create_token_counter(
         resolve,
         headers,
         settings.llm_health_timeout,
+        settings.llm_read_timeout,
     )
 
 

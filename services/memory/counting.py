@@ -113,9 +113,14 @@ class TokenCounter:
         resolve_model: Callable[[], Awaitable[str]] | None,
         headers: dict[str, str],
         timeout: float,
+        patient_timeout: float | None = None,
     ) -> None:
         self.mode, self.http, self.base = mode, http, server_url.rstrip("/")
         self.resolve_model, self.headers, self.timeout = resolve_model, headers, timeout
+        # A turn's count waits as long as its reply would: a one-slot server (the local
+        # model) answers it only after the request it is busy with (another turn, a
+        # summary). What must not wait (setting a system prompt) uses `timeout`.
+        self.patient_timeout = patient_timeout or timeout
         self._found: Counter | None = ESTIMATE if mode == "estimate" else None
         self._lock = asyncio.Lock()
 
@@ -152,18 +157,19 @@ class TokenCounter:
         if text is None:
             return None
         try:
-            return await self.count(text)
+            return await self.count(text, patient=False)
         except ServiceError:
             return None
 
-    async def count(self, text: str) -> Count:
+    async def count(self, text: str, patient: bool = True) -> Count:
         """`text`'s tokens by the counter in use; the estimate when the server fails
         to answer (with TOKEN_COUNTER=server, that is an error)."""
         counter = await self.counter()
         if counter.path is None:
             return Count(estimate_tokens(text), ESTIMATE_KEY)
         try:
-            tokens = await self._tokens(counter.path, text, counter.model or "")
+            wait = self.patient_timeout if patient else self.timeout
+            tokens = await self._tokens(counter.path, text, counter.model or "", wait)
             return Count(tokens, counter.key)
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
             if self.mode == "server":
@@ -177,7 +183,7 @@ class TokenCounter:
         model = await self._model()
         for path in ("/tokenize", "/extras/tokenize/count"):
             try:
-                await self._tokens(path, PROBE, model)
+                await self._tokens(path, PROBE, model, self.patient_timeout)
             except httpx.HTTPError as exc:
                 if _not_a_verdict(exc):
                     raise _Unreachable() from exc
@@ -197,14 +203,14 @@ class TokenCounter:
         except Exception:  # no model list: counts are keyed by the server alone
             return ""
 
-    async def _tokens(self, path: str, text: str, model: str) -> int:
+    async def _tokens(self, path: str, text: str, model: str, seconds: float) -> int:
         """One count from one route; both /tokenize dialects take this body."""
         body: dict[str, Any] = {"content": text, "prompt": text, "input": text}
         body |= {"add_special": False, "add_special_tokens": False}
         if model:
             body["model"] = model
         response = await self.http.post(
-            self.base + path, json=body, headers=self.headers, timeout=self.timeout
+            self.base + path, json=body, headers=self.headers, timeout=seconds
         )
         response.raise_for_status()
         answer = response.json()
@@ -216,7 +222,10 @@ class TokenCounter:
         texts = CALIBRATION_TEXTS
         user_a, reply_b = ("user", texts["a"]), ("assistant", texts["b"])
         try:
-            n = {k: await self._tokens(path, text, model) for k, text in texts.items()}
+            n = {
+                k: await self._tokens(path, t, model, self.patient_timeout)
+                for k, t in texts.items()
+            }
             a = await self._prompt_tokens(model, [user_a])
             d = await self._prompt_tokens(model, [user_a, reply_b])
             b = await self._prompt_tokens(model, [user_a, reply_b, ("user", texts["c"])])
@@ -248,7 +257,7 @@ class TokenCounter:
             self.base + "/v1/chat/completions",
             json=body,
             headers=self.headers,
-            timeout=max(self.timeout, 30.0),
+            timeout=max(self.patient_timeout, 30.0),
         )
         response.raise_for_status()
         return int(response.json()["usage"]["prompt_tokens"])
