@@ -199,3 +199,24 @@ def test_the_context_route_refuses_what_has_no_plan(client: httpx.Client) -> Non
     unknown = client.get("/api/messages/no-such-message/context")
     assert (unknown.status_code, unknown.json()["code"]) == (404, "message_not_found")
     assert client.get(f"/api/messages/{reply['message_id']}/context").status_code == 200
+
+
+def test_a_turn_for_another_model_is_sized_by_the_estimate(
+    make_app: Any, fake_llm: FakeLLM
+) -> None:
+    """The server's tokenizer counts for the model it serves by default; a turn that
+    names another model (vLLM or Ollama serving several) is sized by the estimate,
+    which errs high, rather than by the wrong tokenizer."""
+    app = counting_app(make_app, fake_llm, "vllm")
+    with app.client() as http:
+        session_id = new_session(http)
+        usual = chat(http, session_id=session_id, message="one two three")
+        other = chat(http, session_id=session_id, message="four five", model="other-model")
+        plans = [plan_of(http, reply["message_id"]) for reply in (usual, other)]
+    assert [(p["counter"], p["model"]) for p in plans] == [
+        ("server", "fake-model"),
+        ("estimate", None),
+    ]
+    assert other["model"] == "other-model"  # the server named it in its chunks
+    assert plans[0]["prompt_tokens"] == usual["token_usage"]["prompt_tokens"]
+    assert plans[1]["prompt_tokens"] > other["token_usage"]["prompt_tokens"]  # high side

@@ -21,7 +21,7 @@ from services.drain import Drain
 from services.errors import ContextTooLong, MessageNotFound, MessageTooLong
 from services.idempotency import IdempotencyClaim
 from services.llm import LLMRequest
-from services.memory.counting import Count, Counter, TokenCounter
+from services.memory.counting import ESTIMATE, Count, Counter, TokenCounter
 from services.memory.plan import Budget, Fitted, Recall, fit_window, message_cost
 from services.memory.window import ChatMessage
 from services.turns.config import TurnConfig, resolve
@@ -96,7 +96,7 @@ class TurnPreparer:
         turn_ask = TurnAsk(session_id, text, user_count, configure, fit, placement)
         start = await self.store.begin(turn_ask, caller, claim)
         request = _llm_request(ask, start.config, [m.as_dict() for m in start.window])
-        return PreparedTurn(start, request, counter)
+        return PreparedTurn(start, request, counter_for(counter, start.config.model))
 
     async def _what(
         self, ask: ChatRequest | Regeneration, caller: Caller, counter: Counter
@@ -155,9 +155,19 @@ class TurnPreparer:
         recall: Recall | None,
     ) -> Fitted:
         """The window, fitted in the turn's first transaction (services/memory/plan.py)."""
+        counter = counter_for(counter, config.model)
         budget = self._budget(counter, user, config)
         stored = replace(user, message_id=user_id)
         return fit_window(counter, budget, config.system, history, stored, recall)
+
+
+def counter_for(counter: Counter, model: str | None) -> Counter:
+    """The counter for a turn's model: the server's tokenizer counts for the model it
+    was discovered for; a turn that names another model (a profile's, a request's)
+    is sized by the estimate, which errs high."""
+    if model is None or counter.model in (None, model):
+        return counter
+    return ESTIMATE
 
 
 def _llm_request(
