@@ -22,7 +22,7 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, select
 
 from config import Settings
 from models.summary import summaries_table
@@ -41,6 +41,7 @@ from services.memory.window import ChatMessage, estimate_tokens
 from services.storage import Database
 
 log = logging.getLogger(__name__)
+SU = summaries_table.c
 
 ROUNDS_PER_TURN = 4
 SUMMARY_TEMPERATURE = 0.2
@@ -218,11 +219,17 @@ def _store(
     written: Written,
     count: Count,
 ) -> None:
+    """Store the summary, unless another worker has just stored one through the same
+    message (a session's turns may reach several workers; each summarizes on its own)."""
+    through = chunk[-1].message_id
+    taken = select(SU.summary_id).where(SU.covers_through_message_id == through).limit(1)
+    if db.execute(taken).first() is not None:
+        return
     db.execute(
         insert(summaries_table).values(
             summary_id=str(uuid.uuid4()),
             session_id=session_id,
-            covers_through_message_id=chunk[-1].message_id,
+            covers_through_message_id=through,
             covered_messages=since.covered_messages + len(chunk),
             text=written.text,
             model=written.model,
