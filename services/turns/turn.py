@@ -125,8 +125,13 @@ class TurnService:
         live.emit("done", done_payload(stored.message_id, stored.finish_reason, counts, prompt))
 
     def _after(self, start: TurnStart) -> None:
-        """Summary memory looks at what this turn's window left out, in the background."""
+        """Summary memory: when what this turn's window left out, not yet summarized
+        (its plan's left_out, counted in the turn's first transaction), passes the
+        trigger, the summarizer looks at it in the background. Below it, nothing
+        more is read."""
         if self.summarizer is None or start.config.memory_type != "summary":
+            return
+        if start.plan.left_out[1] <= self.settings.summary_trigger_tokens:
             return
         sent = frozenset(part[1] for part in start.plan.parts if part[0] == "message" and part[1])
         self.summarizer.after_turn(Job(start.session_id, start.assistant_message_id, sent))
