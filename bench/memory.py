@@ -77,25 +77,28 @@ def turns_of(url: str, session_id: str, turns: int) -> list[float]:
 
 
 def run(messages: int, rounds: int, turns: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp, FastLLM(Path(tmp)) as llm:
-        with Service(Path(tmp), llm.url) as service:
-            sessions = {
-                "plain": profiled_session(service.url, None),
-                "buffer_profile": profiled_session(service.url, "buffer"),
-                "summary_profile": profiled_session(service.url, "summary"),
-            }
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FastLLM(Path(tmp)) as llm,
+        Service(Path(tmp), llm.url) as service,
+    ):
+        sessions = {
+            "plain": profiled_session(service.url, None),
+            "buffer_profile": profiled_session(service.url, "buffer"),
+            "summary_profile": profiled_session(service.url, "summary"),
+        }
+        for name, session_id in sessions.items():
+            leaf = scenarios.seed_history(service.db_path, session_id, messages)
+            if name == "summary_profile":
+                summarize_all_but_newest(service.db_path, session_id, leaf)
+        latencies: dict[str, list[float]] = {name: [] for name in sessions}
+        for _ in range(rounds):
             for name, session_id in sessions.items():
-                leaf = scenarios.seed_history(service.db_path, session_id, messages)
-                if name == "summary_profile":
-                    summarize_all_but_newest(service.db_path, session_id, leaf)
-            latencies: dict[str, list[float]] = {name: [] for name in sessions}
-            for _ in range(rounds):
-                for name, session_id in sessions.items():
-                    latencies[name] += turns_of(service.url, session_id, turns)
-            summary_session = sessions["summary_profile"]
-            written = httpx.get(
-                f"{service.url}/api/sessions/{summary_session}/summaries", params={"limit": 100}
-            ).json()["items"]
+                latencies[name] += turns_of(service.url, session_id, turns)
+        summary_session = sessions["summary_profile"]
+        written = httpx.get(
+            f"{service.url}/api/sessions/{summary_session}/summaries", params={"limit": 100}
+        ).json()["items"]
     plain = median(latencies["plain"])
     return {
         name: {

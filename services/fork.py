@@ -4,8 +4,9 @@ The copy is the path from the session's first message down to the message named,
 with new ids and each message's parent the one before it: the fork starts as a
 single chain, whatever versions the source had around it. It takes the source's
 system prompt and metadata, belongs to the caller, and names its origin
-(`forked_from`). Source and fork are independent from then on: deleting either
-leaves the other whole. All of it is one transaction, with its Idempotency-Key
+(`forked_from`), and copies of the summaries that cover a prefix of the path (summary
+memory goes on where it was). Source and fork are independent from then on: deleting
+either leaves the other whole. All of it is one transaction, with its Idempotency-Key
 when one is sent.
 """
 
@@ -21,6 +22,7 @@ from sqlalchemy import ColumnElement, Connection, Row, insert, select
 from models.auth import Caller
 from models.message import MessageStatus, messages_table
 from models.session import ForkOrigin, ForkRequest, SessionPublic, sessions_table
+from models.summary import summaries_table
 from models.types import utcnow
 from services.errors import InvalidForkPoint, SessionNotFound, TurnInProgress
 from services.idempotency import (
@@ -39,6 +41,7 @@ from services.tree import PATH_PAGE, page_params
 
 M = messages_table.c
 S = sessions_table.c
+SU = summaries_table.c
 FORK_SCOPE = "fork"
 # What a copied message keeps; its id, session, position and parent are the fork's.
 COPIED = ("role", "content", "status", "finish_reason", "token_usage", "error", "created_at")
@@ -119,11 +122,37 @@ def _copy_path(db: Connection, fork: _Fork, visible: ColumnElement[bool]) -> Ses
         system_count=_system_count(source),
         profile_id=source["profile_id"],
     )
-    db.execute(insert(messages_table), _copies(path, new_ids, session.session_id))
+    renamed = {row.message_id: new for row, new in zip(path, new_ids, strict=True)}
+    summaries = _summaries_of(db, renamed, session.session_id)
+    renamed |= {old: copy["summary_id"] for old, copy in summaries.items()}
+    db.execute(insert(messages_table), _copies(path, new_ids, session.session_id, renamed))
+    if summaries:
+        db.execute(insert(summaries_table), list(summaries.values()))
     if fork.claim is not None:
         response = session.model_dump(mode="json")
         record(db, fork.claim, fork.now, session.session_id, response=response)
     return session
+
+
+def _summaries_of(
+    db: Connection, renamed: dict[str, str], session_id: str
+) -> dict[str, dict[str, Any]]:
+    """Copies of the summaries that cover a prefix of the copied path, by the id of
+    the one copied: the fork's memory goes on where the source's was."""
+    found = db.execute(
+        select(summaries_table).where(SU.covers_through_message_id.in_(list(renamed)))
+    ).mappings()
+    copies = {row["summary_id"]: dict(row) for row in found}
+    new_ids = {old: str(uuid.uuid4()) for old in copies}
+    for old, copy in copies.items():
+        previous = copy["previous_summary_id"]
+        copy |= {
+            "summary_id": new_ids[old],
+            "session_id": session_id,
+            "covers_through_message_id": renamed[copy["covers_through_message_id"]],
+            "previous_summary_id": new_ids.get(previous) if previous else None,
+        }
+    return copies
 
 
 def _renamed_plan(plan: dict[str, Any] | None, renamed: dict[str, str]) -> dict[str, Any] | None:
@@ -132,7 +161,8 @@ def _renamed_plan(plan: dict[str, Any] | None, renamed: dict[str, str]) -> dict[
     parts = [
         [kind, renamed.get(id_, id_), role, tokens] for kind, id_, role, tokens in plan["parts"]
     ]
-    return plan | {"parts": parts}
+    summary_id = plan.get("summary_id")
+    return plan | {"parts": parts, "summary_id": renamed.get(summary_id or "", summary_id)}
 
 
 def _system_count(source: Any) -> Count | None:
@@ -154,10 +184,12 @@ def _path_to(db: Connection, origin: ForkOrigin, longest: int) -> list[Row[Any]]
     return sorted(rows, key=lambda row: row.depth, reverse=True)
 
 
-def _copies(path: list[Row[Any]], new_ids: list[str], session_id: str) -> list[dict[str, Any]]:
+def _copies(
+    path: list[Row[Any]], new_ids: list[str], session_id: str, renamed: dict[str, str]
+) -> list[dict[str, Any]]:
     """The rows of the copied path: new ids, positions 1..n, each below the one before;
-    a reply's context plan names the copies (what it was sent is all on the path)."""
-    renamed = {row.message_id: new for row, new in zip(path, new_ids, strict=True)}
+    a reply's context plan names the copies (what it was sent is all on the path, and
+    the summaries that cover a prefix of it are copied too)."""
     copies = []
     for position, (row, message_id) in enumerate(zip(path, new_ids, strict=True), start=1):
         kept = {name: getattr(row, name) for name in COPIED + COPIED_TOO}

@@ -225,3 +225,29 @@ def test_a_profile_with_summary_memory_summarizes_in_a_buffer_service(
         turns_until_left_out_passes_trigger(http, session_id)
         (summary,) = wait_for(lambda: summaries(http, session_id), seconds=10)
     assert summary["session_id"] == session_id
+
+
+def test_a_fork_keeps_the_summaries_of_its_path(summarizing: App, fake_llm: FakeLLM) -> None:
+    with summarizing.client() as http:
+        session_id, summary, path = session_with_a_summary(http)
+        fork = http.post(
+            f"/api/sessions/{session_id}/fork", json={"message_id": path[-1]["message_id"]}
+        ).json()
+        copied = summaries(http, fork["session_id"])
+        forked_path = history(http, fork["session_id"])
+        reply = chat(http, session_id=fork["session_id"], message="in the fork")
+        plan = plan_of(http, reply["message_id"])
+        deleted = http.delete(f"/api/sessions/{session_id}")
+        kept = summaries(http, fork["session_id"])
+    (copy,) = copied
+    place = [m["message_id"] for m in path].index(summary["covers_through_message_id"])
+    assert copy["covers_through_message_id"] == forked_path[place]["message_id"]
+    assert copy["summary_id"] != summary["summary_id"]
+    assert (copy["text"], copy["covered_messages"]) == (
+        summary["text"],
+        summary["covered_messages"],
+    )
+    assert plan["summary_id"] == copy["summary_id"]
+    assert summary["text"] in fake_llm.last_body()["messages"][0]["content"]
+    assert deleted.status_code == 204
+    assert kept == copied  # the source's deletion leaves the fork's memory whole

@@ -9,7 +9,8 @@ through the last message it read; older ones stay (another branch may still need
 them). Then, if what is left still passes the trigger, again (ROUNDS_PER_TURN at most).
 
 All of it runs in the background, one task per session at a time in this process: a
-turn that ends meanwhile is looked at when the running one is done. A reply never
+turn that ends meanwhile is looked at when the running one is done (several workers:
+a summary another has just stored through the same message is not stored twice). A reply never
 waits for it, and a summary that fails is logged and left for a later turn.
 """
 
@@ -100,15 +101,17 @@ class Summarizer:
             task.cancel()
         await asyncio.gather(*self._running.values(), return_exceptions=True)
 
-    async def _run(self, job: Job | None) -> None:
-        session_id = job.session_id if job else ""
+    async def _run(self, job: Job) -> None:
+        """This job, then the newest one queued for its session meanwhile, if any."""
+        session_id = job.session_id
+        current: Job | None = job
         try:
-            while job is not None:
+            while current is not None:
                 try:
-                    await self._summarize(job)
+                    await self._summarize(current)
                 except Exception as exc:  # a summary never fails anything else
                     log.warning("summary of session %s not written: %s", session_id, exc)
-                job = self._next.pop(session_id, None)
+                current = self._next.pop(session_id, None)
         finally:
             self._running.pop(session_id, None)
 
