@@ -35,7 +35,8 @@ from services.idempotency import (
     record,
 )
 from services.memory.counting import Count
-from services.sessions import SessionService, insert_session
+from services.session_writes import insert_session
+from services.sessions import SessionService
 from services.storage import Database
 from services.tree import PATH_PAGE, page_params
 

@@ -10,30 +10,25 @@ are still answered, without the mark.
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
     Select,
     and_,
     delete,
-    insert,
     select,
     true,
     tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Executable
 
 from models.auth import Caller
 from models.message import messages_table
 from models.session import (
-    ForkOrigin,
     SessionCreate,
     SessionPage,
     SessionPublic,
@@ -41,23 +36,19 @@ from models.session import (
     sessions_table,
 )
 from models.types import utcnow
-from services.audit import record_event
 from services.cursors import decode_time_cursor, encode_cursor
 from services.errors import DatabaseUnavailable, SessionNotFound
 from services.idempotency import (
-    IdempotencyClaim,
     Repeated,
     Replayable,
-    find_original,
     once_per_key,
-    record,
 )
 from services.idempotency import (
     claim as idempotency_claim,
 )
 from services.memory.counting import Count, TokenCounter, system_count_values
-from services.profiles.access import require_profile
-from services.storage import Database, first_row, rows_changed
+from services.session_writes import create_claimed, delete_audited, insert_session, update_checked
+from services.storage import Database, rows_changed
 
 log = logging.getLogger(__name__)
 S = sessions_table.c
@@ -138,7 +129,7 @@ class SessionService:
             session = await self.create(caller, body.metadata, body.system_prompt, body.profile_id)
             return Replayable(session)
         count = await self._system_count(body.system_prompt)
-        create = partial(_create_claimed, caller, body, count)
+        create = partial(create_claimed, caller, body, count)
         try:
             return Replayable(await once_per_key(lambda: self.database.write(create, claim)))
         except Repeated as repeat:
@@ -179,7 +170,7 @@ class SessionService:
         statement = delete(sessions_table).where(
             S.session_id == session_id, self.visible(caller, utcnow())
         )
-        if not await self.database.write(_delete_audited, statement, caller, session_id):
+        if not await self.database.write(delete_audited, statement, caller, session_id):
             raise SessionNotFound(session_id)
 
     async def list_page(self, limit: int, cursor: str | None, caller: Caller) -> SessionPage:
@@ -219,7 +210,7 @@ class SessionService:
             .returning(sessions_table)
         )
         row = await self.database.write(
-            _update_checked, statement, caller, changes.get("profile_id")
+            update_checked, statement, caller, changes.get("profile_id")
         )
         if row is None:
             raise SessionNotFound(session_id)
@@ -235,78 +226,3 @@ def visible_message(
         .join(sessions_table, S.session_id == messages_table.c.session_id)
         .where(messages_table.c.message_id == message_id, visible)
     )
-
-
-def insert_session(
-    db: Connection,
-    caller: Caller,
-    metadata: dict[str, Any],
-    system_prompt: str | None,
-    *,
-    message_count: int = 0,
-    last_seq: int = 0,
-    active_leaf_id: str | None = None,
-    forked_from: ForkOrigin | None = None,
-    system_count: Count | None = None,
-    profile_id: str | None = None,
-) -> SessionPublic:
-    """Insert a new session of the caller's key, and its audit event, inside the
-    transaction `db`. InvalidProfile unless the caller may use `profile_id`."""
-    if profile_id is not None:
-        require_profile(db, caller, profile_id)
-    now = utcnow()
-    session_id = str(uuid.uuid4())
-    values = {
-        "session_id": session_id,
-        "created_at": now,
-        "last_accessed": now,
-        "metadata": metadata,
-        "system_prompt": system_prompt,
-        "message_count": message_count,
-        "last_seq": last_seq,
-        "owner": caller.name,
-        "active_leaf_id": active_leaf_id,
-        "forked_from_session_id": forked_from.session_id if forked_from else None,
-        "forked_from_message_id": forked_from.message_id if forked_from else None,
-        "profile_id": profile_id,
-    }
-    db.execute(insert(sessions_table).values(**values, **system_count_values(system_count)))
-    record_event(db, caller, "session.create", session_id)
-    return SessionPublic(**values)
-
-
-def _update_checked(
-    db: Connection, statement: Executable, caller: Caller, profile_id: str | None
-) -> dict[str, Any] | None:
-    """The session's row after the update; a profile it is given checked first."""
-    if profile_id is not None:
-        require_profile(db, caller, profile_id)
-    return first_row(db, statement)
-
-
-def _delete_audited(db: Connection, statement: Executable, caller: Caller, session_id: str) -> bool:
-    deleted = rows_changed(db, statement) > 0
-    if deleted:
-        record_event(db, caller, "session.delete", session_id)
-    return deleted
-
-
-def _create_claimed(
-    caller: Caller,
-    body: SessionCreate,
-    count: Count | None,
-    db: Connection,
-    claim: IdempotencyClaim,
-) -> SessionPublic:
-    now = utcnow()
-    find_original(db, claim, now)
-    session = insert_session(
-        db,
-        caller,
-        body.metadata or {},
-        body.system_prompt,
-        system_count=count,
-        profile_id=body.profile_id,
-    )
-    record(db, claim, now, session.session_id, response=session.model_dump(mode="json"))
-    return session

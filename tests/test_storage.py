@@ -183,7 +183,7 @@ from sqlalchemy import select
 from models.database import migrate
 from models.session import sessions_table
 from models.auth import anonymous
-from services.sessions import insert_session
+from services.session_writes import insert_session
 from services.storage import Database
 
 def new_session(conn, name, pause=0.0):

@@ -30,7 +30,8 @@ from services.errors import (
 )
 from services.memory.counting import Count
 from services.memory.window import ChatMessage
-from services.sessions import insert_session, visible_message
+from services.session_writes import insert_session
+from services.sessions import visible_message
 from services.storage import Database
 
 M = messages_table.c
