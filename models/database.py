@@ -35,7 +35,14 @@ BEGIN_IMMEDIATE = "begin_immediate"  # execution option read by the BEGIN hook
 # A worker waits this many busy timeouts for another's upgrade (a slow machine, a
 # cold start compiling every module) before its boot fails.
 MIGRATE_LOCK_ATTEMPTS = 6
-_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite"}
+# A bare scheme gets the driver the project pins: aiosqlite, asyncpg (PostgreSQL's
+# fastest async driver); psycopg (3) where a synchronous connection is needed.
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+}
 _SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql+psycopg"}
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # The schema of databases made before migrations existed (by create_all).

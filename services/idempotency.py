@@ -4,7 +4,8 @@ connection) gets the original result instead of doing the work twice.
 A key is claimed inside the same write transaction as the work it guards
 (`find_original` first, `record` last): the key is stored exactly when its result
 is, and a repeat that arrives while the original runs waits on SQLite's write lock
-(or PostgreSQL's unique index) and then finds it. A repeat with another body is a
+(on PostgreSQL, whose transactions run side by side, on a transaction-scoped advisory
+lock taken on the key first) and then finds it. A repeat with another body is a
 client bug and gets 422. Keys live IDEMPOTENCY_TTL_HOURS (24 by default), are kept
 across restarts (they are rows) and purged with expired sessions.
 """
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models.auth import Caller
@@ -30,6 +31,8 @@ from services.storage import Database, rows_changed
 
 K = idempotency_table.c
 T = TypeVar("T")
+# Held until the transaction ends: a repeat waits here for the original's commit.
+_KEY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,8 @@ def claim(
 def find_original(db: Connection, claim: IdempotencyClaim, now: datetime) -> None:
     """Raise Repeated when this key already did its work, IdempotencyKeyReused when it
     did other work; an expired key is forgotten first."""
+    if db.dialect.name == "postgresql":
+        db.execute(_KEY_LOCK, {"name": f"idempotency:{claim.scope}:{claim.key}"})
     this_key = (K.scope == claim.scope) & (K.key == claim.key)
     db.execute(delete(idempotency_table).where(this_key, K.expires_at <= now))
     row = db.execute(select(idempotency_table).where(this_key)).first()

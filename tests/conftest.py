@@ -1,8 +1,11 @@
-"""Fixtures that start real processes: the fake LLM server and the app itself.
+"""Fixtures that start real processes: the fake LLM server, PostgreSQL and the app.
 
 The app runs as `python main.py` (the README's run command) on 127.0.0.1 with an
-ephemeral port and a SQLite file in a temp dir; its working directory is that temp
-dir, so a developer's own .env never leaks into the tests.
+ephemeral port; its working directory is a temp dir, so a developer's own .env never
+leaks into the tests. Its database is a SQLite file in that dir or a database of its
+own on the tests' PostgreSQL server: every test that starts an app through these
+fixtures runs on both (`backend`, parametrized; TEST_DATABASES=sqlite narrows it).
+A test about the SQLite file itself carries `@pytest.mark.sqlite_only("why")`.
 """
 
 from __future__ import annotations
@@ -16,16 +19,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+
+from tests.postgres import PostgresServer, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 30
+BACKENDS = os.environ.get("TEST_DATABASES", "sqlite,postgresql").split(",")
 
 
 def free_port() -> int:
@@ -194,6 +201,12 @@ class App:
         self.stop()
         self.start()
 
+    def sibling(self, **settings: Any) -> App:
+        """Another service process on this app's database (not yet started): another
+        worker, or another instance behind the same load balancer."""
+        settings = {"database_url": self.env["DATABASE_URL"], **settings}
+        return App(self.workdir, self.env["LLM_SERVER_URL"], **settings)
+
     def client(self, **kwargs: Any) -> httpx.Client:
         kwargs.setdefault("timeout", 15)
         return httpx.Client(base_url=self.url, **kwargs)
@@ -219,12 +232,39 @@ class App:
         assert done.returncode == 0, done.stderr
         return done.stdout.strip().splitlines()[-1]
 
-    def db(self) -> sqlite3.Connection:
-        """Read the app's SQLite file directly, as an operator would."""
+    @property
+    def on_postgres(self) -> bool:
+        return self.env["DATABASE_URL"].startswith("postgresql")
+
+    def db(self) -> sqlite3.Connection | PostgresDirect:
+        """The app's database opened directly, as an operator would: the SQLite file,
+        or a psycopg connection that takes the same `?` placeholders."""
+        if self.on_postgres:
+            return PostgresDirect(psycopg.connect(self.env["DATABASE_URL"], autocommit=True))
         return sqlite3.connect(self.db_path)
 
     def output(self) -> str:
         return self.proc.output()
+
+
+class PostgresDirect:
+    """sqlite3's `execute(sql, params)` over psycopg, so one test body reads both."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        return self.conn.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+
+    def executemany(self, sql: str, rows: Any) -> None:
+        with self.conn.cursor() as cursor:
+            cursor.executemany(sql.replace("%", "%%").replace("?", "%s"), rows)
+
+    def __enter__(self) -> PostgresDirect:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()  # autocommit: every statement committed as it ran
 
 
 class ServerApp(App):
@@ -299,6 +339,44 @@ def _nothing_left_behind() -> Iterator[None]:
     assert litter() <= before, f"the tests left {sorted(litter() - before)} behind"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A `sqlite_only` test's PostgreSQL run is left out (its marker says why)."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None and not marker.args:
+            raise pytest.UsageError(f"{item.nodeid}: sqlite_only needs its reason")
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("backend") == "postgresql"
+        (dropped if marker is not None and on_postgres else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """This test process's PostgreSQL cluster, started on first use."""
+    with running_server(tmp_path_factory.mktemp("postgres"), free_port()) as server:
+        yield server
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def new_database(backend: str, request: pytest.FixtureRequest) -> Callable[[], dict[str, str]]:
+    """Settings giving a new app a new database: nothing on SQLite (its file in the
+    app's folder), `database_url` of a new PostgreSQL database otherwise."""
+    if backend == "sqlite":
+        return dict
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return lambda: {"database_url": server.create_database()}
+
+
 @pytest.fixture(scope="session")
 def fake_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeLLM]:
     server = FakeLLM(tmp_path_factory.mktemp("fake_llm"))
@@ -314,9 +392,11 @@ def _clean_fake_llm(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(scope="session")
-def app(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Iterator[App]:
+def app(
+    tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM, new_database: Any
+) -> Iterator[App]:
     """The shared app: default settings, fake LLM, short timeouts for fast failure tests."""
-    instance = App(tmp_path_factory.mktemp("app"), fake_llm.url).start()
+    instance = App(tmp_path_factory.mktemp("app"), fake_llm.url, **new_database()).start()
     yield instance
     instance.stop()
 
@@ -328,12 +408,16 @@ def client(app: App) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def make_app(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Iterator[Any]:
-    """Start extra apps with their own settings; all are stopped after the test."""
+def make_app(
+    tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM, new_database: Any
+) -> Iterator[Any]:
+    """Start extra apps with their own settings (and database); all are stopped after
+    the test."""
     started: list[App] = []
 
     def start(**settings: Any) -> App:
         llm_url = settings.pop("llm_server_url", fake_llm.url)
+        settings = {**new_database(), **settings}
         instance = App(tmp_path_factory.mktemp("app"), llm_url, **settings).start()
         started.append(instance)
         return instance
@@ -346,7 +430,7 @@ def make_app(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Ite
 @pytest.fixture
 def second_process(app: App) -> Iterator[App]:
     """Another service process on the same database file: a second worker."""
-    other = App(app.workdir, app.env["LLM_SERVER_URL"], interrupt_orphans_at_startup="false")
+    other = app.sibling(interrupt_orphans_at_startup="false")
     other.start()
     yield other
     other.stop()
@@ -367,10 +451,13 @@ class Tenants:
 
 
 @pytest.fixture(scope="session")
-def tenants(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM) -> Iterator[Tenants]:
+def tenants(
+    tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM, new_database: Any
+) -> Iterator[Tenants]:
     # No rate limit here: limits have their own tests (test_rate_limits.py).
     workdir = tmp_path_factory.mktemp("secure")
-    instance = App(workdir, fake_llm.url, auth_mode="api_key", rate_limit="").start()
+    settings = {"auth_mode": "api_key", "rate_limit": "", **new_database()}
+    instance = App(workdir, fake_llm.url, **settings).start()
     alice, bob = instance.create_key("alice"), instance.create_key("bob")
     yield Tenants(instance, alice, bob, admin=instance.create_key("root", admin=True))
     instance.stop()

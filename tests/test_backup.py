@@ -9,9 +9,11 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.conftest import App
+from tests.conftest import App, FakeLLM
 from tests.helpers import chat, history, new_session
+from tests.postgres import PostgresServer
 
 
 def run_backup(app: App, *args: str) -> subprocess.CompletedProcess[str]:
@@ -25,6 +27,7 @@ def keep_chatting(app: App, session_id: str, stop: threading.Event, done: list[i
             done.append(1)
 
 
+@pytest.mark.sqlite_only("backup copies a SQLite file; on PostgreSQL it points to pg_dump")
 def test_backup_while_serving_is_consistent_and_restores(app: App, make_app, tmp_path) -> None:
     with app.client() as http:
         session_id = new_session(http)
@@ -64,6 +67,7 @@ def test_backup_while_serving_is_consistent_and_restores(app: App, make_app, tmp
         assert chat(http, session_id=session_id, message="after restore")["content"]
 
 
+@pytest.mark.sqlite_only("the refusals of a file copy; PostgreSQL's is the next test")
 def test_backup_refuses_clearly_and_writes_nothing(app: App, client: httpx.Client) -> None:
     chat(client, message="something to back up")
     existing = app.workdir / "taken.db"
@@ -82,3 +86,14 @@ def test_backup_refuses_clearly_and_writes_nothing(app: App, client: httpx.Clien
     assert usage.returncode == 2
     assert "usage: python main.py backup PATH" in usage.stderr
     assert sorted(p.name for p in Path(app.workdir).glob("*.partial")) == []
+
+
+def test_backup_on_postgresql_points_to_pg_dump(
+    postgres_server: PostgresServer, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    app = App(tmp_path, fake_llm.url, database_url=postgres_server.create_database())
+    run = run_backup(app, str(app.workdir / "copy.db"))
+    assert run.returncode == 2
+    assert "pg_dump" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (app.workdir / "copy.db").exists()

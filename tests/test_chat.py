@@ -198,6 +198,7 @@ def test_failed_and_empty_assistant_messages_are_never_sent(
     assert statuses[3] == ("assistant", "failed")
 
 
+@pytest.mark.sqlite_only("SQLite's query plan; PostgreSQL's are in test_query_plans.py")
 @pytest.mark.parametrize("query", [window_query("m", 9), path_page_query("m", 50)])
 def test_turn_and_history_read_only_their_path_not_the_session(
     app: App, fake_llm: FakeLLM, query: Any

@@ -6,6 +6,7 @@ import sqlite3
 import threading
 
 import httpx
+import pytest
 
 from tests.conftest import App
 
@@ -45,6 +46,7 @@ def test_llm_down_is_degraded_but_200_and_not_ready(make_app) -> None:
         assert http.get("/api/health/live").status_code == 200
 
 
+@pytest.mark.sqlite_only("holds SQLite's write lock; PostgreSQL's outage is test_postgres_faults")
 def test_unusable_database_is_503_and_service_recovers(make_app) -> None:
     app: App = make_app(db_busy_timeout_ms=200)
     with app.client() as http:

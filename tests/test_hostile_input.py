@@ -6,22 +6,23 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import time
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import App
-from tests.helpers import chat, history, new_session
+from tests.conftest import App, FakeLLM
+from tests.helpers import chat, history, new_session, read_stream
 
 # Right-to-left Hebrew and Arabic with their marks, a family emoji joined by ZWJ, a
-# flag, a skin tone, combining accents, Hangul, astral CJK, NUL and other controls.
+# flag, a skin tone, combining accents, Hangul, astral CJK, control characters.
 EXACT_TEXTS = [
     "שָׁלוֹם עוֹלָם \u200f(RTL)\u200e مرحبا بالعالم \u061c\u0661\u0662\u0663",
     "👩\u200d👩\u200d👧\u200d👦 🇰🇷 👍🏽 e\u0301 n\u0303 \ufe0f",
     "안녕하세요 𠜎𠜱 \U0001f9ea",
-    "a\u0000b \u0001\u001f\u007f tab\there \r\n crlf \u2028 \u2029",
+    "a\u0001b \u001f\u007f tab\there \r\n crlf \u2028 \u2029",
 ]
 
 
@@ -129,6 +130,31 @@ def test_hostile_metadata_is_refused_and_nothing_is_stored(
     assert client.get("/api/sessions", params={"limit": 100}).json()["items"] == before
 
 
+def test_a_nul_character_is_refused_by_name_and_nothing_is_stored(client: httpx.Client) -> None:
+    """No text column of PostgreSQL can hold U+0000: refused on both databases alike."""
+    session_id = new_session(client)
+    sent = client.post("/api/chat", json={"session_id": session_id, "message": "a\u0000b"})
+    created = client.post("/api/sessions", json={"system_prompt": "ab\u0000"})
+    for response, field, where in ((sent, "message", 1), (created, "system_prompt", 2)):
+        assert response.status_code == 422, response.text
+        detail = response.json()["detail"]
+        assert f"NUL character (U+0000) at character {where}" in detail
+        assert field in detail
+    assert history(client, session_id) == []
+
+
+def test_a_nul_in_a_models_reply_is_stored_as_the_replacement_character(
+    client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script({"reply": "a\u0000b"}, {"reply": "c\u0000d"})
+    whole = chat(client, message="nul please")
+    assert whole["content"] == "a\ufffdb"
+    streamed = read_stream(client, "POST", "/api/chat/stream", json={"message": "again"})
+    assert streamed.text == "c\ufffdd"
+    stored = history(client, streamed.events[0]["session_id"])
+    assert stored[-1]["content"] == "c\ufffdd"
+
+
 def test_moderately_deep_metadata_round_trips(client: httpx.Client) -> None:
     deep: dict[str, Any] = {"leaf": "ok"}
     for level in range(200):
@@ -150,9 +176,12 @@ def test_text_of_any_script_is_stored_and_returned_byte_exact(
     assert [m["content"] for m in stored] == [text, f"Echo: {text}"]
     session = client.get(f"/api/sessions/{session_id}").json()
     assert (session["system_prompt"], session["metadata"]["note"]) == (text, text)
+    # the stored bytes: SQLite's as they are, PostgreSQL's (UTF8 database) converted
+    column = "convert_to(content, 'UTF8')" if app.on_postgres else "content"
     with app.db() as db:
-        db.text_factory = bytes
+        if isinstance(db, sqlite3.Connection):
+            db.text_factory = bytes
         raw = db.execute(
-            "SELECT content FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
+            f"SELECT {column} FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
         ).fetchall()
-    assert raw[0][0] == text.encode("utf-8")  # the very bytes, not an escaped form
+    assert bytes(raw[0][0]) == text.encode("utf-8")  # the very bytes, not an escaped form

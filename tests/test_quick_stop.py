@@ -149,7 +149,7 @@ def test_a_process_following_anothers_reply_stops_without_waiting_for_it(
     of this one: stopping this process ends that stream (the client resumes elsewhere)
     instead of waiting for the other's reply to end."""
     owner: App = make_app(shutdown_grace_seconds=1)  # its own reply is not the point here
-    follower = App(owner.workdir, owner.env["LLM_SERVER_URL"], interrupt_orphans_at_startup="false")
+    follower = owner.sibling(interrupt_orphans_at_startup="false")
     follower.start()
     try:
         with owner.client() as http, follower.client() as elsewhere:

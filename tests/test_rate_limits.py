@@ -37,9 +37,7 @@ def test_a_keys_concurrent_streams_are_capped_across_workers(
     make_app: Any, fake_llm: FakeLLM
 ) -> None:
     app: App = make_app(auth_mode="api_key", rate_limit_concurrent_streams=1, rate_limit="")
-    sibling = App(
-        app.workdir, fake_llm.url, **_settings_of(app), interrupt_orphans_at_startup="false"
-    )
+    sibling = app.sibling(**_settings_of(app), interrupt_orphans_at_startup="false")
     sibling.start()
     try:
         alice, bob = app.create_key("alice"), app.create_key("bob")

@@ -140,7 +140,7 @@ def test_a_database_of_the_previous_release_becomes_chains(
 def add_second_version(app: App, session_id: str, user_message_id: str, seq: int) -> str:
     """A second reply to `user_message_id`, written beside the first as regenerate will
     write it, and made the active leaf."""
-    message_id = f"second-version-{uuid.uuid4()}"
+    message_id = f"v2-{uuid.uuid4().hex[:32]}"  # ids are at most 36 characters
     with app.db() as db:
         db.execute(
             "INSERT INTO messages (message_id, session_id, seq, parent_id, role, content,"

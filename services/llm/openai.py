@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.text import storable
 from services.llm.base import (
     LLMClient,
     LLMRequest,
@@ -101,7 +102,7 @@ def _chunk_from(payload: Any) -> StreamChunk:
     delta = choice.get("delta") or {}
     text = delta.get("content") if isinstance(delta, dict) else None
     return StreamChunk(
-        text=text if isinstance(text, str) else "",
+        text=storable(text) if isinstance(text, str) else "",
         finish_reason=choice.get("finish_reason"),
         usage=usage,
         model=model,

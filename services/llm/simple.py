@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
+from models.text import storable
 from services.llm.base import (
     LLMClient,
     LLMRequest,
@@ -57,13 +58,13 @@ def _chunk_from(data: str) -> StreamChunk:
     try:
         payload = json.loads(data)
     except ValueError:
-        return StreamChunk(text=data)
+        return StreamChunk(text=storable(data))
     if isinstance(payload, (int, float)) or payload is None:
-        return StreamChunk(text=data)
+        return StreamChunk(text=storable(data))
     text = _first_text(payload, CHUNK_KEYS)
     if text is None:
         return StreamChunk(finish_reason=_finish_reason(payload), usage=_usage(payload))
-    return StreamChunk(text, _finish_reason(payload), _usage(payload))
+    return StreamChunk(storable(text), _finish_reason(payload), _usage(payload))
 
 
 def _first_text(payload: Any, keys: tuple[str, ...]) -> str | None:
