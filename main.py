@@ -33,7 +33,7 @@ from api.log_hygiene import install_log_hygiene
 from api.security_headers import SecurityHeaders
 from cli import backup_command, keys_command
 from config import APP_VERSION, Settings, get_settings, is_loopback
-from models.database import migrate
+from models.database import migrate, printable_url, unreachable_reason
 from services.container import Services, build_services
 from services.drain import stop_on_signals
 from services.expiry import purge_expired_sessions_forever
@@ -159,7 +159,7 @@ async def open_database(settings: Settings) -> Database:
         if migration := await migrate(database.engine):
             log.info("%s", migration.describe())
     except Exception as exc:
-        log.error("cannot open database %s: %s", settings.database_url, exc)
+        log.error("cannot open database %s: %s", printable_url(settings.database_url), exc)
         await database.close()
         raise
     return database
@@ -222,6 +222,14 @@ def exit_unless_local_model_installed(settings: Settings) -> None:
         raise SystemExit(2) from None
 
 
+def exit_unless_database_reachable(settings: Settings) -> None:
+    """A PostgreSQL server that cannot be reached: one line naming it, exit 2."""
+    if reason := unreachable_reason(settings.database_url):
+        url = printable_url(settings.database_url)
+        print(f"Cannot reach the database at {url}: {reason}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def exit_if_address_in_use(settings: Settings) -> None:
     """Stop before the local model and the migrations when the port is taken."""
     if address_in_use(settings.host, settings.port):
@@ -236,6 +244,7 @@ if __name__ == "__main__":
         raise SystemExit(command(sys.argv[2:]))
     current = get_settings()
     exit_if_address_in_use(current)
+    exit_unless_database_reachable(current)
     exit_unless_local_model_installed(current)
     uvicorn.run(
         "main:app",

@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event, inspect
+from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
@@ -47,6 +47,9 @@ _SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # The schema of databases made before migrations existed (by create_all).
 PRE_MIGRATIONS_REVISION = "0001"
+# PostgreSQL: the advisory lock a migration holds (DDL is transactional there too).
+MIGRATION_LOCK_KEY = 0x636861745F6D6967  # "chat_mig"
+REACH_TIMEOUT_SECONDS = 5
 
 
 def to_async_url(database_url: str) -> str:
@@ -63,6 +66,29 @@ def to_sync_url(database_url: str) -> str:
     url = make_url(to_async_url(database_url))
     driver = _SYNC_DRIVERS.get(url.drivername)
     return url.set(drivername=driver).render_as_string(False) if driver else str(url)
+
+
+def printable_url(database_url: str) -> str:
+    """The URL for a log line or an error: the password masked."""
+    if "://" not in database_url:
+        return database_url
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+def unreachable_reason(database_url: str) -> str | None:
+    """Why a database server cannot be reached (one line), or None. SQLite files are
+    not "reached": their problems surface when the schema is migrated."""
+    url = make_url(to_sync_url(database_url))
+    if url.get_backend_name() != "postgresql":
+        return None
+    import psycopg  # only a PostgreSQL deployment needs it loaded
+
+    try:
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        psycopg.connect(conninfo, connect_timeout=REACH_TIMEOUT_SECONDS).close()
+    except psycopg.Error as exc:
+        return " ".join(str(exc).split())[:300]
+    return None
 
 
 def create_engine(database_url: str, busy_timeout_ms: int = 5000) -> AsyncEngine:
@@ -140,6 +166,8 @@ async def migrate(engine: AsyncEngine) -> Migration | None:
 
 
 def _upgrade_to_head(conn: Connection) -> Migration | None:
+    if conn.dialect.name == "postgresql":  # instances starting together: one migrates
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = conn
