@@ -1,5 +1,6 @@
-"""`python main.py backup PATH` and `python main.py keys ...`: operator commands that
-work on the configured database while the service runs (or not)."""
+"""`python main.py backup PATH`, `python main.py keys ...` and `python main.py
+copy-database --to URL`: operator commands that work on the configured database
+while the service runs (or not)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import logging
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+
 from config import Settings, get_settings
 from models.auth import CLI_ACTOR, Caller, KeyInfo
 from models.database import migrate
 from services.backup import BackupError, backup
+from services.copy_database import CopyError, check_endpoints, copy_database
 from services.errors import ServiceError
 from services.keys import KeyService, check_name
 from services.storage import Database
@@ -35,6 +39,39 @@ def backup_command(args: list[str]) -> int:
         f"({report.bytes} bytes) to {report.path}"
     )
     return 0
+
+
+def copy_database_command(args: list[str]) -> int:
+    """`python main.py copy-database --to URL`: SQLite into an empty PostgreSQL
+    database (services/copy_database.py)."""
+    parser = argparse.ArgumentParser(
+        prog="python main.py copy-database",
+        description="Copy this SQLite database (DATABASE_URL) into an empty PostgreSQL one.",
+    )
+    parser.add_argument("--to", required=True, metavar="URL", help="postgresql://user:pass@host/db")
+    options = parser.parse_args(args)
+    source = get_settings().database_url
+    try:
+        check_endpoints(source, options.to)
+        asyncio.run(_migrate(source, options.to))
+        report = copy_database(source, options.to)
+    except (CopyError, ServiceError, DBAPIError) as exc:
+        reason = exc.message if isinstance(exc, ServiceError) else str(exc).splitlines()[0]
+        print(f"Copy failed: {reason}", file=sys.stderr)
+        return 2
+    print(report.describe())
+    return 0
+
+
+async def _migrate(*database_urls: str) -> None:
+    """Both schemas at the newest migration (the target's created in an empty one)."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for url in database_urls:
+        database = Database.open(url)
+        try:
+            await migrate(database.engine)
+        finally:
+            await database.close()
 
 
 def _key_name(value: str) -> str:

@@ -1,5 +1,5 @@
 """The application: create_app(), its lifespan, and `python main.py` to serve it;
-`python main.py backup PATH` and `python main.py keys ...` are in cli.py.
+`python main.py backup PATH`, `keys ...` and `copy-database --to URL` are in cli.py.
 
 The lifespan owns the long-lived resources: the database (services/storage.py:
 one async engine, and on SQLite a writer thread) and one pooled httpx.AsyncClient,
@@ -31,7 +31,7 @@ from api.drain_gate import DrainGate
 from api.errors import install_error_handlers
 from api.log_hygiene import install_log_hygiene
 from api.security_headers import SecurityHeaders
-from cli import backup_command, keys_command
+from cli import backup_command, copy_database_command, keys_command
 from config import APP_VERSION, Settings, get_settings, is_loopback
 from models.database import migrate, printable_url, unreachable_reason
 from services.container import Services, build_services
@@ -237,7 +237,11 @@ def exit_if_address_in_use(settings: Settings) -> None:
         raise SystemExit(2)
 
 
-COMMANDS = {"backup": backup_command, "keys": keys_command}
+COMMANDS = {
+    "backup": backup_command,
+    "keys": keys_command,
+    "copy-database": copy_database_command,
+}
 
 if __name__ == "__main__":
     if (command := COMMANDS.get(sys.argv[1] if len(sys.argv) > 1 else "")) is not None:
