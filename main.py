@@ -107,6 +107,7 @@ def make_lifespan(settings: Settings) -> Any:
                 ),
                 asyncio.create_task(services.runner.watch_forever(serving.orphan_after_seconds)),
             ]
+            await services.bus.start()
             undo_signal_hooks = stop_on_signals(services.drain, services.runner)
             log.info("serving; LLM %s (%s)", serving.llm_server_url, serving.llm_protocol)
             await log_auth_mode(services)
@@ -118,6 +119,7 @@ def make_lifespan(settings: Settings) -> Any:
                     task.cancel()
                 await services.runner.shutdown()
                 await services.summarizer.shutdown()
+                await services.bus.close()
                 await http.aclose()
                 await database.close()
 

@@ -9,6 +9,7 @@ import httpx
 from config import Settings, async_storage_url
 from services.audit import AuditLog
 from services.branches import BranchService
+from services.bus import NoBus, create_bus
 from services.chat import ChatService
 from services.drain import Drain
 from services.fork import ForkService
@@ -23,6 +24,7 @@ from services.profiles.service import ProfileService
 from services.rate_limits import RequestRate
 from services.sessions import SessionService
 from services.storage import Database
+from services.turns.remote import RemoteTurns
 from services.turns.replay import TurnReplay
 from services.turns.runner import TurnRunner
 from services.turns.status import TurnStatusReader
@@ -52,6 +54,7 @@ class Services:
     summaries: SummaryService
     summarizer: Summarizer
     profiles: ProfileService
+    bus: NoBus
 
 
 def build_services(settings: Settings, database: Database, http: httpx.AsyncClient) -> Services:
@@ -64,7 +67,8 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
     store = TurnStore(database, sessions, settings.rate_limit_concurrent_streams)
     summarizer = Summarizer(database, create_summary_llm(settings, http, llm), counter, settings)
     turns = TurnService(store, llm, settings, drain, counter, summarizer)
-    runner = TurnRunner(turns, TurnStops(database, sessions))
+    bus = create_bus(database.url, database.engine.dialect.name)
+    runner = TurnRunner(turns, TurnStops(database, sessions), RemoteTurns(bus))
     replay = TurnReplay(database, sessions, runner, drain)
     return Services(
         settings=settings,
@@ -88,4 +92,5 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         summaries=SummaryService(database, sessions),
         summarizer=summarizer,
         profiles=ProfileService(database, counter),
+        bus=bus,
     )

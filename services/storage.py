@@ -42,6 +42,7 @@ class Database:
 
     def __init__(self, engine: AsyncEngine, writer: Engine | None = None) -> None:
         self.engine = engine
+        self.url = engine.url.render_as_string(hide_password=False)
         self._writer = _WriterThread(writer) if writer is not None else None
 
     @classmethod

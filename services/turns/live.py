@@ -56,6 +56,22 @@ class LiveTurn:
                 return
             await self._changed.wait()
 
+    async def batches(self, after: int = 0) -> AsyncIterator[list[TurnEvent]]:
+        """follow(), but every event that is there at once in one list: a sender to
+        another instance sends one message where a token or ten arrived meanwhile."""
+        position = max(after, 0)
+        while True:
+            if position < len(self.events):
+                batch = self.events[position:]
+                position += len(batch)
+                yield batch
+                if batch[-1].is_terminal:
+                    return
+            elif self.finished:
+                return
+            else:
+                await self._changed.wait()
+
     async def wait_finished(self) -> TurnEvent:
         async for event in self.follow(max(len(self.events) - 1, 0)):
             if event.is_terminal:

@@ -4,9 +4,10 @@ A turn generating in this process is followed from its live event list (exact
 events). Otherwise (finished, or owned by another worker) the stored text is
 replayed: the delta lengths stored with each checkpoint map the client's last id
 to a text offset, the rest of the stored text goes out as one delta carrying the
-id of the newest stored delta, and a turn still streaming elsewhere is followed by
-re-reading its checkpoints until it ends. Ids stay monotonic and no text is sent
-twice or lost, whichever worker answers.
+id of the newest stored delta. A turn still streaming elsewhere is then followed
+live, token by token, with the events its owner sends over the bus on PostgreSQL
+(services/turns/remote.py), or, on SQLite, by re-reading its checkpoints until it
+ends. Ids stay monotonic and no text is sent twice or lost, whichever worker answers.
 
 A resume that follows another worker's reply ends, cleanly and without a terminal
 event, once this process stops (services/drain.py): the reply goes on elsewhere and
@@ -30,12 +31,14 @@ from services.errors import MessageNotFound, RepeatedFailure, TurnInterrupted
 from services.sessions import SessionService
 from services.storage import Database
 from services.turns.events import TurnEvent, done_payload, start_payload
+from services.turns.remote import next_events
 from services.turns.runner import TurnRunner
 from services.turns.status import newest_reply_query
 
 M = messages_table.c
 S = sessions_table.c
 FOLLOW_POLL_SECONDS = 0.1
+FOLLOW_FALLBACK_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,10 @@ class TurnReplay:
     async def _replay(
         self, stored: StoredReply, after: int, caller: Caller, until_stopping: bool
     ) -> AsyncIterator[TurnEvent]:
+        if self.runner.remote.available:
+            async for event in self._follow_owner(stored, after, caller, until_stopping):
+                yield event
+            return
         while True:
             for event in stored.events_after(after):
                 after = event.id
@@ -169,6 +176,33 @@ class TurnReplay:
                 return
             await asyncio.sleep(FOLLOW_POLL_SECONDS)
             stored = await self.load(stored.message_id, caller)
+
+    async def _follow_owner(
+        self, stored: StoredReply, after: int, caller: Caller, until_stopping: bool
+    ) -> AsyncIterator[TurnEvent]:
+        """The stored part, then the owner's live events; on a silence of
+        FOLLOW_FALLBACK_SECONDS the stored reply is read again (an owner that died,
+        a notification lost), so the follow always ends."""
+        with self.runner.remote.watch(stored.message_id) as queue:
+            stored = await self.load(stored.message_id, caller)  # read once subscribed
+            for event in stored.events_after(after):
+                after = event.id
+                yield event
+            if stored.ended:
+                return
+            await self.runner.remote.ask_to_follow(stored.message_id, after)
+            async for batch in next_events(queue, FOLLOW_FALLBACK_SECONDS):
+                if not batch:
+                    stored = await self.load(stored.message_id, caller)
+                    batch = stored.events_after(after)
+                for event in batch:
+                    if event.id > after:
+                        after = event.id
+                        yield event
+                    if event.is_terminal:
+                        return
+                if until_stopping and self.drain.draining:
+                    return
 
     async def load(self, message_id: str, caller: Caller) -> StoredReply:
         """The stored reply; MessageNotFound unless the caller may see its session."""

@@ -2,10 +2,13 @@
 
 Each turn runs in its own task, so it outlives the request that started it. A stop
 is recorded in the database (TurnStops) and acted on at once when this process owns
-the turn; otherwise the owning worker's watcher, which polls the stop table every
-STOP_POLL_SECONDS while it has live turns, finds it. The watcher also keeps its
-turns' heartbeat, and interrupts the turns of a worker that died. A whole-reply request is
-served by the same streamed generation, so it can be stopped the same way.
+the turn; otherwise, on PostgreSQL, it is sent to the owner over the bus
+(services/turns/remote.py), and the owning worker's watcher, which polls the stop
+table while it has live turns (every STOP_POLL_SECONDS on SQLite, every
+STOP_FALLBACK_SECONDS where the bus carries stops), finds it in any case. The
+watcher also keeps its turns' heartbeat, and interrupts the turns of a worker that
+died. A whole-reply request is served by the same streamed generation, so it can be
+stopped the same way.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from datetime import timedelta
+from typing import Any
 
 from models.auth import Caller
 from models.chat import ChatResponse, StopResult
@@ -26,22 +30,45 @@ from services.turns.events import TurnEvent
 from services.turns.live import LiveTurn
 from services.turns.orphans import interrupt_orphaned_turns
 from services.turns.prepare import PreparedTurn
+from services.turns.remote import FOLLOW, STOP, RemoteTurns, follow_request, next_events
 from services.turns.stops import ReplyState, TurnStops
 from services.turns.turn import TurnService, chat_response
 
 log = logging.getLogger(__name__)
 
 STOP_POLL_SECONDS = 0.1
+STOP_FALLBACK_SECONDS = 1.0
 STOP_WAIT_SECONDS = 5.0
 HEARTBEATS_PER_ORPHAN_PERIOD = 6
 
 
 class TurnRunner:
-    def __init__(self, turns: TurnService, stops: TurnStops) -> None:
+    def __init__(self, turns: TurnService, stops: TurnStops, remote: RemoteTurns) -> None:
         self.turns = turns
         self.stops = stops
+        self.remote = remote
         self.live: dict[str, LiveTurn] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._senders: set[asyncio.Task[None]] = set()
+        remote.bus.subscribe(STOP, self._stop_asked)
+        remote.bus.subscribe(FOLLOW, self._follow_asked)
+        remote.bus.on_reconnect(lambda: self._send(self._apply_stops()))
+
+    def _stop_asked(self, message_id: str) -> None:
+        """Another instance recorded a stop of a turn of ours: stop it, and tell the
+        end to whoever waits for it there."""
+        if (live := self.live.get(message_id)) is not None and live.stop():
+            self._send(self.remote.send_events(live, after=len(live.events)))
+
+    def _follow_asked(self, payload: str) -> None:
+        message_id, after = follow_request(payload)
+        if (live := self.live.get(message_id)) is not None:
+            self._send(self.remote.send_events(live, after))
+
+    def _send(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._senders.add(task)
+        task.add_done_callback(self._senders.discard)
 
     def start(self, turn: PreparedTurn) -> LiveTurn:
         """Generate a prepared turn in its own task; followers attach to the result."""
@@ -98,6 +125,8 @@ class TurnRunner:
             live.stop()
             await live.wait_finished()
             state = await self.stops.state(message_id)
+        elif self.remote.available:
+            state = await self._wait_for_the_owner(message_id)
         else:
             state = await self._wait_while_streaming(message_id)
         if state.status == MessageStatus.STREAMING:
@@ -105,6 +134,21 @@ class TurnRunner:
         if state.status == MessageStatus.CANCELLED:
             return _stop_result(state, "stopped", stopped=True)
         return _stop_result(state, "the reply ended before the stop")
+
+    async def _wait_for_the_owner(self, message_id: str) -> ReplyState:
+        """Ask the owning instance to stop now and wait for the end it sends; the
+        stored state is read every STOP_FALLBACK_SECONDS meanwhile, in case it died."""
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        with self.remote.watch(message_id) as queue:
+            await self.remote.ask_to_stop(message_id)
+            async for batch in next_events(queue, STOP_FALLBACK_SECONDS):
+                if any(event.is_terminal for event in batch) or time.monotonic() > deadline:
+                    break
+                if not batch and (await self.stops.state(message_id)).status != (
+                    MessageStatus.STREAMING
+                ):
+                    break
+        return await self.stops.state(message_id)
 
     async def _wait_while_streaming(self, message_id: str) -> ReplyState:
         deadline = time.monotonic() + STOP_WAIT_SECONDS
@@ -121,11 +165,13 @@ class TurnRunner:
         stopped saying so (every sixth of ORPHAN_AFTER_SECONDS); store the turn ends the
         database refused, once it takes them (services/turns/ends.py)."""
         beat_every = orphan_after_seconds / HEARTBEATS_PER_ORPHAN_PERIOD
-        next_beat = next_retry = time.monotonic()
+        poll_stops_every = STOP_FALLBACK_SECONDS if self.remote.available else 0.0
+        next_beat = next_retry = next_stops = time.monotonic()
         while True:
             await asyncio.sleep(STOP_POLL_SECONDS)
             try:
-                if self.live:
+                if self.live and time.monotonic() >= next_stops:
+                    next_stops = time.monotonic() + poll_stops_every
                     await self._apply_stops()
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + beat_every
@@ -156,7 +202,7 @@ class TurnRunner:
 
     async def shutdown(self) -> None:
         """Cancel every generation; each stores its text as `interrupted`."""
-        tasks = list(self._tasks)
+        tasks = [*self._tasks, *self._senders]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
