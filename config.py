@@ -190,9 +190,10 @@ class Settings(BaseSettings):
         "(429 past it); 0 = no limit",
     )
     rate_limit_storage_url: str = Field(
-        "memory://",
-        description="Where request counts are kept (the `limits` library): memory:// counts "
-        "per process; redis://host:port shares them between gunicorn workers",
+        "",
+        description="Where request counts are kept: `database` (the service's database, "
+        "exact across instances; the default on PostgreSQL), memory:// (per process; the "
+        "default on SQLite), or a `limits` storage such as redis://host:port",
     )
     log_content: bool = Field(
         False,

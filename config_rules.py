@@ -38,6 +38,8 @@ def check_rate_limit(value: str) -> str:
 
 
 def check_limit_storage(value: str) -> str:
+    if value in ("", "database"):  # the database's own default, or the database
+        return value
     try:
         storage_from_string(async_storage_url(value))
     except LimitsConfigurationError as exc:

@@ -27,6 +27,7 @@ import models.auth
 import models.idempotency
 import models.message
 import models.profile
+import models.rate_hit
 import models.summary
 import models.turn_stop  # noqa: F401  (every table on the metadata, for `alembic revision`)
 from models.session import sessions_table

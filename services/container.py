@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from config import Settings, async_storage_url
+from config import Settings
 from services.audit import AuditLog
 from services.branches import BranchService
 from services.bus import NoBus, create_bus
@@ -21,7 +21,7 @@ from services.llm.factory import create_summary_llm, create_token_counter
 from services.memory.summaries import SummaryService
 from services.memory.summarizer import Summarizer
 from services.profiles.service import ProfileService
-from services.rate_limits import RequestRate
+from services.rate_limits import RequestRate, storage_for
 from services.sessions import SessionService
 from services.storage import Database
 from services.turns.remote import RemoteTurns
@@ -87,7 +87,9 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         branches=BranchService(database, sessions),
         forks=ForkService(database, sessions),
         request_rate=RequestRate(
-            settings.rate_limit, async_storage_url(settings.rate_limit_storage_url)
+            settings.rate_limit,
+            storage_for(settings.rate_limit_storage_url, database.engine.dialect.name),
+            database,
         ),
         summaries=SummaryService(database, sessions),
         summarizer=summarizer,

@@ -67,7 +67,7 @@ def test_migrations_started_at_the_same_moment_run_one_at_a_time(
     outputs = [run.communicate(timeout=60) for run in runs]
     assert [run.returncode for run in runs] == [0] * 4, outputs
     said = sorted(out.strip() for out, _ in outputs)
-    assert said == ["database created at schema revision 0011"] + ["nothing to do"] * 3
+    assert said == ["database created at schema revision 0012"] + ["nothing to do"] * 3
 
 
 def test_instances_starting_together_on_a_new_database_migrate_it_once(
@@ -91,7 +91,7 @@ def test_instances_starting_together_on_a_new_database_migrate_it_once(
             instance.stop()
     with psycopg.connect(url) as db:
         (revision,) = db.execute("SELECT version_num FROM alembic_version").fetchone() or ("",)
-    assert revision == "0011"
+    assert revision == "0012"
 
 
 @pytest.fixture
@@ -163,3 +163,40 @@ def test_a_stop_on_another_instance_stops_the_owners_reply(
     assert stored["message_id"] == start["message_id"]
     assert stored["status"] == "cancelled"
     assert stored["content"].startswith("slow slow")  # the text so far is kept
+
+
+def test_the_request_rate_is_exact_across_three_instances(
+    postgres_server: PostgresServer, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    """With counts per process (memory://) three instances would allow three times
+    the rate; counted in the database they allow it exactly, even sent all at once."""
+    settings = {
+        "database_url": postgres_server.create_database(),
+        "auth_mode": "api_key",
+        "rate_limit": "10 per 1 minute",
+    }
+    apps = [App(tmp_path / f"i{n}", fake_llm.url, **settings) for n in range(3)]
+    for instance in apps:
+        instance.start()
+    try:
+        key = apps[0].create_key("alice")
+        clients = [a.client(headers={"Authorization": f"Bearer {key}"}) for a in apps]
+        statuses: list[int] = []
+
+        def send(n: int) -> None:
+            statuses.append(clients[n % 3].get("/api/sessions").status_code)
+
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(30)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(statuses) == [200] * 10 + [429] * 20
+        refused = clients[1].get("/api/sessions")
+        assert refused.status_code == 429
+        assert 55 <= int(refused.headers["Retry-After"]) <= 60
+        for http in clients:
+            http.close()
+    finally:
+        for instance in apps:
+            instance.stop()
