@@ -82,6 +82,16 @@ class Settings(BaseSettings):
 
     database_url: str = Field("chatbot.db", description="SQLite file path or SQLAlchemy URL")
     db_busy_timeout_ms: int = Field(5000, ge=0, description="SQLite busy_timeout")
+    db_pool_size: int = Field(
+        4,
+        ge=1,
+        description="PostgreSQL: connections each process keeps open (plus 2 of its own "
+        "for LISTEN/NOTIFY). Keep instances x workers x (DB_POOL_SIZE + DB_MAX_OVERFLOW + 2) "
+        "under the server's max_connections (100 by default, 3 reserved)",
+    )
+    db_max_overflow: int = Field(
+        4, ge=0, description="PostgreSQL: connections a process may open past the pool at peaks"
+    )
 
     max_context_messages: int = Field(10, ge=1, le=1000)
     max_context_tokens: int = Field(0, ge=0, description="Counted tokens; 0 = no cap")

@@ -33,7 +33,7 @@ from api.log_hygiene import install_log_hygiene
 from api.security_headers import SecurityHeaders
 from cli import backup_command, copy_database_command, keys_command
 from config import APP_VERSION, Settings, get_settings, is_loopback
-from models.database import migrate, printable_url, unreachable_reason
+from models.database import PoolSize, migrate, printable_url, unreachable_reason
 from services.container import Services, build_services
 from services.drain import stop_on_signals
 from services.expiry import purge_expired_sessions_forever
@@ -156,7 +156,8 @@ async def log_interrupted(database: Database) -> None:
 
 
 async def open_database(settings: Settings) -> Database:
-    database = Database.open(settings.database_url, settings.db_busy_timeout_ms)
+    pool = PoolSize(settings.db_pool_size, settings.db_max_overflow)
+    database = Database.open(settings.database_url, settings.db_busy_timeout_ms, pool)
     try:
         if migration := await migrate(database.engine):
             log.info("%s", migration.describe())

@@ -92,9 +92,26 @@ def unreachable_reason(database_url: str) -> str | None:
     return None
 
 
-def create_engine(database_url: str, busy_timeout_ms: int = 5000) -> AsyncEngine:
+@dataclass(frozen=True)
+class PoolSize:
+    """A server database's connections per process (SQLite has no pool to size)."""
+
+    size: int = 4
+    overflow: int = 4
+
+
+def create_engine(
+    database_url: str, busy_timeout_ms: int = 5000, pool: PoolSize | None = None
+) -> AsyncEngine:
     """Build the process's one engine; SQLite gets its pragmas and explicit BEGINs."""
-    engine = create_async_engine(to_async_url(database_url))
+    url = to_async_url(database_url)
+    if make_url(url).get_backend_name() != "sqlite":
+        pool = pool or PoolSize()
+        # No pre-ping (a round trip per checkout): after a database restart the pool
+        # is invalidated by the first failed statement, which answers 503 as any
+        # statement during the outage does.
+        return create_async_engine(url, pool_size=pool.size, max_overflow=pool.overflow)
+    engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
         _install_sqlite_hooks(engine.sync_engine, busy_timeout_ms)
     return engine

@@ -25,16 +25,24 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DatabaseError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.base import Executable
 
-from models.database import BEGIN_IMMEDIATE, create_engine, create_sqlite_writer_engine
+from models.database import (
+    BEGIN_IMMEDIATE,
+    PoolSize,
+    create_engine,
+    create_sqlite_writer_engine,
+)
 from services.errors import DatabaseUnavailable
 
 P = ParamSpec("P")
 T = TypeVar("T")
-_FAILURES = (OperationalError, InterfaceError, DatabaseError)
+# OSError: a database server that refuses or drops the connection (asyncpg raises
+# ConnectionRefusedError and the like as they are, before SQLAlchemy wraps anything).
+# DBAPIError itself: what asyncpg's adapter raises when the server drops a connection.
+_FAILURES = (DBAPIError, OSError)
 
 
 class Database:
@@ -46,9 +54,11 @@ class Database:
         self._writer = _WriterThread(writer) if writer is not None else None
 
     @classmethod
-    def open(cls, database_url: str, busy_timeout_ms: int = 5000) -> Database:
+    def open(
+        cls, database_url: str, busy_timeout_ms: int = 5000, pool: PoolSize | None = None
+    ) -> Database:
         """Build the engines; nothing connects until the first query."""
-        engine = create_engine(database_url, busy_timeout_ms)
+        engine = create_engine(database_url, busy_timeout_ms, pool)
         return cls(engine, create_sqlite_writer_engine(engine, busy_timeout_ms))
 
     async def write(
@@ -109,7 +119,8 @@ class _WriterThread:
 
 @contextmanager
 def _translated_failures() -> Iterator[None]:
-    """A locked, unwritable, full or corrupt database becomes DatabaseUnavailable."""
+    """A locked, unwritable, full, corrupt or unreachable database becomes
+    DatabaseUnavailable."""
     try:
         yield
     except IntegrityError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -23,12 +24,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def four_workers(
-    tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM
+    tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM, new_database: Any
 ) -> Iterator[ServerApp]:
     workdir = tmp_path_factory.mktemp("concurrency")
-    app = ServerApp(
-        gunicorn_argv(workers=4), workdir, fake_llm.url, llm_read_timeout=60
-    ).run_from_repository()
+    settings = {"llm_read_timeout": 60, **new_database()}
+    app = ServerApp(gunicorn_argv(workers=4), workdir, fake_llm.url, **settings)
+    app.run_from_repository()
     app.start()
     yield app
     app.stop()

@@ -25,10 +25,11 @@ SLOW_REPLY = {"chunks": WORDS, "chunk_delay": 0.1}
 
 @pytest.fixture(scope="module")
 def four_workers(
-    tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM
+    tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLM, new_database: Any
 ) -> Iterator[ServerApp]:
     workdir = tmp_path_factory.mktemp("workers")
-    app = ServerApp(gunicorn_argv(workers=4), workdir, fake_llm.url).run_from_repository()
+    argv = gunicorn_argv(workers=4)
+    app = ServerApp(argv, workdir, fake_llm.url, **new_database()).run_from_repository()
     app.start()
     yield app
     app.stop()
@@ -100,12 +101,14 @@ def test_regenerate_resumed_and_stopped_from_any_worker(
         assert (stored[-1]["status"], stored[-1]["sibling_count"]) == ("cancelled", 3)
 
 
-def test_a_crashed_workers_turn_is_interrupted_by_the_others(tmp_path, fake_llm: FakeLLM) -> None:
+def test_a_crashed_workers_turn_is_interrupted_by_the_others(
+    tmp_path, fake_llm: FakeLLM, new_database: Any
+) -> None:
     """kill -9 of the worker generating a reply: the master forks a new one, and the
     silent reply is marked interrupted, its text kept, the session free again."""
-    app = ServerApp(
-        gunicorn_argv(workers=2), tmp_path, fake_llm.url, orphan_after_seconds=1
-    ).run_from_repository()
+    settings = {"orphan_after_seconds": 1, **new_database()}
+    app = ServerApp(gunicorn_argv(workers=2), tmp_path, fake_llm.url, **settings)
+    app.run_from_repository()
     app.start()
     try:
         with app.client() as http:
