@@ -87,10 +87,10 @@ def test_a_database_restart_under_load_loses_nothing_acknowledged(
         stop.set()
         for client in clients:
             client.join(timeout=30)
-        statuses = {status for _, status, _ in answered}
-        assert statuses <= {200, 503}, statuses
-        refused = [body for _, status, body in answered if status == 503]
-        assert all(body["code"] == "database_unavailable" for body in refused), refused
+        # 503 while the database is down; 409 for a session whose reply ended while it
+        # was down, until that kept reply is stored (within a second of its return)
+        codes = {status: body.get("code") for _, status, body in answered if status != 200}
+        assert set(codes.items()) <= {(503, "database_unavailable"), (409, "turn_in_progress")}
         assert answered[-1][1] == 200  # recovered, the same process
         with app.client() as http:
             for session_id, status, body in answered:
