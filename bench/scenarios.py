@@ -54,11 +54,12 @@ def direct_body(stream: bool) -> bytes:
 
 
 def new_sessions(service: App, count: int) -> list[str]:
-    """Sessions written straight into SQLite: thousands in a moment (32 per
-    connection, so that rotating through them never sends two turns to one)."""
+    """Sessions written straight into the database (SQLite or PostgreSQL): thousands
+    in a moment (32 per connection, so that rotating through them never sends two
+    turns to one)."""
     now = datetime.now(UTC).replace(tzinfo=None).isoformat(" ")
     ids = [str(uuid.uuid4()) for _ in range(count)]
-    with sqlite3.connect(service.db_path, timeout=30) as db:
+    with service.db() as db:
         db.executemany(
             "INSERT INTO sessions (session_id, created_at, last_accessed, metadata,"
             " message_count, last_seq) VALUES (?, ?, ?, '{}', 0, 0)",

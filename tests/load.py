@@ -10,6 +10,7 @@ round after round: the 409 rule must let exactly one through each time.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -45,27 +46,37 @@ class LoadReport:
         }
 
 
-def _client(url: str, clients: int) -> httpx.AsyncClient:
+def _client(url: str | None, clients: int) -> httpx.AsyncClient:
     """No keep-alive: every request is a new connection, which the kernel hands to any
     worker, so the clients' requests spread over the workers and race across them."""
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=0)
-    return httpx.AsyncClient(base_url=url, timeout=120, limits=limits)
+    return httpx.AsyncClient(base_url=url or "", timeout=120, limits=limits)
 
 
-async def many_sessions(url: str, clients: int, sessions: int, turns: int) -> LoadReport:
+async def many_sessions(
+    url: str | list[str], clients: int, sessions: int, turns: int
+) -> LoadReport:
     """`clients` tasks drive `sessions` sessions of `turns` turns each; then every
-    history is read back and checked (see check_history)."""
+    history is read back and checked (see check_history). Several URLs (instances
+    behind a load balancer): each request goes to the next one, so the turns of one
+    session reach every instance."""
     report = LoadReport(clients, sessions)
+    bases = [url] if isinstance(url, str) else url
+    turn_of_the_balancer = itertools.count()
+
+    def at(path: str) -> str:
+        return bases[next(turn_of_the_balancer) % len(bases)] + path
+
     queue: asyncio.Queue[int] = asyncio.Queue()
     for number in range(sessions):
         queue.put_nowait(number)
     started = time.perf_counter()
-    async with _client(url, clients) as http:
+    async with _client(None, clients) as http:
 
         async def drive() -> None:
             while not queue.empty():
                 number = queue.get_nowait()
-                created = await http.post("/api/sessions", json={"metadata": {"n": number}})
+                created = await http.post(at("/api/sessions"), json={"metadata": {"n": number}})
                 report.statuses[created.status_code] += 1
                 if created.status_code != 201:
                     continue
@@ -73,21 +84,21 @@ async def many_sessions(url: str, clients: int, sessions: int, turns: int) -> Lo
                 report.session_ids.append(session_id)
                 for turn in range(turns):
                     body = {"session_id": session_id, "message": f"s{number} t{turn}"}
-                    reply = await http.post("/api/chat", json=body)
+                    reply = await http.post(at("/api/chat"), json=body)
                     report.statuses[reply.status_code] += 1
                     report.turns += reply.status_code == 200
 
         await asyncio.gather(*(drive() for _ in range(clients)))
         report.seconds = time.perf_counter() - started
         for session_id in report.session_ids:
-            problem = check_history(await _history(http, session_id), turns)
+            problem = check_history(await _history(http, at(""), session_id), turns)
             if problem:
                 report.bad_histories.append(f"{session_id}: {problem}")
     return report
 
 
-async def _history(http: httpx.AsyncClient, session_id: str) -> list[dict[str, Any]]:
-    response = await http.get(f"/api/sessions/{session_id}/messages", params={"limit": 500})
+async def _history(http: httpx.AsyncClient, base: str, session_id: str) -> list[dict[str, Any]]:
+    response = await http.get(f"{base}/api/sessions/{session_id}/messages", params={"limit": 500})
     response.raise_for_status()
     return list(response.json()["items"])
 

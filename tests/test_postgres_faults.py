@@ -6,6 +6,7 @@ tests' databases) and instances that share nothing but it.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import pytest
 
 from tests.conftest import App, FakeLLM, free_port
 from tests.helpers import chat, history, new_session, streaming_turn, wait_for
+from tests.load import many_sessions
 from tests.postgres import PostgresServer, running_server
 
 pytestmark = pytest.mark.slow
@@ -143,3 +145,24 @@ def ended(app: App, session_id: str) -> dict[str, Any] | None:
     except (httpx.HTTPError, AssertionError, KeyError):
         return None
     return None if reply["status"] == "streaming" else reply
+
+
+def test_three_instances_200_clients_1000_sessions_no_5xx_and_whole_histories(
+    own_server: PostgresServer, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    """Each request goes to the next instance (a round-robin balancer): the two turns
+    of a session are answered by different instances."""
+    settings = {"database_url": own_server.create_database(), "llm_read_timeout": 60}
+    apps = [App(tmp_path / f"i{n}", fake_llm.url, **settings) for n in range(3)]
+    try:
+        for instance in apps:
+            instance.start()
+        urls = [instance.url for instance in apps]
+        report = asyncio.run(many_sessions(urls, clients=200, sessions=1000, turns=2))
+        print(report.summary())
+        assert report.statuses == {201: 1000, 200: 2000}, report.summary()
+        assert report.bad_histories == []
+    finally:
+        for instance in apps:
+            instance.stop()
+    assert not any("Traceback" in instance.output() for instance in apps)
