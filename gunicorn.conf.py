@@ -28,7 +28,7 @@ from models.database import Migration, migrate
 from services.listen_address import address_in_use, in_use_message
 from services.llm.local_server import LocalModelError, LocalModelServer, start, wants_local_model
 from services.storage import Database
-from services.turns.orphans import interrupt_orphaned_turns
+from services.turns.orphans import interrupt_at_startup
 
 _local_model: list[LocalModelServer] = []
 
@@ -112,7 +112,7 @@ async def _migrate_and_interrupt_orphans(settings: Settings) -> tuple[Migration 
     database = Database.open(settings.database_url, settings.db_busy_timeout_ms)
     try:
         migration = await migrate(database.engine)
-        return migration, await interrupt_orphaned_turns(database)
+        return migration, await interrupt_at_startup(database, settings.orphan_after_seconds)
     finally:
         await database.close()
 

@@ -46,7 +46,7 @@ from services.llm.local_server import (
     wants_local_model,
 )
 from services.storage import Database
-from services.turns.orphans import interrupt_orphaned_turns
+from services.turns.orphans import interrupt_at_startup
 
 log = logging.getLogger("chat_backend")
 MAX_REQUEST_ID_CHARS = 128
@@ -96,7 +96,7 @@ def make_lifespan(settings: Settings) -> Any:
         async with llm_server_for(settings) as serving:
             database = await open_database(serving)
             if serving.interrupt_orphans_at_startup:
-                await log_interrupted(database)
+                await log_interrupted(database, serving.orphan_after_seconds)
             http = create_http_client(serving)
             services = build_services(serving, database, http)
             background = [
@@ -150,8 +150,8 @@ async def log_auth_mode(services: Services) -> None:
         )
 
 
-async def log_interrupted(database: Database) -> None:
-    if count := await interrupt_orphaned_turns(database):
+async def log_interrupted(database: Database, orphan_after_seconds: float) -> None:
+    if count := await interrupt_at_startup(database, orphan_after_seconds):
         log.warning("%d turn(s) left streaming by a previous process are now interrupted", count)
 
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 def test_kill_9_during_streamed_turns_loses_nothing_acknowledged(
     make_app: Any, fake_llm: FakeLLM
 ) -> None:
-    app: App = make_app(checkpoint_seconds=0.05)
+    app: App = make_app(checkpoint_seconds=0.05, orphan_after_seconds=1)
     report = kill_rounds(app, fake_llm, kills=3, clients=4, rng=random.Random(6))
     print(report.summary())
     assert report.kills == 3

@@ -200,3 +200,30 @@ def test_the_request_rate_is_exact_across_three_instances(
     finally:
         for instance in apps:
             instance.stop()
+
+
+def test_an_instance_starting_leaves_the_replies_of_the_others_alone(
+    postgres_server: PostgresServer, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    """Its startup sweep takes only replies silent for ORPHAN_AFTER_SECONDS: the one
+    another instance is generating goes on to its end."""
+    url = postgres_server.create_database()
+    running = App(tmp_path / "a", fake_llm.url, database_url=url).start()
+    starting = App(tmp_path / "b", fake_llm.url, database_url=url)  # sweeps at startup
+    try:
+        fake_llm.script({"reply": " ".join(["w"] * 200), "chunk_delay": 0.05})
+        with running.client() as http:
+            session_id = new_session(http)
+            with streaming_turn(http, session_id, deltas=2) as (start, events):
+                starting.start()
+                with starting.client() as elsewhere:
+                    mid = history(elsewhere, session_id)[-1]
+                rest = list(events)
+            assert mid["status"] == "streaming"  # not taken for a dead process's
+            assert rest[-1]["type"] == "done"
+            stored = history(http, session_id)[-1]
+        assert (stored["message_id"], stored["status"]) == (start["message_id"], "complete")
+        assert "now interrupted" not in starting.output()
+    finally:
+        starting.stop()
+        running.stop()
