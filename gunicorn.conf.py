@@ -24,7 +24,7 @@ from typing import Any
 import uvicorn_worker
 
 from config import Settings, get_settings, is_loopback
-from models.database import Migration, migrate
+from models.database import Migration, migrate, unreachable_message
 from services.listen_address import address_in_use, in_use_message
 from services.llm.local_server import LocalModelError, LocalModelServer, start, wants_local_model
 from services.storage import Database
@@ -60,6 +60,9 @@ def on_starting(server: Any) -> None:
     settings = get_settings()  # a bad setting stops the master here, with one clear line
     get_settings.cache_clear()  # workers must read the environment again, as set below
     _exit_if_an_address_is_in_use(server)
+    if unreachable := unreachable_message(settings.database_url):
+        server.log.error(unreachable)
+        raise SystemExit(2)
     if exposed := _non_loopback_bind(server.cfg.bind):
         # AUTH_MODE's default follows the address the service listens on: --bind
         # 0.0.0.0:8080 must mean api_key (and its warnings) unless set otherwise.

@@ -33,7 +33,7 @@ from api.log_hygiene import install_log_hygiene
 from api.security_headers import SecurityHeaders
 from cli import backup_command, copy_database_command, keys_command
 from config import APP_VERSION, Settings, get_settings, is_loopback
-from models.database import PoolSize, migrate, printable_url, unreachable_reason
+from models.database import PoolSize, migrate, printable_url, unreachable_message
 from services.container import Services, build_services
 from services.drain import stop_on_signals
 from services.expiry import purge_expired_sessions_forever
@@ -227,9 +227,8 @@ def exit_unless_local_model_installed(settings: Settings) -> None:
 
 def exit_unless_database_reachable(settings: Settings) -> None:
     """A PostgreSQL server that cannot be reached: one line naming it, exit 2."""
-    if reason := unreachable_reason(settings.database_url):
-        url = printable_url(settings.database_url)
-        print(f"Cannot reach the database at {url}: {reason}", file=sys.stderr)
+    if unreachable := unreachable_message(settings.database_url):
+        print(unreachable, file=sys.stderr)
         raise SystemExit(2)
 
 

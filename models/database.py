@@ -100,6 +100,13 @@ class PoolSize:
     overflow: int = 4
 
 
+def unreachable_message(database_url: str) -> str | None:
+    """The one line a start that cannot reach its database prints, or None."""
+    if reason := unreachable_reason(database_url):
+        return f"Cannot reach the database at {printable_url(database_url)}: {reason}"
+    return None
+
+
 def create_engine(
     database_url: str, busy_timeout_ms: int = 5000, pool: PoolSize | None = None
 ) -> AsyncEngine:

@@ -21,9 +21,11 @@ import psycopg
 import pytest
 from httpx_sse import EventSource
 
-from tests.conftest import ROOT, App, FakeLLM, free_port, run_main
+from tests.conftest import ROOT, App, FakeLLM, ServerApp, free_port, gunicorn_argv, run_main
 from tests.helpers import chat, history, new_session, streaming_turn
 from tests.postgres import PostgresServer
+
+UNREACHABLE = "Cannot reach the database at postgresql://chat:***@127.0.0.1"
 
 
 def test_an_unreachable_database_at_startup_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -33,9 +35,24 @@ def test_an_unreachable_database_at_startup_is_one_line_and_exit_2(tmp_path: Pat
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Cannot reach the database at postgresql://chat:***@127.0.0.1")
+    assert lines[0].startswith(UNREACHABLE)
     assert "Connection refused" in lines[0]
     assert "s3cret" not in result.stderr + result.stdout
+
+
+def test_an_unreachable_database_stops_gunicorn_with_one_line(
+    tmp_path: Path, fake_llm: FakeLLM
+) -> None:
+    url = f"postgresql://chat:s3cret@127.0.0.1:{free_port()}/chat"
+    app = ServerApp(gunicorn_argv(2), tmp_path, fake_llm.url, database_url=url)
+    app.run_from_repository()
+    done = subprocess.run(
+        app.command(), env=app.env, cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode != 0
+    assert UNREACHABLE in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "s3cret" not in done.stderr
 
 
 # Imports done, each process waits for the go file, so the migrations truly overlap.
