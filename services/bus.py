@@ -92,7 +92,7 @@ class PostgresBus(NoBus):
                     self._sender = await asyncpg.connect(self._dsn, timeout=2)
                 await self._sender.execute("SELECT pg_notify($1, $2)", channel, payload)
             return True
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        except Exception as exc:  # best effort by design: the callers' fallbacks do the rest
             log.debug("NOTIFY %s not sent: %s", channel, exc)
             self._sender = None
             return False
@@ -123,7 +123,7 @@ class PostgresBus(NoBus):
             await asyncio.sleep(RECONNECT_SECONDS)
             try:
                 await self._listen()
-            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 log.debug("bus listener not back yet: %s", exc)
                 continue
             log.info("bus listener reconnected")
