@@ -116,3 +116,11 @@ def wait_for(check: Callable[[], Any], seconds: float = 3.0) -> Any:
         if result or time.monotonic() > deadline:
             return result
         time.sleep(0.05)
+
+
+def wait_until_swept(http: httpx.Client, session_id: str, seconds: float = 5) -> None:
+    """After a kill -9 and a restart: until the dead process's reply is no longer
+    `streaming`. At once on SQLite (the startup sweep); on PostgreSQL within the
+    app's ORPHAN_AFTER_SECONDS (a starting instance leaves recent replies alone:
+    another instance may be generating them)."""
+    assert wait_for(lambda: history(http, session_id)[-1]["status"] != "streaming", seconds)

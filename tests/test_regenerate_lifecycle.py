@@ -11,7 +11,15 @@ import httpx
 import pytest
 
 from tests.conftest import App, FakeLLM
-from tests.helpers import chat, history, new_session, read_stream, streaming, wait_for
+from tests.helpers import (
+    chat,
+    history,
+    new_session,
+    read_stream,
+    streaming,
+    wait_for,
+    wait_until_swept,
+)
 from tests.test_branching import ids
 from tests.test_resume import FULL_TEXT, WORDS, assert_seamless, read_then_drop, resume
 
@@ -106,7 +114,7 @@ def test_another_process_follows_and_stops_a_regenerate(
 def test_kill_9_mid_regenerate_leaves_an_interrupted_version_beside_the_old_one(
     make_app: Any, fake_llm: FakeLLM
 ) -> None:
-    app: App = make_app(checkpoint_seconds=0.05)
+    app: App = make_app(checkpoint_seconds=0.05, orphan_after_seconds=1)
     with app.client() as http:
         session_id, user_id, old = a_reply_to_regenerate(http)
         fake_llm.script(SLOW)
@@ -115,6 +123,7 @@ def test_kill_9_mid_regenerate_leaves_an_interrupted_version_beside_the_old_one(
     app.stop(signal.SIGKILL)
     app.start()  # the startup sweep marks the dead process's reply interrupted
     with app.client() as http:
+        wait_until_swept(http, session_id)
         stored = history(http, session_id)
         assert ids(stored) == [user_id, new]  # still the active path
         assert stored[-1]["status"] == "interrupted"

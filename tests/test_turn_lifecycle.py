@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import App, FakeLLM
-from tests.helpers import chat, history, new_session, streaming_turn, wait_for
+from tests.helpers import chat, history, new_session, streaming_turn, wait_for, wait_until_swept
 
 SLOW_CHUNKS = [f"w{n} " for n in range(20)]
 SLOW_REPLY = {"chunks": SLOW_CHUNKS, "chunk_delay": 0.15}
@@ -101,7 +101,7 @@ def test_status_of_a_new_session_is_idle_and_of_an_unknown_one_404(
 def test_kill_9_mid_stream_leaves_the_turn_interrupted_with_its_text(
     make_app, fake_llm: FakeLLM
 ) -> None:
-    app: App = make_app()
+    app: App = make_app(orphan_after_seconds=1)
     with app.client() as http:
         session_id = new_session(http)
         fake_llm.script(SLOW_REPLY)
@@ -110,6 +110,7 @@ def test_kill_9_mid_stream_leaves_the_turn_interrupted_with_its_text(
             app.stop(signal.SIGKILL)
     app.start()
     with app.client() as http:
+        wait_until_swept(http, session_id)
         stored = history(http, session_id)[-1]
         assert stored["message_id"] == start["message_id"]
         assert stored["status"] == "interrupted"
