@@ -31,6 +31,7 @@ from api.drain_gate import DrainGate
 from api.errors import install_error_handlers
 from api.log_hygiene import install_log_hygiene
 from api.security_headers import SecurityHeaders
+from api.url_guard import NoNulInUrl
 from cli import backup_command, copy_database_command, keys_command
 from config import APP_VERSION, Settings, get_settings, is_loopback
 from models.database import PoolSize, migrate, printable_url, unreachable_message
@@ -200,6 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
     )
+    app.add_middleware(NoNulInUrl)  # before any route or the database sees the URL
     app.add_middleware(SecurityHeaders, static_prefixes=(DOCS_ASSETS_URL + "/",))
     app.add_middleware(
         CorrelationIdMiddleware, header_name="X-Request-ID", validator=_valid_request_id

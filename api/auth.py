@@ -19,6 +19,7 @@ from starlette.requests import HTTPConnection
 from api.deps import get_services
 from api.drain_gate import HEALTH_PREFIX
 from api.responses import KEY_ONLY_STATUSES
+from api.url_guard import document_no_nul
 from models.auth import Caller, anonymous
 from services.errors import AdminRequired, Unauthenticated
 
@@ -124,6 +125,7 @@ def document_auth(app: FastAPI, required: bool) -> None:
                     operation["security"].append({})  # {}: no key is fine too
         if not required:
             schema.get("components", {}).pop("securitySchemes", None)
+        document_no_nul(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

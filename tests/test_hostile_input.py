@@ -185,3 +185,26 @@ def test_text_of_any_script_is_stored_and_returned_byte_exact(
             f"SELECT {column} FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
         ).fetchall()
     assert bytes(raw[0][0]) == text.encode("utf-8")  # the very bytes, not an escaped form
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/profiles?tag=a%00b", "/api/sessions?cursor=%00", "/api/sessions/a%00b/messages"],
+)
+def test_a_nul_in_the_url_is_refused_by_name_on_both_databases(
+    client: httpx.Client, url: str
+) -> None:
+    """PostgreSQL would refuse the statement; the answer is the same 422 on SQLite."""
+    response = client.get(url)
+    assert response.status_code == 422, response.text
+    assert "NUL character (%00)" in response.json()["detail"]
+    assert response.json()["request_id"]
+
+
+def test_the_schema_says_no_parameter_holds_a_nul(client: httpx.Client) -> None:
+    schema = client.get("/openapi.json").json()
+    tag = next(
+        p for p in schema["paths"]["/api/profiles"]["get"]["parameters"] if p["name"] == "tag"
+    )
+    strings = tag["schema"]["anyOf"] if "anyOf" in tag["schema"] else [tag["schema"]]
+    assert {s.get("pattern") for s in strings if s.get("type") == "string"} == {"^[^\\u0000]*$"}
