@@ -52,7 +52,7 @@ class TurnRunner:
         self._senders: set[asyncio.Task[None]] = set()
         remote.bus.subscribe(STOP, self._stop_asked)
         remote.bus.subscribe(FOLLOW, self._follow_asked)
-        remote.bus.on_reconnect(lambda: self._send(self._apply_stops()))
+        remote.bus.on_reconnect(lambda: self._send(self._apply_stops_missed()))
 
     def _stop_asked(self, message_id: str) -> None:
         """Another instance recorded a stop of a turn of ours: stop it, and tell the
@@ -186,6 +186,13 @@ class TurnRunner:
         for message_id in await self.stops.requested():
             if (live := self.live.get(message_id)) is not None:
                 live.stop()
+
+    async def _apply_stops_missed(self) -> None:
+        """After the bus reconnected: the stops sent while it was away."""
+        try:
+            await self._apply_stops()
+        except ServiceError as exc:
+            log.warning("stops not read after the bus came back: %s", exc)
 
     async def _beat_and_sweep(self, orphan_after_seconds: float) -> None:
         store = self.turns.store
