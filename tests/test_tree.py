@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine
@@ -84,12 +86,14 @@ def database_of_the_previous_release(path: Path) -> None:
         ("b1", "sb", 1, "user", "hi", "complete"),
         ("b2", "sb", 2, "assistant", "par", "streaming"),
     ]
+    # accessed just now: not expired by SESSION_TIMEOUT_HOURS whatever today's date
+    accessed = datetime.now(UTC).replace(tzinfo=None).isoformat(" ")
     with sqlite3.connect(path) as db:
         for session_id, count in (("sa", 6), ("sb", 2)):
             db.execute(
                 "INSERT INTO sessions (session_id, created_at, last_accessed, metadata,"
                 " system_prompt, message_count, last_seq) VALUES (?, ?, ?, '{}', NULL, ?, ?)",
-                (session_id, "2026-11-28 10:00:00", "2026-11-29 10:00:00", count, count),
+                (session_id, "2026-11-28 10:00:00", accessed, count, count),
             )
         db.executemany(
             "INSERT INTO messages (message_id, session_id, seq, role, content, status,"
@@ -98,6 +102,7 @@ def database_of_the_previous_release(path: Path) -> None:
         )
 
 
+@pytest.mark.sqlite_only("a SQLite file written at the previous release's schema")
 def test_a_database_of_the_previous_release_becomes_chains(
     tmp_path: Path, make_app: Any, fake_llm: FakeLLM
 ) -> None:
