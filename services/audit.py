@@ -13,6 +13,8 @@ from services.storage import Database
 
 A = audit_table.c
 
+MAX_AUDIT_ID = 2**31 - 1  # the column is INTEGER: 32 bits on PostgreSQL
+
 
 def record_event(
     db: Connection,
@@ -51,7 +53,8 @@ class AuditLog:
         if cursor is not None:
             if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
                 raise InvalidCursor(cursor)
-            query = query.where(A.id < int(cursor))
+            # ids are 32-bit on PostgreSQL: a cursor past them all means "from the top"
+            query = query.where(A.id < min(int(cursor), MAX_AUDIT_ID))
         for column, value in ((A.session_id, session_id), (A.actor, actor), (A.action, action)):
             if value is not None:
                 query = query.where(column == value)
