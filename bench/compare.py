@@ -5,14 +5,18 @@
 
 Checks out `--base` into a temporary git worktree, starts it and the working tree
 as two services on the same fast fake LLM, and alternates wrk runs (or stream runs
-with --stream) between them, so a noisy shared machine moves both alike. Prints
-medians and after/before ratios: the figures an optimisation's commit message needs.
+with --stream) between them and the floor (bench/floor.py: a minimal persisted turn
+on the same libraries), so a noisy shared machine moves all three alike. Prints
+medians, after/before ratios (the figures an optimisation's commit message needs)
+and each service's ratio to the floor.
 """
 
 from __future__ import annotations
 
 import argparse
 import subprocess
+import uuid
+from collections.abc import Callable
 import sys
 import tempfile
 from functools import partial
@@ -23,17 +27,24 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import scenarios  # noqa: E402
-from bench.harness import App, FastLLM, Service  # noqa: E402
+from bench.harness import FastLLM, Floor, Service  # noqa: E402
 from bench.loadgen import median, run_wrk  # noqa: E402
 
 
-def measure(service: App, connections: int, seconds: float, stream: bool) -> dict[str, float]:
-    sessions = scenarios.new_sessions(service, 32 * connections)
+def measure(
+    url: str,
+    sessions_for: Callable[[int], list[str]],
+    connections: int,
+    seconds: float,
+    stream: bool,
+) -> dict[str, float]:
+    """One run against `url`, with fresh sessions (32 per connection)."""
+    sessions = sessions_for(32 * connections)
     if not stream:
-        run = run_wrk(service.url + "/api/chat", "", connections, seconds, sessions)
+        run = run_wrk(url + "/api/chat", "", connections, seconds, sessions)
         return {"rps": run["rps"], "p50_ms": run["p50_ms"], "p99_ms": run["p99_ms"]}
     figures = scenarios.run_streams(
-        service.url,
+        url,
         scenarios.service_request("/api/chat/stream", sessions),
         scenarios.SERVICE_TOKEN,
         connections,
@@ -71,16 +82,27 @@ def compare(workdir: Path, base_tree: Path, args: argparse.Namespace) -> None:
         FastLLM(workdir) as llm,
         Service(workdir / "before", llm.url, tree=base_tree) as before,
         Service(workdir / "after", llm.url) as after,
+        Floor(workdir, llm.url) as floor,
     ):
+        targets: dict[str, tuple[str, Callable[[int], list[str]]]] = {
+            "before": (before.url, partial(scenarios.new_sessions, before)),
+            "after": (after.url, partial(scenarios.new_sessions, after)),
+            "floor": (floor.url, any_sessions),
+        }
         for connections in args.concurrency:
             runs = scenarios.alternate(
                 args.rounds,
                 {
-                    name: partial(measure, service, connections, args.seconds, args.stream)
-                    for name, service in (("before", before), ("after", after))
+                    name: partial(measure, url, sessions, connections, args.seconds, args.stream)
+                    for name, (url, sessions) in targets.items()
                 },
             )
             report(connections, runs)
+
+
+def any_sessions(count: int) -> list[str]:
+    """The floor has no sessions table: any ids will do."""
+    return [str(uuid.uuid4()) for _ in range(count)]
 
 
 def report(connections: int, runs: dict[str, list[dict[str, Any]]]) -> None:
@@ -89,9 +111,11 @@ def report(connections: int, runs: dict[str, list[dict[str, Any]]]) -> None:
         name: {key: median([run[key] for run in results]) for key in keys}
         for name, results in runs.items()
     }
+    before, after, floor = medians["before"], medians["after"], medians["floor"]
     figures = ", ".join(
-        f"{key} {medians['before'][key]:.2f} -> {medians['after'][key]:.2f}"
-        f" (x{medians['after'][key] / medians['before'][key]:.2f})"
+        f"{key} {before[key]:.2f} -> {after[key]:.2f} (x{after[key] / before[key]:.2f};"
+        f" floor {floor[key]:.2f}, before/floor x{before[key] / floor[key]:.2f},"
+        f" after/floor x{after[key] / floor[key]:.2f})"
         for key in keys
     )
     print(f"c={connections}: {figures}", flush=True)

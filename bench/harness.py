@@ -35,6 +35,7 @@ from tests.conftest import (  # noqa: E402
 __all__ = [
     "App",
     "FastLLM",
+    "Floor",
     "Service",
     "fake_llm_in_tempdir",
     "free_port",
@@ -74,6 +75,30 @@ class FastLLM:
     def __enter__(self) -> FastLLM:
         try:
             self.proc.start(f"{self.url}/v1/models")
+        except BaseException:
+            self.proc.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.stop()
+
+
+class Floor:
+    """bench/floor.py: the minimal persisted turn on the same libraries, on its own
+    SQLite file; `transport` "aiohttp" (httpx-aiohttp, as the service) or "httpx"."""
+
+    def __init__(self, workdir: Path, llm_url: str, transport: str = "aiohttp") -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        argv = [sys.executable, str(ROOT / "bench" / "floor.py"), f"--port={self.port}"]
+        argv += [f"--llm={llm_url}", f"--database={workdir / f'floor_{self.port}.db'}"]
+        argv += [f"--transport={transport}"]
+        self.proc = Process(argv, dict(os.environ), workdir, workdir / f"floor_{self.port}.log")
+
+    def __enter__(self) -> Floor:
+        try:
+            self.proc.start(f"{self.url}/docs")
         except BaseException:
             self.proc.stop()
             raise
