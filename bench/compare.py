@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import uuid
-from collections.abc import Callable
 import sys
 import tempfile
+import uuid
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -111,11 +111,16 @@ def report(connections: int, runs: dict[str, list[dict[str, Any]]]) -> None:
         name: {key: median([run[key] for run in results]) for key in keys}
         for name, results in runs.items()
     }
-    before, after, floor = medians["before"], medians["after"], medians["floor"]
+    before, after, floor = medians["before"], medians["after"], medians.get("floor")
     figures = ", ".join(
-        f"{key} {before[key]:.2f} -> {after[key]:.2f} (x{after[key] / before[key]:.2f};"
-        f" floor {floor[key]:.2f}, before/floor x{before[key] / floor[key]:.2f},"
-        f" after/floor x{after[key] / floor[key]:.2f})"
+        f"{key} {before[key]:.2f} -> {after[key]:.2f} (x{after[key] / before[key]:.2f}"
+        + (
+            f"; floor {floor[key]:.2f}, before/floor x{before[key] / floor[key]:.2f},"
+            f" after/floor x{after[key] / floor[key]:.2f}"
+            if floor
+            else ""
+        )
+        + ")"
         for key in keys
     )
     print(f"c={connections}: {figures}", flush=True)

@@ -45,7 +45,14 @@ def main() -> None:
                 runs = scenarios.alternate(
                     args.rounds,
                     {
-                        name: partial(measure, service, connections, args.seconds, args.stream)
+                        name: partial(
+                            measure,
+                            service.url,
+                            partial(scenarios.new_sessions, service),
+                            connections,
+                            args.seconds,
+                            args.stream,
+                        )
                         for name, service in (("before", estimate), ("after", server))
                     },
                 )

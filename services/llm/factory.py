@@ -9,6 +9,7 @@ from services.llm.base import LLMClient
 from services.llm.openai import OpenAIClient
 from services.llm.pool import LLMPool
 from services.llm.simple import SimpleClient
+from services.llm.transport import LLMTransport
 from services.memory.counting import TokenCounter
 
 
@@ -67,4 +68,5 @@ def create_http_client(settings: Settings) -> httpx.AsyncClient:
     limits = httpx.Limits(
         max_connections=connections, max_keepalive_connections=min(connections, 100)
     )
-    return httpx.AsyncClient(timeout=timeout, limits=limits)
+    # aiohttp's pool and parser under the httpx API (services/llm/transport.py)
+    return httpx.AsyncClient(timeout=timeout, transport=LLMTransport(limits=limits))
