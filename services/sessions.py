@@ -10,6 +10,7 @@ are still answered, without the mark.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     delete,
     select,
     true,
@@ -85,6 +87,10 @@ class SessionService:
         """SQL condition: the session has not expired at `now`."""
         cutoff = self._cutoff(now)
         return true() if cutoff is None else S.last_accessed >= cutoff
+
+    def visibility(self, caller: Caller, now: datetime) -> Visibility:
+        """`visible`'s condition as values, for the statements a turn builds once."""
+        return Visibility(self._cutoff(now), caller.name, caller.admin)
 
     def visible(self, caller: Caller, now: datetime) -> ColumnElement[bool]:
         """SQL condition: the session is alive and the caller's: its own key's, or any
@@ -215,6 +221,37 @@ class SessionService:
         if row is None:
             raise SessionNotFound(session_id)
         return SessionPublic(**row)
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """Which sessions a caller may see, as bound values: those accessed since
+    `cutoff` (None: sessions never expire), and unless `admin` (an admin key, and
+    every request with AUTH_MODE=none) only those owned by `owner`.
+    SessionService.visible as parameters."""
+
+    cutoff: datetime | None
+    owner: str | None
+    admin: bool
+
+    @property
+    def shape(self) -> tuple[bool, bool]:
+        """Which conditions apply: (expiry, owner); a statement is built per shape."""
+        return self.cutoff is not None, not self.admin
+
+    def params(self) -> dict[str, Any]:
+        return {"v_cutoff": self.cutoff, "v_owner": self.owner}
+
+
+def visibility_conditions(expiry: bool, owner: bool) -> list[ColumnElement[bool]]:
+    """A Visibility shape's conditions on the sessions table, with bound parameters
+    `v_cutoff` and `v_owner` (Visibility.params)."""
+    conditions: list[ColumnElement[bool]] = []
+    if expiry:
+        conditions.append(S.last_accessed >= bindparam("v_cutoff"))
+    if owner:
+        conditions.append(S.owner == bindparam("v_owner"))
+    return conditions
 
 
 def visible_message(

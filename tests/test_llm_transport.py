@@ -88,12 +88,15 @@ async def test_a_server_closing_before_answering_is_a_remote_protocol_error() ->
 
 
 async def test_a_body_cut_short_is_a_read_error() -> None:
-    async with server(closes_mid_body) as url, client() as http:
-        async with http.stream("POST", url, json={}) as response:
-            assert response.status_code == 200
-            with pytest.raises(httpx.ReadError):
-                async for _ in response.aiter_bytes():
-                    pass
+    async with (
+        server(closes_mid_body) as url,
+        client() as http,
+        http.stream("POST", url, json={}) as response,
+    ):
+        assert response.status_code == 200
+        with pytest.raises(httpx.ReadError):
+            async for _ in response.aiter_bytes():
+                pass
 
 
 async def test_silence_past_the_read_timeout_is_a_read_timeout() -> None:

@@ -19,14 +19,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from services.branches import newest_below
 from services.tree import PATH_PAGE, WINDOW, page_params, siblings_query, window_params
-from services.turns.placement import IN_SESSION, active_turn_query
+from services.turns.placement import ACTIVE_TURN, IN_SESSION
 from services.turns.status import newest_reply_query
 from tests.conftest import ROOT
 from tests.postgres import PostgresServer
 from tests.test_storage import _MIGRATE_SCRIPT
 
 STATEMENTS: dict[str, tuple[Any, dict[str, Any]]] = {
-    "active turn": (active_turn_query("s"), {}),
+    "active turn": (ACTIVE_TURN, {"t_session": "s"}),
     "window": (WINDOW, window_params("m", 20)),
     "history page": (PATH_PAGE, page_params("m", 50)),
     "message in session": (IN_SESSION, {"a_id": "m", "a_session": "s"}),

@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, bindparam, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Row,
+    Update,
+    bindparam,
+    select,
+    update,
+)
 
 from models.auth import Caller
 from models.message import GENERATING, Role, messages_table
@@ -31,7 +40,7 @@ from services.errors import (
 from services.memory.counting import Count
 from services.memory.window import ChatMessage
 from services.session_writes import insert_session
-from services.sessions import visible_message
+from services.sessions import Visibility, visibility_conditions, visible_message
 from services.storage import Database
 
 M = messages_table.c
@@ -47,6 +56,11 @@ MAKE_LEAF = (
     .where(S.session_id == bindparam("l_session"))
     .values(active_leaf_id=bindparam("l_leaf"))
 )
+# The session's message being generated (`t_session`), through the partial index.
+ACTIVE_TURN = (
+    select(M.message_id).where(M.session_id == bindparam("t_session"), GENERATING).limit(1)
+)
+BOTH = (False, True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +169,7 @@ def open_session_for_turn(
     placement: Placement,
     caller: Caller,
     now: datetime,
-    visible: ColumnElement[bool],
+    visible: Visibility,
     reply_id: str,
 ) -> OpenedSession:
     """The turn's session (a new one without session_id), its reply's position, its
@@ -190,18 +204,16 @@ def open_session_for_turn(
     return OpenedSession(session_id, reserved.last_seq, system, parent_id, reserved.profile_id)
 
 
-def reserve_positions(
-    db: Connection, session_id: str, now: datetime, visible: ColumnElement[bool], positions: int
-) -> Row[Any]:
-    """Message positions in the session (the last one is the reply's); with its
-    system prompt (and its count), profile and active leaf."""
-    reserved = db.execute(
+def _reserve(expiry: bool, owner: bool) -> Update:
+    """reserve_positions' statement for one Visibility shape."""
+    positions: BindParameter[int] = bindparam("r_positions")
+    return (
         update(sessions_table)
-        .where(S.session_id == session_id, visible)
+        .where(S.session_id == bindparam("r_session"), *visibility_conditions(expiry, owner))
         .values(
             last_seq=S.last_seq + positions,
             message_count=S.message_count + positions,
-            last_accessed=now,
+            last_accessed=bindparam("r_now"),
         )
         .returning(
             S.last_seq,
@@ -211,7 +223,19 @@ def reserve_positions(
             S.active_leaf_id,
             S.profile_id,
         )
-    ).first()
+    )
+
+
+RESERVE = {(expiry, owner): _reserve(expiry, owner) for expiry in BOTH for owner in BOTH}
+
+
+def reserve_positions(
+    db: Connection, session_id: str, now: datetime, visible: Visibility, positions: int
+) -> Row[Any]:
+    """Message positions in the session (the last one is the reply's); with its
+    system prompt (and its count), profile and active leaf."""
+    params = {"r_session": session_id, "r_positions": positions, "r_now": now}
+    reserved = db.execute(RESERVE[visible.shape], params | visible.params()).first()
     if reserved is None:
         raise SessionNotFound(session_id)
     return reserved
@@ -224,11 +248,6 @@ def make_active_leaf(db: Connection, session_id: str, message_id: str) -> None:
 
 
 def refuse_if_generating(db: Connection, session_id: str) -> None:
-    active = db.execute(active_turn_query(session_id)).first()
+    active = db.execute(ACTIVE_TURN, {"t_session": session_id}).first()
     if active is not None:
         raise TurnInProgress(session_id, active.message_id)
-
-
-def active_turn_query(session_id: str) -> Select[tuple[str]]:
-    """The session's message being generated, through the partial index."""
-    return select(M.message_id).where(M.session_id == session_id, GENERATING).limit(1)

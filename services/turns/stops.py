@@ -15,7 +15,7 @@ from models.types import utcnow
 from services.errors import MessageNotFound
 from services.sessions import SessionService, visible_message
 from services.storage import Database
-from services.turns.placement import active_turn_query
+from services.turns.placement import ACTIVE_TURN
 
 M = messages_table.c
 S = sessions_table.c
@@ -39,7 +39,7 @@ class TurnStops:
         (or not the caller's)."""
         async with self.database.read() as db:
             await self.sessions.require_visible(db, session_id, caller)
-            active = (await db.execute(active_turn_query(session_id))).first()
+            active = (await db.execute(ACTIVE_TURN, {"t_session": session_id})).first()
         return None if active is None else str(active.message_id)
 
     async def request(self, message_id: str, caller: Caller) -> ReplyState:

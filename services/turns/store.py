@@ -20,10 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     bindparam,
-    delete,
     func,
     insert,
     select,
@@ -48,9 +46,10 @@ from services.memory.counting import Count
 from services.memory.plan import Fitted, Plan, Recall
 from services.memory.recall import read_candidates
 from services.memory.window import ChatMessage
-from services.sessions import SessionService
+from services.sessions import SessionService, Visibility
 from services.storage import Database, execute, execute_many
 from services.turns.config import Profile, TurnConfig, read_profile
+from services.turns.end_statements import store_end
 from services.turns.placement import Placement, open_session_for_turn
 
 M = messages_table.c
@@ -63,8 +62,6 @@ CHECKPOINT = (
     .where(M.message_id == bindparam("b_id"), GENERATING)
     .values(content=bindparam("b_text"), delta_lengths=bindparam("b_lengths"))
 )
-
-
 # The turn's settings from what its first transaction read: (the session's system
 # prompt, its profile) -> request > session > profile > setting (services/turns/config.py).
 Configure = Callable[[ChatMessage | None, Profile], TurnConfig]
@@ -136,7 +133,7 @@ class TurnStore:
         409 check: the repeat of a running turn attaches to it) and nothing is written.
         """
         now = utcnow()
-        visible = self.sessions.visible(caller, now)
+        visible = self.sessions.visibility(caller, now)
         return await once_per_key(
             lambda: self.database.write(self._begin, ask, caller, now, visible, claim)
         )
@@ -147,7 +144,7 @@ class TurnStore:
         ask: TurnAsk,
         caller: Caller,
         now: datetime,
-        visible: ColumnElement[bool],
+        visible: Visibility,
         claim: IdempotencyClaim | None,
     ) -> TurnStart:
         if claim is not None:
@@ -218,13 +215,16 @@ class TurnStore:
             "error": outcome.error,
             "model": outcome.model,
         }
+        count = outcome.count
         stored_only: dict[str, Any] = {
             "delta_lengths": outcome.delta_lengths,
             "llm_server": outcome.llm_server,
+            "token_count": count.tokens if count else None,
+            "token_counter": count.key if count else None,
         }
-        if outcome.count is not None:
-            stored_only |= {"token_count": outcome.count.tokens, "token_counter": outcome.count.key}
-        created_at = await self.database.write(_finish, start, final | stored_only, utcnow())
+        created_at = await self.database.write(
+            store_end, start.assistant_message_id, start.session_id, final | stored_only, utcnow()
+        )
         if created_at is None:
             raise SessionNotFound(start.session_id)
         return MessagePublic(
@@ -244,25 +244,6 @@ class TurnStore:
             .where(M.message_id.in_(message_ids), GENERATING)
             .values(heartbeat_at=utcnow()),
         )
-
-
-def _finish(
-    db: Connection, start: TurnStart, final: dict[str, Any], now: datetime
-) -> datetime | None:
-    """The placeholder's final state; its creation time, None when the session went."""
-    db.execute(delete(turn_stops_table).where(STOPS.message_id == start.assistant_message_id))
-    stored = db.execute(
-        update(messages_table)
-        .where(M.message_id == start.assistant_message_id)
-        .values(final)
-        .returning(M.created_at)
-    )
-    created_at: datetime | None = stored.scalar_one_or_none()
-    if created_at is not None:
-        db.execute(
-            update(sessions_table).where(S.session_id == start.session_id).values(last_accessed=now)
-        )
-    return created_at
 
 
 def _message_row(
