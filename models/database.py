@@ -124,21 +124,25 @@ def create_engine(
     return engine
 
 
-def create_sqlite_writer_engine(engine: AsyncEngine, busy_timeout_ms: int) -> Engine | None:
-    """A synchronous engine on the same SQLite file, for the writer thread
-    (services/storage.py); None for other databases and for in-memory SQLite,
-    where a second engine would open a second, empty database."""
+def create_sqlite_writer_engine(
+    engine: AsyncEngine, busy_timeout_ms: int, checkpoints: bool = True
+) -> Engine | None:
+    """A synchronous engine on the same SQLite file, for the writer thread and for
+    the writes made on the event loop (services/storage.py); None for other
+    databases and for in-memory SQLite, where a second engine would open a second,
+    empty database. Without `checkpoints` its commits never copy the WAL into the
+    database file (and never wait for the disk): the writer thread does that."""
     url = engine.url
     if engine.dialect.name != "sqlite" or url.database in (None, "", ":memory:"):
         return None
     writer = create_sync_engine(
         url.set(drivername="sqlite"), pool_size=1, execution_options={BEGIN_IMMEDIATE: True}
     )
-    _install_sqlite_hooks(writer, busy_timeout_ms)
+    _install_sqlite_hooks(writer, busy_timeout_ms, checkpoints)
     return writer
 
 
-def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
+def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int, checkpoints: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
@@ -149,6 +153,8 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if not checkpoints:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")

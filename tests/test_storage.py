@@ -240,3 +240,62 @@ def test_writes_commit_whole_even_when_the_caller_is_cancelled(tmp_path, databas
     ran_in, stored = run.stdout.split()
     assert ran_in.startswith(thread)
     assert stored == "fast,slow"
+
+
+_WRITE_NOW_SCRIPT = """
+import asyncio, sqlite3, sys, threading
+from models.database import migrate
+from models.auth import anonymous
+from services.session_writes import insert_session
+from services.storage import CHECKPOINT_EVERY, Database
+
+def new_session(conn, name):
+    insert_session(conn, anonymous(), {"name": name, "pad": "x" * 4000}, None)
+    return threading.current_thread().name
+
+async def main() -> None:
+    path = sys.argv[1]
+    database = Database.open(path)
+    await migrate(database.engine)
+    print(await database.write_now(new_session, "free"))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process's writer holds the lock
+    waiting = asyncio.create_task(database.write_now(new_session, "held"))
+    await asyncio.sleep(0.3)
+    print(waiting.done())
+    other.execute("COMMIT")
+    print(await waiting)
+    before = Path(path).stat().st_size
+    for n in range(2 * CHECKPOINT_EVERY):
+        await database.write_now(new_session, f"n{n}")
+    await asyncio.sleep(0.5)  # the writer thread's checkpoint
+    print(Path(path).stat().st_size - before > CHECKPOINT_EVERY * 4000)
+    print(other.execute("SELECT count(*) FROM sessions").fetchone()[0])
+    await database.close()
+
+from pathlib import Path
+asyncio.run(main())
+"""
+
+
+@pytest.mark.sqlite_only("the SQLite file's writers: the event loop's connection and the thread")
+def test_a_turns_writes_run_on_the_loop_and_wait_in_the_thread_when_the_lock_is_held(
+    tmp_path,
+) -> None:
+    """write_now runs on the event loop's thread while SQLite's write lock is free;
+    with the lock held elsewhere it neither fails nor blocks the loop: it waits in
+    the writer thread and commits once the lock is free. Its commits leave the WAL
+    to the thread's checkpoints, which copy it into the database file."""
+    run = subprocess.run(
+        [sys.executable, "-c", _WRITE_NOW_SCRIPT, str(tmp_path / "now.db")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    free, waited, held, checkpointed, count = run.stdout.split()
+    assert free == "MainThread"
+    assert (waited, held) == ("False", "sqlite-writer_0")
+    assert checkpointed == "True"
+    assert int(count) == 2 + 400

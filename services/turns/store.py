@@ -135,7 +135,7 @@ class TurnStore:
         now = utcnow()
         visible = self.sessions.visibility(caller, now)
         return await once_per_key(
-            lambda: self.database.write(self._begin, ask, caller, now, visible, claim)
+            lambda: self.database.write_now(self._begin, ask, caller, now, visible, claim)
         )
 
     def _begin(
@@ -203,7 +203,7 @@ class TurnStore:
             {"b_id": message_id, "b_text": "".join(parts), "b_lengths": [len(p) for p in parts]}
             for message_id, parts in replies.items()
         ]
-        await self.database.write(execute_many, CHECKPOINT, rows)
+        await self.database.write_now(execute_many, CHECKPOINT, rows)
 
     async def finish(self, start: TurnStart, outcome: TurnOutcome) -> MessagePublic:
         """Move the placeholder to its final state; SessionNotFound if the session went."""
@@ -222,7 +222,7 @@ class TurnStore:
             "token_count": count.tokens if count else None,
             "token_counter": count.key if count else None,
         }
-        created_at = await self.database.write(
+        created_at = await self.database.write_now(
             store_end, start.assistant_message_id, start.session_id, final | stored_only, utcnow()
         )
         if created_at is None:
@@ -238,7 +238,7 @@ class TurnStore:
 
     async def beat(self, message_ids: list[str]) -> None:
         """This process is alive and still generating these replies."""
-        await self.database.write(
+        await self.database.write_now(
             execute,
             update(messages_table)
             .where(M.message_id.in_(message_ids), GENERATING)
