@@ -57,6 +57,7 @@ S = sessions_table.c
 STOPS = turn_stops_table.c
 PLAIN = Placement()
 # Built once: a statement built per turn costs more to build than to run.
+INSERT_MESSAGES = insert(messages_table)
 CHECKPOINT = (
     update(messages_table)
     .where(M.message_id == bindparam("b_id"), GENERATING)
@@ -168,7 +169,7 @@ class TurnStore:
             user = _message_row(session_id, user_message_id, last_seq - 1, Role.USER, now)
             count = {"token_count": ask.user_count.tokens, "token_counter": ask.user_count.key}
             rows.insert(0, user | {"content": ask.user_text, "parent_id": parent_id} | count)
-        db.execute(insert(messages_table), rows)
+        db.execute(INSERT_MESSAGES, rows)
         if claim is not None:
             ids = {"user_message_id": user_message_id, "message_id": assistant_message_id}
             record(db, claim, now, session_id, **ids)
