@@ -9,7 +9,6 @@ transactions use BEGIN IMMEDIATE, which waits on the busy timeout instead.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,12 +160,7 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int, checkpoints: boo
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get(BEGIN_IMMEDIATE, False)
-        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
-        driver = conn.connection.dbapi_connection
-        if isinstance(driver, sqlite3.Connection):  # the sync engines: straight to SQLite
-            driver.execute(begin)  # (through SQLAlchemy, a third of a turn's commit)
-        else:
-            conn.exec_driver_sql(begin)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 @dataclass(frozen=True)
