@@ -42,6 +42,8 @@ def measure(
     sessions = sessions_for(32 * connections)
     if not stream:
         run = run_wrk(url + "/api/chat", "", connections, seconds, sessions)
+        if failed := run["failed"] + run["socket_errors"]:
+            raise RuntimeError(f"{url}: {failed} failed requests")
         return {"rps": run["rps"], "p50_ms": run["p50_ms"], "p99_ms": run["p99_ms"]}
     figures = scenarios.run_streams(
         url,

@@ -21,6 +21,7 @@ the service uses); `httpx` over httpx's default one.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -59,12 +60,16 @@ def create_floor(llm_url: str, database: str, transport: str) -> FastAPI:
             await db.executescript(SCHEMA)
             pool = AiohttpTransport() if transport == "aiohttp" else None
             async with httpx.AsyncClient(transport=pool, timeout=60) as http:
-                state.update(db=db, http=http)
+                state.update(db=db, http=http, lock=asyncio.Lock())
                 yield
 
     app = FastAPI(lifespan=lifespan)
 
     async def begin(turn: Turn) -> tuple[int, list[dict[str, str]]]:
+        async with state["lock"]:  # one connection: one transaction at a time
+            return await begin_locked(turn)
+
+    async def begin_locked(turn: Turn) -> tuple[int, list[dict[str, str]]]:
         db: aiosqlite.Connection = state["db"]
         await db.execute("BEGIN IMMEDIATE")
         await db.execute(
@@ -88,9 +93,11 @@ def create_floor(llm_url: str, database: str, transport: str) -> FastAPI:
 
     async def finish(placeholder: int, content: str) -> None:
         db: aiosqlite.Connection = state["db"]
-        await db.execute(
-            "UPDATE messages SET content = ?, status = 'ok' WHERE id = ?", (content, placeholder)
-        )
+        async with state["lock"]:
+            await db.execute(
+                "UPDATE messages SET content = ?, status = 'ok' WHERE id = ?",
+                (content, placeholder),
+            )
 
     def upstream_body(window: list[dict[str, str]], stream: bool) -> dict[str, Any]:
         return {"model": "floor", "messages": window, "max_tokens": 32, "stream": stream}
