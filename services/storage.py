@@ -138,19 +138,28 @@ class _WriterThread:
         )
 
     async def run_here(self, call: Callable[[Connection], T]) -> T:
-        """On this thread if SQLite's write lock is free, else queued in the thread.
-        A write that met the lock mid-way was rolled back whole: it runs again there."""
+        """On this thread if SQLite's write lock is free; when it is not, again once
+        the writes queued in the thread have ended (they would take every later
+        write along with them), then queued there. A write that met the lock
+        mid-way was rolled back whole: it runs again."""
         if self.here is not None:
-            try:
-                with self.here.begin() as conn:
-                    result = call(conn)
-            except OperationalError as exc:
-                if not _is_busy(exc):
-                    raise
-            else:
-                self._after_write_here()
-                return result
+            for attempt in range(2):
+                try:
+                    with self.here.begin() as conn:
+                        result = call(conn)
+                except OperationalError as exc:
+                    if not _is_busy(exc):
+                        raise
+                    if attempt == 0:
+                        await self.run_after_queued(lambda: None)
+                else:
+                    self._after_write_here()
+                    return result
         return await self.run(call)
+
+    async def run_after_queued(self, work: Callable[[], T]) -> T:
+        """`work` in the thread, once the writes queued before it have ended."""
+        return await asyncio.get_running_loop().run_in_executor(self.thread, work)
 
     def _after_write_here(self) -> None:
         """Every CHECKPOINT_EVERY writes, a checkpoint in the thread (one at a time)."""
