@@ -34,16 +34,26 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = [[%(body)s]]
 local ids = {}
+local keys = {}
 local sessions = "%(sessions)s"
 if sessions ~= "" then
-  for line in io.lines(sessions) do ids[#ids + 1] = line end
+  for line in io.lines(sessions) do
+    local id, key = line:match("^([^\t]+)\t(.+)$")
+    ids[#ids + 1] = id or line
+    keys[#keys + 1] = key
+  end
 end
 local n = 0
 request = function()
   if #ids == 0 then return wrk.format() end
   n = n + 1
-  local body = string.format('{"session_id":"%%s","message":"hello"}', ids[(n %% #ids) + 1])
-  return wrk.format(nil, nil, nil, body)
+  local at = (n %% #ids) + 1
+  local body = string.format('{"session_id":"%%s","message":"hello"}', ids[at])
+  local headers = nil
+  if keys[at] then
+    headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. keys[at]}
+  end
+  return wrk.format(nil, nil, headers, body)
 end
 """
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}

@@ -58,6 +58,13 @@ STOPS = turn_stops_table.c
 PLAIN = Placement()
 # Built once: a statement built per turn costs more to build than to run.
 INSERT_MESSAGES = insert(messages_table)
+# The replies a key (`g_owner`) has generating, in every worker.
+GENERATING_OF_OWNER = (
+    select(func.count())
+    .select_from(messages_table)
+    .join(sessions_table, S.session_id == M.session_id)
+    .where(S.owner == bindparam("g_owner"), GENERATING)
+)
 CHECKPOINT = (
     update(messages_table)
     .where(M.message_id == bindparam("b_id"), GENERATING)
@@ -187,12 +194,7 @@ class TurnStore:
         """TooManyStreams when the key already has its limit of replies generating."""
         if not self.max_streams_per_key or caller.name is None:
             return
-        generating = db.execute(
-            select(func.count())
-            .select_from(messages_table)
-            .join(sessions_table, S.session_id == M.session_id)
-            .where(S.owner == caller.name, GENERATING)
-        ).scalar_one()
+        generating = db.execute(GENERATING_OF_OWNER, {"g_owner": caller.name}).scalar_one()
         if generating >= self.max_streams_per_key:
             raise TooManyStreams(self.max_streams_per_key)
 
