@@ -193,6 +193,13 @@ class Settings(BaseSettings):
         description="Requests per API key (429 past it), in the `limits` notation: "
         "`600/minute`, or several, `600/minute;20/second`; empty = no limit",
     )
+    api_key_cache_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="How long a worker trusts what it read of an API key: a revocation "
+        "(`keys revoke`) reaches every worker within this; 0 = read the key on every request",
+    )
     rate_limit_concurrent_streams: int = Field(
         8,
         ge=0,

@@ -82,7 +82,7 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         turn_status=TurnStatusReader(database, sessions),
         health=HealthService(database, llm, drain, counter),
         drain=drain,
-        keys=KeyService(database),
+        keys=KeyService(database, settings.api_key_cache_seconds),
         audit=AuditLog(database),
         branches=BranchService(database, sessions),
         forks=ForkService(database, sessions),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def test_a_tampered_key_of_a_real_id_is_refused(tenants: Tenants) -> None:
 
 
 def test_revoked_key_is_refused_at_once_and_its_name_can_rotate(make_app: Any) -> None:
-    app = make_app(auth_mode="api_key")
+    app = make_app(auth_mode="api_key", api_key_cache_seconds=0)  # read on every request
     old = app.create_key("carol")
     with app.client(headers={"Authorization": f"Bearer {old}"}) as http:
         session_id = new_session(http)
@@ -70,6 +71,31 @@ def test_revoked_key_is_refused_at_once_and_its_name_can_rotate(make_app: Any) -
     with app.client(headers={"Authorization": f"Bearer {new}"}) as http:
         assert http.get(f"/api/sessions/{session_id}").status_code == 200
     assert app.keys("revoke", "--name", "nobody").returncode == 1
+
+
+def test_a_worker_trusts_what_it_read_of_a_key_for_api_key_cache_seconds(
+    make_app: Any,
+) -> None:
+    """A key read is remembered for API_KEY_CACHE_SECONDS: a revocation made by
+    another process is seen once that has passed, not before."""
+    remembering = make_app(auth_mode="api_key", api_key_cache_seconds=30)
+    forgetting = make_app(auth_mode="api_key", api_key_cache_seconds=1)
+    reads = []
+    for app in (remembering, forgetting):
+        key = app.create_key("frank")
+        with app.client(headers={"Authorization": f"Bearer {key}"}) as http:
+            reads.append((key, new_session(http)))  # the key is read, and remembered
+        assert app.keys("revoke", "--name", "frank").returncode == 0
+    (remembered, session_a), (forgotten, session_b) = reads
+    with remembering.client(headers={"Authorization": f"Bearer {remembered}"}) as http:
+        assert http.get(f"/api/sessions/{session_a}").status_code == 200
+    revoked_by = time.monotonic() + 1.5
+    with forgetting.client(headers={"Authorization": f"Bearer {forgotten}"}) as http:
+        while (response := http.get(f"/api/sessions/{session_b}")).status_code == 200:
+            assert time.monotonic() < revoked_by, "the revocation never reached the worker"
+            time.sleep(0.05)
+    assert response.status_code == 401
+    assert response.json()["code"] == "api_key_revoked"
 
 
 def test_keys_are_high_entropy_shown_once_and_stored_only_as_hashes(make_app: Any) -> None:
