@@ -9,8 +9,11 @@ where RATE_LIMIT_STORAGE_URL says:
   counted request (models/rate_hit.py), counted under a per-key lock at the
   database's clock, so the limit is exact across instances and machines, with no
   other server to run. One short write transaction per request.
-- `memory://` (the default on SQLite): in the process, by the `limits` library;
-  each gunicorn worker counts on its own (N workers allow N times the rate).
+- `memory://` (the default on SQLite): in the process (InProcessWindows); each
+  gunicorn worker counts on its own (N workers allow N times the rate). Not
+  `limits`' own in-memory storage: after every hit its asyncio version sweeps every
+  key's window, handing each key to a thread, which cost a turn more than the rest
+  of the count (docs/BENCHMARKS.md).
 - `redis://host:port` (or any storage `limits` has): shared through it.
 
 Concurrent streams are counted in the database in every case
@@ -20,6 +23,7 @@ Concurrent streams are counted in the database in every case
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
@@ -34,6 +38,9 @@ from services.errors import RateLimited
 from services.storage import Database
 
 IN_DATABASE = "database"
+IN_PROCESS = "memory://"
+# InProcessWindows forgets the keys idle for a whole window every so many counts.
+FORGET_EVERY = 1000
 H = rate_hits_table.c
 _NOW = {
     # the key's lock (held to the transaction's end), then the one clock of all machines
@@ -57,7 +64,34 @@ def storage_for(configured: str, dialect: str) -> str:
     """RATE_LIMIT_STORAGE_URL, or its default for this database when unset."""
     if configured:
         return configured
-    return IN_DATABASE if dialect == "postgresql" else "memory://"
+    return IN_DATABASE if dialect == "postgresql" else IN_PROCESS
+
+
+class InProcessWindows:
+    """memory://: each key's request times within its longest window, kept by this
+    process, with the same decisions as count_in_database (no thread, no timer)."""
+
+    def __init__(self, windows: list[Window]) -> None:
+        self.windows = windows
+        self.longest = _longest(windows) if windows else 0
+        self.times: dict[str, list[float]] = {}
+        self._counted = 0
+
+    def count(self, key: str) -> tuple[str, float] | None:
+        """Count a request of `key` unless a window is full: then (its label, the
+        seconds until a slot frees)."""
+        now = time.monotonic()
+        times = self.times.setdefault(key, [])
+        del times[: bisect_right(times, now - self.longest)]  # out of every window
+        for window in self.windows:
+            if len(times) - bisect_right(times, now - window.seconds) >= window.amount:
+                oldest_counted = times[-window.amount]
+                return window.label, max(1.0, oldest_counted + window.seconds - now)
+        times.append(now)
+        self._counted += 1
+        if self._counted % FORGET_EVERY == 0:
+            self.times = {k: t for k, t in self.times.items() if t and t[-1] > now - self.longest}
+        return None
 
 
 class RequestRate:
@@ -66,8 +100,9 @@ class RequestRate:
         self.items = parse_many(limits) if limits else []
         self.windows = [_window(item) for item in self.items]
         self.database = database if storage == IN_DATABASE else None
+        self.in_process = InProcessWindows(self.windows) if storage == IN_PROCESS else None
         self.limiter = None
-        if self.database is None:
+        if self.database is None and self.in_process is None:
             self.limiter = MovingWindowRateLimiter(storage_from_string(async_storage_url(storage)))
 
     async def count(self, caller: Caller) -> None:
@@ -77,15 +112,22 @@ class RequestRate:
         """
         if caller.name is None or not self.items:
             return
-        if self.database is not None:
+        if self.in_process is not None:
+            refused = self.in_process.count(caller.name)
+        elif self.database is not None:
             refused = await self.database.write(count_in_database, caller.name, self.windows)
-            if refused is not None:
-                raise RateLimited(*refused)
+        else:
+            await self._count_in_storage(caller.name)
             return
+        if refused is not None:
+            raise RateLimited(*refused)
+
+    async def _count_in_storage(self, key: str) -> None:
+        """Through a `limits` storage (redis://...)."""
         assert self.limiter is not None
         for item in self.items:
-            if not await self.limiter.hit(item, caller.name):
-                stats = await self.limiter.get_window_stats(item, caller.name)
+            if not await self.limiter.hit(item, key):
+                stats = await self.limiter.get_window_stats(item, key)
                 raise RateLimited(str(item), max(1.0, stats.reset_time - time.time()))
 
 
