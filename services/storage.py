@@ -17,8 +17,9 @@ work for them (about 0.1 ms) costs less than the hand-over and the GIL passing
 between the threads at every statement (docs/BENCHMARKS.md). That connection never
 waits: with a busy timeout of 0, a write that finds the write lock taken (by the
 writer thread, or another process) is rolled back, tried again once the thread's
-queue has ended, and then queued in the writer thread, which waits. Its commits never copy the WAL into the database file either (that
-can wait on the disk): the writer thread checkpoints every CHECKPOINT_EVERY of them.
+queue has ended, and then queued in the writer thread, which waits. Its commits
+never copy the WAL into the database file either (that can wait on the disk): the
+writer thread checkpoints every CHECKPOINT_EVERY of them.
 
 A write that has started always runs to its end, committed or rolled back as a
 whole: a caller cancelled meanwhile (a client gone, a shutdown) cannot cut it in
