@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -54,7 +54,27 @@ BENCH_SETTINGS = {
 }
 
 
-class FastLLM:
+class _Helper:
+    """A bench process on a free port: started on entry (stopped if it never came
+    up, when `ready_path` does not answer), stopped on exit."""
+
+    proc: Process
+    url: str
+    ready_path: str
+
+    def __enter__(self) -> Self:
+        try:
+            self.proc.start(f"{self.url}{self.ready_path}")
+        except BaseException:
+            self.proc.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.stop()
+
+
+class FastLLM(_Helper):
     """bench/fast_llm.py: `tokens` per reply, optional TTFT and per-token delay."""
 
     def __init__(
@@ -72,19 +92,10 @@ class FastLLM:
         argv += ["--tokenize"] if tokenize else []
         self.proc = Process(argv, dict(os.environ), workdir, workdir / f"fast_llm_{self.port}.log")
 
-    def __enter__(self) -> FastLLM:
-        try:
-            self.proc.start(f"{self.url}/v1/models")
-        except BaseException:
-            self.proc.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.stop()
+    ready_path = "/v1/models"
 
 
-class Floor:
+class Floor(_Helper):
     """bench/floor.py: the minimal persisted turn on the same libraries, on its own
     SQLite file; `transport` "aiohttp" (httpx-aiohttp, as the service) or "httpx"."""
 
@@ -96,16 +107,7 @@ class Floor:
         argv += [f"--transport={transport}"]
         self.proc = Process(argv, dict(os.environ), workdir, workdir / f"floor_{self.port}.log")
 
-    def __enter__(self) -> Floor:
-        try:
-            self.proc.start(f"{self.url}/docs")
-        except BaseException:
-            self.proc.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.stop()
+    ready_path = "/docs"
 
 
 @contextmanager
