@@ -24,6 +24,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from api import audit, chat, health, messages, profiles, sessions, ws
+from api.admission_gate import AdmissionGate
 from api.auth import document_auth
 from api.body_limit import DeclaredBodyLimit
 from api.body_timeout import BodyTimeout
@@ -35,6 +36,7 @@ from api.url_guard import NoNulInUrl
 from cli import backup_command, copy_database_command, keys_command
 from config import APP_VERSION, Settings, get_settings, is_loopback
 from models.database import PoolSize, migrate, printable_url, unreachable_message
+from services.collector import full_collections_every
 from services.container import Services, build_services
 from services.drain import stop_on_signals
 from services.expiry import purge_expired_sessions_forever
@@ -113,7 +115,8 @@ def make_lifespan(settings: Settings) -> Any:
             log.info("serving; LLM %s (%s)", serving.llm_server_url, serving.llm_protocol)
             await log_auth_mode(services)
             try:
-                yield {"services": services}
+                with full_collections_every(serving.gc_full_collection_seconds):
+                    yield {"services": services}
             finally:
                 undo_signal_hooks()
                 for task in background:
@@ -206,6 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         CorrelationIdMiddleware, header_name="X-Request-ID", validator=_valid_request_id
     )
+    app.add_middleware(AdmissionGate)  # outermost: a waiting turn start costs next to nothing
     install_error_handlers(app)
     for module in (sessions, profiles, chat, messages, health, audit, ws):
         app.include_router(module.router)

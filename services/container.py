@@ -24,6 +24,7 @@ from services.profiles.service import ProfileService
 from services.rate_limits import RequestRate, storage_for
 from services.sessions import SessionService
 from services.storage import Database
+from services.turns.admission import TurnAdmission
 from services.turns.remote import RemoteTurns
 from services.turns.replay import TurnReplay
 from services.turns.runner import TurnRunner
@@ -41,6 +42,7 @@ class Services:
     history: HistoryService
     turns: TurnService
     runner: TurnRunner
+    admission: TurnAdmission
     replay: TurnReplay
     chat: ChatService
     turn_status: TurnStatusReader
@@ -77,6 +79,7 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         history=HistoryService(database, sessions),
         turns=turns,
         runner=runner,
+        admission=TurnAdmission(settings.turn_start_slots),
         replay=replay,
         chat=ChatService(turns, runner, replay),
         turn_status=TurnStatusReader(database, sessions),

@@ -25,6 +25,7 @@ from models.chat import ChatResponse, StopResult
 from models.message import MessageStatus
 from models.types import utcnow
 from services.errors import ServiceError
+from services.turns.admission import started
 from services.turns.ends import RETRY_SECONDS as ENDS_RETRY_SECONDS
 from services.turns.events import TurnEvent
 from services.turns.live import LiveTurn
@@ -72,6 +73,7 @@ class TurnRunner:
 
     def start(self, turn: PreparedTurn) -> LiveTurn:
         """Generate a prepared turn in its own task; followers attach to the result."""
+        started()  # the next waiting start may begin (services/turns/admission.py)
         live = LiveTurn(turn.start)
         self.live[live.message_id] = live
         task = asyncio.create_task(self._generate(turn, live), name=f"turn {live.message_id}")
