@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
-from sse_starlette import EventSourceResponse
 
 from api.auth import CallerDep, StreamCallerDep
 from api.deps import (
@@ -26,7 +25,14 @@ from api.responses import (
     TOO_LONG,
     TURN_IN_PROGRESS,
 )
-from api.sse import EVENT_ID_SCHEMA, NOTHING_LEFT, STREAM_DOC, event_stream, resume_point
+from api.sse import (
+    EVENT_ID_SCHEMA,
+    NOTHING_LEFT,
+    STREAM_DOC,
+    EventStream,
+    event_stream,
+    resume_point,
+)
 from models.chat import ChatQuery, ChatRequest, ChatResponse
 
 router = APIRouter(
@@ -67,7 +73,7 @@ async def chat(
 
 @router.post(
     "/stream",
-    response_class=EventSourceResponse,
+    response_class=EventStream,
     responses={**STREAM_DOC, **REQUEST_ERRORS},
 )
 async def chat_stream(
@@ -76,7 +82,7 @@ async def chat_stream(
     settings: SettingsDep,
     caller: CallerDep,
     key: IdempotencyKey = None,
-) -> EventSourceResponse:
+) -> EventStream:
     """Send a message and receive the reply as Server-Sent Events.
 
     Generation runs on the server: if the connection drops, the reply is still
@@ -93,7 +99,7 @@ async def chat_stream(
 
 @router.get(
     "/stream",
-    response_class=EventSourceResponse,
+    response_class=EventStream,
     responses={**STREAM_DOC, **NOTHING_LEFT, **QUERY_ERRORS},
 )
 async def chat_stream_get(

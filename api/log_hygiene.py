@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 
-PAYLOAD_LOGGERS = ("sse_starlette", "aiosqlite", "websockets")
+PAYLOAD_LOGGERS = ("aiosqlite", "websockets")
 SERVER_LOGGERS = ("uvicorn.access", "uvicorn.error")  # the WebSocket lines: uvicorn.error
 TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&\s]*", re.IGNORECASE)
 MASK = "***"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Response, status
-from sse_starlette import EventSourceResponse
 
 from api.auth import CallerDep, StreamCallerDep
 from api.deps import (
@@ -30,7 +29,14 @@ from api.responses import (
     TURN_IN_PROGRESS,
     VALIDATION,
 )
-from api.sse import EVENT_ID_SCHEMA, NOTHING_LEFT, STREAM_DOC, event_stream, resume_point
+from api.sse import (
+    EVENT_ID_SCHEMA,
+    NOTHING_LEFT,
+    STREAM_DOC,
+    EventStream,
+    event_stream,
+    resume_point,
+)
 from models.chat import ChatResponse, Regeneration, StopResult, TurnOptions
 from models.context import ContextPlan
 from models.session import SessionPublic
@@ -93,7 +99,7 @@ async def regenerate(
 
 @router.post(
     "/{message_id}/regenerate/stream",
-    response_class=EventSourceResponse,
+    response_class=EventStream,
     dependencies=[Depends(require_json_body)],
     responses={**STREAM_DOC, **REGENERATE_ERRORS},
 )
@@ -104,7 +110,7 @@ async def regenerate_stream(
     caller: CallerDep,
     options: OptionalOptions = None,
     key: IdempotencyKey = None,
-) -> EventSourceResponse:
+) -> EventStream:
     """Generate another version of this reply as Server-Sent Events: the same events
     as `POST /api/chat/stream`, and the same stop, resume (`GET
     /api/messages/{new id}/stream`) and `on_disconnect`. The `start` event names the
@@ -165,7 +171,7 @@ async def delete_message(message_id: str, branches: BranchesDep, caller: CallerD
 
 @router.get(
     "/{message_id}/stream",
-    response_class=EventSourceResponse,
+    response_class=EventStream,
     responses={**STREAM_DOC, **NOTHING_LEFT, **MESSAGE_NOT_FOUND, **VALIDATION},
 )
 async def resume_stream(

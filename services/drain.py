@@ -178,9 +178,9 @@ class _Stop:
         if not self.quick:
             log.info("drain done; shutting down")
         # Our part is done. With the server's own handlers back, a further Ctrl-C is
-        # its hard exit, and sse-starlette finds the server through them (the SIGTERM
-        # handler's __self__) to end the event streams still open, such as a resume
-        # following another process's reply, instead of the exit waiting on them.
+        # its hard exit. The event streams still open end by themselves: a resume
+        # following another process's reply stops once this one drains
+        # (services/turns/replay.py).
         self.restore()
         _ask_server_to_exit(self.server_handlers[signal.SIGTERM], sig)
 
