@@ -102,7 +102,9 @@ def test_a_taken_port_stops_gunicorn_before_any_work(
     argv = [arg.replace(str(app.port), str(taken_port)) for arg in app.command()]
     started = time.monotonic()
     done = subprocess.run(argv, env=app.env, cwd=ROOT, capture_output=True, text=True, timeout=30)
-    assert time.monotonic() - started < 5  # no retries a second apart
+    # gunicorn's retries (5, a second apart) would log "Retrying", checked below; the
+    # time is a bound with room for a loaded machine (about 1 s alone, once 5.9 s in CI)
+    assert time.monotonic() - started < 10
     assert done.returncode != 0
     assert f"Cannot listen on 127.0.0.1:{taken_port}: the address is already in use" in done.stderr
     assert "Retrying" not in done.stderr
