@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from models.auth import Caller
 from models.chat import ChatRequest, ChatResponse, Regeneration
 from services.idempotency import Repeated, Replayable, claim
+from services.turns.admission import started
 from services.turns.events import TurnEvent
 from services.turns.prepare import PreparedTurn
 from services.turns.replay import TurnReplay
@@ -43,6 +44,7 @@ class ChatService:
         try:
             return await self.turns.prepare(ask, caller, claimed)
         except Repeated as repeat:
+            started()  # it follows a turn that runs already: its start slot goes on
             return repeat.turn_id()
 
     async def complete(

@@ -5,6 +5,8 @@ request that fails before its turn starts never keeps its slot."""
 from __future__ import annotations
 
 import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 
 from services.turns.admission import TurnAdmission, started
 from tests.conftest import FakeLLM
-from tests.helpers import chat, new_session, streaming, streaming_turn
+from tests.helpers import chat, new_session, streaming, streaming_turn, wait_for
 
 LONG_REPLY = " ".join(f"w{n}" for n in range(100))  # 100 chunks, 0.1 s apart: 10 s
 
@@ -37,6 +39,29 @@ def test_one_slot_serves_turns_beside_a_long_stream(make_app: Any, fake_llm: Fak
             status = http.get(f"/api/sessions/{busy}/status").json()
             assert (status["active"], status["status"]) == (True, "streaming"), status
             assert next(long_events)["type"] == "delta"
+
+
+def test_a_repeat_waiting_for_its_original_reply_holds_no_slot(
+    make_app: Any, fake_llm: FakeLLM
+) -> None:
+    """A request repeated with the same Idempotency-Key waits for the original turn's
+    reply; with a single slot, a new turn elsewhere still starts meanwhile."""
+    app = make_app(turn_start_slots=1)
+    with app.client(timeout=30) as http, ThreadPoolExecutor(2) as pool:
+        busy, free = new_session(http), new_session(http)
+        fake_llm.script({"reply": LONG_REPLY, "chunk_delay": 0.1})
+        body = {"session_id": busy, "message": "once"}
+        headers = {"Idempotency-Key": "k-1"}
+        original = pool.submit(http.post, "/api/chat", json=body, headers=headers)
+        assert wait_for(lambda: http.get(f"/api/sessions/{busy}/status").json()["active"], 5)
+        repeat = pool.submit(http.post, "/api/chat", json=body, headers=headers)
+        time.sleep(0.5)  # the repeat is waiting for the original reply
+        assert chat(http, session_id=free, message="meanwhile")["content"]
+        status = http.get(f"/api/sessions/{busy}/status").json()
+        assert (status["active"], status["status"]) == (True, "streaming"), status
+        assert http.post(f"/api/sessions/{busy}/stop").status_code == 200
+        assert original.result().json() == repeat.result().json()
+        assert repeat.result().headers["Idempotent-Replayed"] == "true"
 
 
 def test_requests_refused_before_their_turn_starts_give_their_slot_back(make_app: Any) -> None:

@@ -8,9 +8,10 @@ arriving at once) tokens came up to 600 ms late. Admitting a few starts at a tim
 lets the loop relay tokens between them: new turns wait for a slot, the streams
 already running do not wait for the new turns.
 
-A slot is held from the request's arrival until its turn is handed to its own task
-(`started`), or until the request ends if it never gets that far (an error, a
-replayed idempotent request).
+A slot is held from the request's arrival until its turn is handed to its own task,
+or until it turns out to follow a turn already running (an idempotent repeat, which
+may wait as long as that reply): both call `started`. A request refused before that
+(an error) gives its slot back when it ends.
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ class TurnAdmission:
 
 
 def started() -> None:
-    """The current request's turn now runs in its own task: its slot goes to the next
-    waiting start. A no-op outside an admitted request (a WebSocket turn, a test)."""
+    """The current request's start is over (its turn runs in its own task, or it
+    follows one that does): its slot goes to the next waiting start. A no-op outside
+    an admitted request (a WebSocket turn, a test)."""
     slot = _current.get()
     if slot is not None:
         slot.release()
