@@ -19,7 +19,10 @@ from tests.helpers import chat, new_session, streaming_turn
 
 def finish_order(app: App, fake_llm: FakeLLM) -> list[str]:
     """A slow reply in one session, a quick one in another sent while the first
-    is generating; the order in which they end."""
+    is generating; the order in which the slow one's last delta and the quick one's
+    reply arrive. The slow turn holds its connection until its upstream reply ends,
+    which its last delta marks; its `done` comes only after its end is stored, which
+    on a busy machine may be after the quick turn got the connection and finished."""
     fake_llm.script(
         {"chunks": ["a ", "b ", "c ", "d ", "e ", "f "], "chunk_delay": 0.15},
         {"reply": "quick"},
@@ -35,7 +38,7 @@ def finish_order(app: App, fake_llm: FakeLLM) -> list[str]:
         with streaming_turn(http, slow_session, deltas=1) as (_start, events):
             quick = pool.submit(quick_turn, other, quick_session)
             for event in events:
-                if event["type"] == "done":
+                if event["type"] == "delta" and event["content"] == "f ":
                     ended.append(("slow", time.monotonic()))
         ended.append(("quick", quick.result()))
     return [name for name, _ in sorted(ended, key=lambda item: item[1])]
