@@ -30,7 +30,6 @@ from api.sse import (
     NOTHING_LEFT,
     STREAM_DOC,
     EventStream,
-    event_stream,
     resume_point,
 )
 from models.chat import ChatQuery, ChatRequest, ChatResponse
@@ -92,7 +91,7 @@ async def chat_stream(
     first event (live if it is still generating) instead of starting another.
     """
     result = await service.stream(body, key, caller)
-    stream = event_stream(result.value, settings.sse_keepalive_seconds)
+    stream = EventStream(result.value, settings.sse_keepalive_seconds)
     mark_replayed(stream, result.replayed)
     return stream
 
@@ -126,5 +125,5 @@ async def chat_stream_get(
         events = await replay.resume_newest(query.session_id, after, caller)
         if events is None:
             return Response(status_code=204)
-        return event_stream(events, settings.sse_keepalive_seconds)
+        return EventStream(events, settings.sse_keepalive_seconds)
     return await chat_stream(query, service, settings, caller)

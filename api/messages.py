@@ -34,7 +34,6 @@ from api.sse import (
     NOTHING_LEFT,
     STREAM_DOC,
     EventStream,
-    event_stream,
     resume_point,
 )
 from models.chat import ChatResponse, Regeneration, StopResult, TurnOptions
@@ -116,7 +115,7 @@ async def regenerate_stream(
     /api/messages/{new id}/stream`) and `on_disconnect`. The `start` event names the
     new version's id."""
     result = await service.stream(_regeneration(message_id, options), key, caller)
-    stream = event_stream(result.value, settings.sse_keepalive_seconds)
+    stream = EventStream(result.value, settings.sse_keepalive_seconds)
     mark_replayed(stream, result.replayed)
     return stream
 
@@ -200,4 +199,4 @@ async def resume_stream(
     events = await replay.resume(message_id, resume_point(last_event_id, after), caller)
     if events is None:
         return Response(status_code=204)
-    return event_stream(events, settings.sse_keepalive_seconds)
+    return EventStream(events, settings.sse_keepalive_seconds)

@@ -145,10 +145,6 @@ async def _close(events: AsyncIterator[TurnEvent]) -> None:
         await aclose()
 
 
-def event_stream(events: AsyncIterator[TurnEvent], keepalive_seconds: float) -> EventStream:
-    return EventStream(events, keepalive_seconds)
-
-
 # Documents what resume_point accepts; it checks, so the error can name the header.
 EVENT_ID_SCHEMA: dict[str, Any] = {"json_schema_extra": {"pattern": "^[0-9]*$"}}
 
