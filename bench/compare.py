@@ -17,7 +17,6 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -89,7 +88,7 @@ def compare(workdir: Path, base_tree: Path, args: argparse.Namespace) -> None:
         targets: dict[str, tuple[str, Callable[[int], list[str]]]] = {
             "before": (before.url, partial(scenarios.new_sessions, before)),
             "after": (after.url, partial(scenarios.new_sessions, after)),
-            "floor": (floor.url, any_sessions),
+            "floor": (floor.url, scenarios.any_sessions),
         }
         for connections in args.concurrency:
             runs = scenarios.alternate(
@@ -100,11 +99,6 @@ def compare(workdir: Path, base_tree: Path, args: argparse.Namespace) -> None:
                 },
             )
             report(connections, runs)
-
-
-def any_sessions(count: int) -> list[str]:
-    """The floor has no sessions table: any ids will do."""
-    return [str(uuid.uuid4()) for _ in range(count)]
 
 
 def report(connections: int, runs: dict[str, list[dict[str, Any]]]) -> None:

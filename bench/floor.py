@@ -14,6 +14,9 @@ turn, so that the benchmarks can read the service's figures as a ratio to it:
 - `POST /api/chat/stream`: the same turn with the upstream streamed; each delta is
   relayed as an SSE event as it is parsed, and the reply stored at the end.
 
+`--database` is a SQLite file (one aiosqlite connection), or a `postgresql://` URL:
+an asyncpg pool of 8 (the service's default pool size), the driver with no ORM.
+
 `--transport aiohttp` runs the httpx client over httpx-aiohttp's transport (what
 the service uses); `httpx` over httpx's default one.
 """
@@ -25,9 +28,10 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
+import asyncpg
 import httpx
 import uvicorn
 from fastapi import FastAPI
@@ -35,7 +39,7 @@ from fastapi.responses import StreamingResponse
 from httpx_aiohttp import AiohttpTransport
 from pydantic import BaseModel
 
-SCHEMA = """
+SQLITE_SCHEMA = """
 PRAGMA journal_mode=WAL;
 PRAGMA synchronous=NORMAL;
 CREATE TABLE IF NOT EXISTS messages (
@@ -44,60 +48,125 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_session ON messages (session_id, id);
 """
 
+POSTGRES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id BIGSERIAL PRIMARY KEY, session_id TEXT NOT NULL, role TEXT NOT NULL,
+    content TEXT NOT NULL, status TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS messages_session ON messages (session_id, id);
+"""
+
+WINDOW = "SELECT role, content FROM messages WHERE session_id = {0} AND status = 'ok'"
+WINDOW += " ORDER BY id DESC LIMIT 10"
+
 
 class Turn(BaseModel):
     session_id: str
     message: str
 
 
+class FloorStore(Protocol):
+    async def begin(self, turn: Turn) -> tuple[int, list[dict[str, str]]]:
+        """Store the user message and the reply's placeholder; read the window."""
+
+    async def finish(self, placeholder: int, content: str) -> None:
+        """Store the reply."""
+
+
+class SqliteStore:
+    """One aiosqlite connection: one transaction at a time, as SQLite allows."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+        self.lock = asyncio.Lock()
+
+    async def begin(self, turn: Turn) -> tuple[int, list[dict[str, str]]]:
+        async with self.lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            await self.db.execute(
+                "INSERT INTO messages (session_id, role, content, status)"
+                " VALUES (?, 'user', ?, 'ok')",
+                (turn.session_id, turn.message),
+            )
+            cursor = await self.db.execute(
+                "INSERT INTO messages (session_id, role, content, status)"
+                " VALUES (?, 'assistant', '', 'streaming')",
+                (turn.session_id,),
+            )
+            rows = await self.db.execute_fetchall(WINDOW.format("?"), (turn.session_id,))
+            await self.db.execute("COMMIT")
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid, [{"role": r, "content": c} for r, c in reversed(list(rows))]
+
+    async def finish(self, placeholder: int, content: str) -> None:
+        async with self.lock:
+            await self.db.execute(
+                "UPDATE messages SET content = ?, status = 'ok' WHERE id = ?",
+                (content, placeholder),
+            )
+
+
+class PostgresStore:
+    """An asyncpg pool of 8 (the service's default pool size), no ORM in between."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def begin(self, turn: Turn) -> tuple[int, list[dict[str, str]]]:
+        async with self.pool.acquire() as db, db.transaction():
+            await db.execute(
+                "INSERT INTO messages (session_id, role, content, status)"
+                " VALUES ($1, 'user', $2, 'ok')",
+                turn.session_id,
+                turn.message,
+            )
+            placeholder = await db.fetchval(
+                "INSERT INTO messages (session_id, role, content, status)"
+                " VALUES ($1, 'assistant', '', 'streaming') RETURNING id",
+                turn.session_id,
+            )
+            rows = await db.fetch(WINDOW.format("$1"), turn.session_id)
+        return placeholder, [{"role": r["role"], "content": r["content"]} for r in reversed(rows)]
+
+    async def finish(self, placeholder: int, content: str) -> None:
+        await self.pool.execute(
+            "UPDATE messages SET content = $1, status = 'ok' WHERE id = $2", content, placeholder
+        )
+
+
+@asynccontextmanager
+async def open_store(database: str) -> AsyncIterator[FloorStore]:
+    """A PostgreSQL URL opens an asyncpg pool; anything else is a SQLite file."""
+    if database.startswith("postgresql://"):
+        async with asyncpg.create_pool(database, min_size=8, max_size=8) as pool:
+            await pool.execute(POSTGRES_SCHEMA)
+            yield PostgresStore(pool)
+        return
+    async with aiosqlite.connect(database, isolation_level=None) as db:
+        await db.executescript(SQLITE_SCHEMA)
+        yield SqliteStore(db)
+
+
 def create_floor(llm_url: str, database: str, transport: str) -> FastAPI:
-    """The floor app: one aiosqlite connection and one httpx client, from its lifespan."""
+    """The floor app: one store and one httpx client, from its lifespan."""
     state: dict[str, Any] = {}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with aiosqlite.connect(database, isolation_level=None) as db:
-            await db.executescript(SCHEMA)
+        async with open_store(database) as store:
             pool = AiohttpTransport() if transport == "aiohttp" else None
             async with httpx.AsyncClient(transport=pool, timeout=60) as http:
-                state.update(db=db, http=http, lock=asyncio.Lock())
+                state.update(store=store, http=http)
                 yield
 
     app = FastAPI(lifespan=lifespan)
 
     async def begin(turn: Turn) -> tuple[int, list[dict[str, str]]]:
-        async with state["lock"]:  # one connection: one transaction at a time
-            return await begin_locked(turn)
-
-    async def begin_locked(turn: Turn) -> tuple[int, list[dict[str, str]]]:
-        db: aiosqlite.Connection = state["db"]
-        await db.execute("BEGIN IMMEDIATE")
-        await db.execute(
-            "INSERT INTO messages (session_id, role, content, status) VALUES (?, 'user', ?, 'ok')",
-            (turn.session_id, turn.message),
-        )
-        cursor = await db.execute(
-            "INSERT INTO messages (session_id, role, content, status)"
-            " VALUES (?, 'assistant', '', 'streaming')",
-            (turn.session_id,),
-        )
-        placeholder = cursor.lastrowid
-        rows = await db.execute_fetchall(
-            "SELECT role, content FROM messages WHERE session_id = ? AND status = 'ok'"
-            " ORDER BY id DESC LIMIT 10",
-            (turn.session_id,),
-        )
-        await db.execute("COMMIT")
-        assert placeholder is not None
-        return placeholder, [{"role": r, "content": c} for r, c in reversed(list(rows))]
+        store: FloorStore = state["store"]
+        return await store.begin(turn)
 
     async def finish(placeholder: int, content: str) -> None:
-        db: aiosqlite.Connection = state["db"]
-        async with state["lock"]:
-            await db.execute(
-                "UPDATE messages SET content = ?, status = 'ok' WHERE id = ?",
-                (content, placeholder),
-            )
+        store: FloorStore = state["store"]
+        await store.finish(placeholder, content)
 
     def upstream_body(window: list[dict[str, str]], stream: bool) -> dict[str, Any]:
         return {"model": "floor", "messages": window, "max_tokens": 32, "stream": stream}

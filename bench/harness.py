@@ -97,13 +97,21 @@ class FastLLM(_Helper):
 
 class Floor(_Helper):
     """bench/floor.py: the minimal persisted turn on the same libraries, on its own
-    SQLite file; `transport` "aiohttp" (httpx-aiohttp, as the service) or "httpx"."""
+    SQLite file or `database_url` (PostgreSQL); `transport` "aiohttp" (httpx-aiohttp,
+    as the service) or "httpx"."""
 
-    def __init__(self, workdir: Path, llm_url: str, transport: str = "aiohttp") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        llm_url: str,
+        transport: str = "aiohttp",
+        database_url: str | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        database = database_url or str(workdir / f"floor_{self.port}.db")
         argv = [sys.executable, str(ROOT / "bench" / "floor.py"), f"--port={self.port}"]
-        argv += [f"--llm={llm_url}", f"--database={workdir / f'floor_{self.port}.db'}"]
+        argv += [f"--llm={llm_url}", f"--database={database}"]
         argv += [f"--transport={transport}"]
         self.proc = Process(argv, dict(os.environ), workdir, workdir / f"floor_{self.port}.log")
 

@@ -1,6 +1,8 @@
 """PostgreSQL figures, in one run beside SQLite: turns/s and added p50 with 1, 2 and 3
 instances against SQLite with one; the latency of a stop sent to another instance;
-the time copy-database takes for a 100,000-message database.
+the time copy-database takes for a 100,000-message database. The floor (bench/floor.py:
+the minimal persisted turn, asyncpg with no ORM on PostgreSQL) runs beside the
+service on each database, so the PostgreSQL figures also read as a ratio to it.
 
     .venv/bin/python bench/postgres.py [--rounds 3] [--seconds 3] [--messages 100000]
                                        [--stops 20] [--json FILE]
@@ -32,11 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import scenarios  # noqa: E402
-from bench.harness import App, FastLLM, Service, free_port, print_figures  # noqa: E402
+from bench.harness import App, FastLLM, Floor, Service, free_port, print_figures  # noqa: E402
 from bench.loadgen import median, run_wrk  # noqa: E402
 from tests.postgres import PostgresServer, running_server  # noqa: E402
 
 SETUPS = {"sqlite x1": ("sqlite", 1), **{f"postgresql x{n}": ("postgresql", n) for n in (1, 2, 3)}}
+# The floor on each database: True for a PostgreSQL database of its own.
+FLOORS = {"floor sqlite": False, "floor postgresql": True}
 
 
 def main() -> None:
@@ -59,9 +63,10 @@ def main() -> None:
 
 
 def turns(pg: PostgresServer, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """Whole-reply turns per setup and concurrency, alternated round by round."""
+    """Whole-reply turns per setup and concurrency, alternated round by round; the
+    floor (bench/floor.py) on each database beside them."""
     with FastLLM(workdir) as llm, ExitStack() as stack:
-        setups: dict[str, list[App]] = {}
+        setups: dict[str, list[Any]] = {}
         for name, (database, count) in SETUPS.items():
             url = pg.create_database("bench") if database == "postgresql" else None
             settings: dict[str, Any] = {"database_url": url} if url else {}
@@ -69,6 +74,9 @@ def turns(pg: PostgresServer, workdir: Path, args: argparse.Namespace) -> dict[s
             setups[name] = [
                 stack.enter_context(Service(folder, llm.url, **settings)) for folder in folders
             ]
+        for name, on_postgres in FLOORS.items():
+            database_url = pg.create_database("floor") if on_postgres else None
+            setups[name] = [stack.enter_context(Floor(workdir, llm.url, database_url=database_url))]
         direct_body = scenarios.direct_body(stream=False).decode()
         result: dict[str, Any] = {}
         for connections in args.concurrency:
@@ -77,7 +85,12 @@ def turns(pg: PostgresServer, workdir: Path, args: argparse.Namespace) -> dict[s
             )
             runners: dict[str, Callable[[], dict[str, Any]]] = {"direct": direct}
             for name, apps in setups.items():
-                sessions = scenarios.new_sessions(apps[0], 32 * connections)
+                make = (
+                    scenarios.any_sessions
+                    if name in FLOORS
+                    else partial(scenarios.new_sessions, apps[0])
+                )
+                sessions = make(32 * connections)
                 runners[name] = partial(spread, apps, sessions, connections, args.seconds)
             runs = scenarios.alternate(args.rounds, runners)
             result[f"c={connections}"] = summarize(runs)
@@ -86,12 +99,12 @@ def turns(pg: PostgresServer, workdir: Path, args: argparse.Namespace) -> dict[s
 
 
 def spread(
-    apps: list[App], sessions: list[str], connections: int, seconds: float
+    apps: list[Any], sessions: list[str], connections: int, seconds: float
 ) -> dict[str, Any]:
     """One wrk per instance at once, the connections (and sessions) split between them."""
     runs: list[dict[str, Any]] = []
 
-    def run_on(app: App, share: int, mine: list[str]) -> None:
+    def run_on(app: Any, share: int, mine: list[str]) -> None:
         runs.append(run_wrk(app.url + "/api/chat", "", share, seconds, mine))
 
     shares = [connections // len(apps) + (n < connections % len(apps)) for n in range(len(apps))]
@@ -116,7 +129,7 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     sqlite_rps = median([run["rps"] for run in runs["sqlite x1"]])
     direct_rps = median([run["rps"] for run in runs["direct"]])
     table: dict[str, Any] = {"direct": {"rps": direct_rps, "p50_ms": round(direct_p50, 3)}}
-    for name in SETUPS:
+    for name in [*SETUPS, *FLOORS]:
         rps = median([run["rps"] for run in runs[name]])
         p50 = median([run["p50_ms"] for run in runs[name]])
         table[name] = {

@@ -1,13 +1,14 @@
 """Where a turn's time goes: the service in-process under cProfile, N turns over HTTP.
 
     .venv/bin/python bench/profile_turn.py [--turns 500] [--concurrency 1] [--stream]
-                                           [--top 40] [--out profile.pstats]
+                                           [--top 40] [--out profile.pstats] [--postgres]
 
 Starts bench/fast_llm.py (32 tokens at once), then runs the app with uvicorn in this
 process's main thread under cProfile while client threads send the turns (whole
 replies on POST /api/chat, or streams on POST /api/chat/stream with --stream) on
 keep-alive connections. Prints the functions by own time and by cumulative time,
-and the CPU milliseconds per turn of the event-loop thread. The database's worker
+and the CPU milliseconds per turn of the event-loop thread. `--postgres` runs it on a
+PostgreSQL server of its own (Debian's, as the tests start it). The database's worker
 threads are not profiled: their time shows as waits in the loop.
 """
 
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import uvicorn
@@ -32,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from bench.harness import FastLLM, free_port  # noqa: E402
 from config import Settings  # noqa: E402
 from main import create_app  # noqa: E402
+from tests.postgres import running_server  # noqa: E402
 
 
 def send_turns(port: int, turns: int, stream: bool, errors: list[str]) -> None:
@@ -71,11 +74,20 @@ def main() -> None:
     parser.add_argument("--stream", action="store_true")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--postgres", action="store_true", help="on a PostgreSQL of its own")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as workdir, FastLLM(Path(workdir)) as llm:
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        FastLLM(Path(workdir)) as llm,
+        ExitStack() as stack,
+    ):
+        database_url = str(Path(workdir) / "chat.db")
+        if args.postgres:
+            pg = stack.enter_context(running_server(Path(workdir) / "pg", free_port()))
+            database_url = pg.create_database("profile")
         port = free_port()
         settings = Settings(
-            database_url=str(Path(workdir) / "chat.db"),
+            database_url=database_url,
             llm_server_url=llm.url,
             log_level="WARNING",
             _env_file=None,

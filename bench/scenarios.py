@@ -53,6 +53,11 @@ def direct_body(stream: bool) -> bytes:
     return json.dumps(body).encode()
 
 
+def any_sessions(count: int) -> list[str]:
+    """The floor has no sessions table: any ids will do."""
+    return [str(uuid.uuid4()) for _ in range(count)]
+
+
 def new_sessions(service: App, count: int) -> list[str]:
     """Sessions written straight into the database (SQLite or PostgreSQL): thousands
     in a moment (32 per connection, so that rotating through them never sends two
