@@ -23,7 +23,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
-from api import audit, chat, health, messages, profiles, sessions, ws
+from api import audit, chat, health, messages, openai, profiles, sessions, ws
 from api.admission_gate import AdmissionGate
 from api.auth import document_auth
 from api.body_limit import DeclaredBodyLimit
@@ -202,7 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials="*" not in settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
+        expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed", "X-Session-Id"],
     )
     app.add_middleware(NoNulInUrl)  # before any route or the database sees the URL
     app.add_middleware(SecurityHeaders, static_prefixes=(DOCS_ASSETS_URL + "/",))
@@ -211,7 +211,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(AdmissionGate)  # outermost: a waiting turn start costs next to nothing
     install_error_handlers(app)
-    for module in (sessions, profiles, chat, messages, health, audit, ws):
+    for module in (sessions, profiles, chat, messages, health, audit, ws, openai):
         app.include_router(module.router)
     document_auth(app, settings.auth_required)
     return app

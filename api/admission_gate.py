@@ -11,7 +11,7 @@ from functools import partial
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-TURN_PATHS = frozenset({"/api/chat", "/api/chat/stream"})
+TURN_PATHS = frozenset({"/api/chat", "/api/chat/stream", "/v1/chat/completions"})
 TURN_SUFFIXES = ("/regenerate", "/regenerate/stream")
 
 

@@ -24,7 +24,7 @@ class DeclaredBodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self._declared_too_large(scope):
             response = error_response(
-                413, too_large_detail(self.max_body_bytes), "payload_too_large"
+                413, too_large_detail(self.max_body_bytes), "payload_too_large", scope["path"]
             )
             await response(scope, receive, send)
             return

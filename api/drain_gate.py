@@ -42,6 +42,6 @@ class DrainGate:
 
 async def _refuse(refusal: ShuttingDown, scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "http":
-        await service_error_response(refusal)(scope, receive, send)
+        await service_error_response(refusal, scope["path"])(scope, receive, send)
         return
     await deny_websocket(WebSocket(scope, receive, send), refusal, WS_TRY_AGAIN_LATER)

@@ -21,11 +21,20 @@ from starlette.websockets import WebSocket
 
 from api.security_headers import SECURITY_HEADERS
 from models.errors import ErrorBody
+from models.openai import OpenAIErrorBody, OpenAIErrorDetail
 from services.errors import ServiceError, TurnInProgress
 
 log = logging.getLogger(__name__)
 
 METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+OPENAI_PREFIX = "/v1"
+# OpenAI's error types by status; other 4xx are invalid_request_error, 5xx server_error.
+OPENAI_ERROR_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+}
 HTTP_CODES = {
     400: "bad_request",
     404: "not_found",
@@ -41,9 +50,30 @@ def too_large_detail(limit: int) -> str:
     return f"request body over MAX_BODY_BYTES ({limit} bytes); nothing was stored"
 
 
-def error_response(status_code: int, detail: str, code: str, **extra: Any) -> JSONResponse:
+def error_response(
+    status_code: int, detail: str, code: str, path: str = "", **extra: Any
+) -> JSONResponse:
+    """The error body of the route at `path`: OpenAI's shape on the /v1 door, ours
+    everywhere else."""
+    if speaks_openai(path):
+        return JSONResponse(openai_error(status_code, detail, code, extra), status_code)
     body = ErrorBody(detail=detail, code=code, request_id=correlation_id.get(), **extra)
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status_code)
+
+
+def speaks_openai(path: str) -> bool:
+    return path == OPENAI_PREFIX or path.startswith(OPENAI_PREFIX + "/")
+
+
+def openai_error(status_code: int, detail: str, code: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """`{"error": {message, type, param, code}}`; `param` names the first bad field."""
+    errors = extra.get("errors") or [{}]
+    param = errors[0].get("field")
+    kind = OPENAI_ERROR_TYPES.get(status_code, "server_error" if status_code >= 500 else None)
+    error = OpenAIErrorDetail(
+        message=detail, type=kind or "invalid_request_error", param=param, code=code
+    )
+    return OpenAIErrorBody(error=error).model_dump()
 
 
 def error_extras(exc: ServiceError) -> dict[str, Any]:
@@ -58,8 +88,9 @@ def summarize_validation(raw_errors: Sequence[Any]) -> tuple[str, list[dict[str,
     return summary or "invalid request", errors
 
 
-def service_error_response(exc: ServiceError) -> JSONResponse:
-    response = error_response(exc.status_code, exc.message, exc.code, **error_extras(exc))
+def service_error_response(exc: ServiceError, path: str = "") -> JSONResponse:
+    extras = error_extras(exc)
+    response = error_response(exc.status_code, exc.message, exc.code, path, **extras)
     response.headers.update(exc.headers())
     return response
 
@@ -73,15 +104,15 @@ async def deny_websocket(socket: WebSocket, exc: ServiceError, close_code: int) 
         await socket.close(close_code, exc.message[:120])
 
 
-async def _service_error(_: Request, exc: Exception) -> JSONResponse:
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    return service_error_response(exc)
+    return service_error_response(exc, request.url.path)
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     summary, errors = summarize_validation(exc.errors())
-    return error_response(422, summary, "validation_error", errors=errors)
+    return error_response(422, summary, "validation_error", request.url.path, errors=errors)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -90,7 +121,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     detail = str(exc.detail)
     if exc.status_code == 413 and (limit := request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)):
         detail = too_large_detail(limit)
-    response = error_response(exc.status_code, detail, code)
+    response = error_response(exc.status_code, detail, code, request.url.path)
     response.headers.update(exc.headers or {})
     if exc.status_code == 405:
         response.headers["Allow"] = ", ".join(_allowed_methods(request))
@@ -112,7 +143,7 @@ def _allowed_methods(request: Request) -> list[str]:
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    response = error_response(500, "Internal server error", "internal_error")
+    response = error_response(500, "Internal server error", "internal_error", request.url.path)
     # This handler runs outside every middleware (Starlette's ServerErrorMiddleware), so
     # it sets the request id and the security headers itself.
     response.headers.update(SECURITY_HEADERS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import HTTPException
@@ -82,12 +82,19 @@ class EventStream(Response):
     media_type = None
 
     def __init__(
-        self, events: AsyncIterator[TurnEvent], keepalive_seconds: float, status_code: int = 200
+        self,
+        events: AsyncIterator[Any],
+        keepalive_seconds: float,
+        status_code: int = 200,
+        framing: Callable[[Any], bytes] = frame,
     ) -> None:
+        """`framing` puts one event on the wire: ours (`frame`) unless the route
+        speaks another dialect (the /v1 door's `data:`-only chunks)."""
         # `status_code` is there for FastAPI's OpenAPI, which reads a response class's
         # default status from its __init__; a stream always starts with 200.
         super().__init__(status_code=status_code)
         self.events, self.keepalive_seconds = events, keepalive_seconds
+        self.framing = framing
         self.raw_headers = [*HEADERS]
         self._sent_at = 0.0
         self._over = False
@@ -114,7 +121,8 @@ class EventStream(Response):
         loop = asyncio.get_running_loop()
         async for event in self.events:
             self._sent_at = loop.time()
-            await send({"type": "http.response.body", "body": frame(event), "more_body": True})
+            body = self.framing(event)
+            await send({"type": "http.response.body", "body": body, "more_body": True})
 
     async def _watch(self, receive: Receive, send: Send, relay: asyncio.Task[Any]) -> None:
         """Until the client leaves: a keep-alive after every quiet interval."""
@@ -138,7 +146,7 @@ class EventStream(Response):
                 return
 
 
-async def _close(events: AsyncIterator[TurnEvent]) -> None:
+async def _close(events: AsyncIterator[Any]) -> None:
     """Run the generator's cleanup (a follower detaching; `on_disconnect: cancel`)."""
     aclose = getattr(events, "aclose", None)
     if aclose is not None:

@@ -29,7 +29,8 @@ class NoNulInUrl:
             if scope["type"] == "websocket":  # refused before the handshake: HTTP 403
                 await send({"type": "websocket.close", "code": 1008, "reason": DETAIL})
                 return
-            await error_response(422, DETAIL, "validation_error")(scope, receive, send)
+            refusal = error_response(422, DETAIL, "validation_error", scope.get("path", ""))
+            await refusal(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -23,6 +24,16 @@ MAX_STOP_SEQUENCES = 4
 def _as_list(value: object) -> object:
     """`stop` may be one string, as in the OpenAI API; we always carry a list."""
     return [value] if isinstance(value, str) else value
+
+
+def _stop_count(stops: list[str] | None) -> list[str] | None:
+    if stops is not None and (len(stops) > MAX_STOP_SEQUENCES or not all(stops)):
+        raise ValueError(f"stop takes 1 to {MAX_STOP_SEQUENCES} non-empty strings")
+    return stops
+
+
+StopSequences = Annotated[list[Text] | None, BeforeValidator(_as_list), AfterValidator(_stop_count)]
+"""`stop`: one string or a list of up to MAX_STOP_SEQUENCES non-empty ones."""
 
 
 class TurnOptions(BaseModel):
@@ -54,7 +65,7 @@ class TurnOptions(BaseModel):
         " default: the session's profile's, else LLM_MODEL",
     )
     do_sample: bool | None = Field(None, description="false = greedy (temperature 0)")
-    stop: Annotated[list[Text] | None, BeforeValidator(_as_list)] = Field(
+    stop: StopSequences = Field(
         None,
         description="Up to 4 stop sequences (a string or a list)",
         json_schema_extra={
@@ -78,13 +89,6 @@ class TurnOptions(BaseModel):
             "`cancel` stops it as a stop request would"
         ),
     )
-
-    @field_validator("stop")
-    @classmethod
-    def _stop_count(cls, stops: list[str] | None) -> list[str] | None:
-        if stops is not None and (len(stops) > MAX_STOP_SEQUENCES or not all(stops)):
-            raise ValueError(f"stop takes 1 to {MAX_STOP_SEQUENCES} non-empty strings")
-        return stops
 
 
 class ChatRequest(TurnOptions):

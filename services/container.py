@@ -20,6 +20,7 @@ from services.llm import LLMPool, create_llm_pool
 from services.llm.factory import create_summary_llm, create_token_counter
 from services.memory.summaries import SummaryService
 from services.memory.summarizer import Summarizer
+from services.openai.completions import OpenAIChat
 from services.profiles.service import ProfileService
 from services.rate_limits import RequestRate, storage_for
 from services.sessions import SessionService
@@ -56,6 +57,7 @@ class Services:
     summaries: SummaryService
     summarizer: Summarizer
     profiles: ProfileService
+    openai: OpenAIChat
     bus: NoBus
 
 
@@ -72,6 +74,8 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
     bus = create_bus(database.url, database.engine.dialect.name)
     runner = TurnRunner(turns, TurnStops(database, sessions), RemoteTurns(bus))
     replay = TurnReplay(database, sessions, runner, drain)
+    chat = ChatService(turns, runner, replay)
+    profiles = ProfileService(database, counter)
     return Services(
         settings=settings,
         llm=llm,
@@ -81,7 +85,7 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         runner=runner,
         admission=TurnAdmission(settings.turn_start_slots),
         replay=replay,
-        chat=ChatService(turns, runner, replay),
+        chat=chat,
         turn_status=TurnStatusReader(database, sessions),
         health=HealthService(database, llm, drain, counter),
         drain=drain,
@@ -96,6 +100,7 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         ),
         summaries=SummaryService(database, sessions),
         summarizer=summarizer,
-        profiles=ProfileService(database, counter),
+        profiles=profiles,
+        openai=OpenAIChat(chat, sessions, profiles, llm),
         bus=bus,
     )

@@ -5,12 +5,14 @@ audit trail, a creation under an Idempotency-Key."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, insert
 from sqlalchemy.sql import Executable
 
 from models.auth import Caller
+from models.message import MessageStatus, messages_table
 from models.session import ForkOrigin, SessionCreate, SessionPublic, sessions_table
 from models.types import utcnow
 from services.audit import record_event
@@ -59,6 +61,52 @@ def insert_session(
     db.execute(INSERT_SESSION, values | system_count_values(system_count))
     record_event(db, caller, "session.create", session_id)
     return SessionPublic(**values)
+
+
+def insert_session_with_history(
+    db: Connection,
+    caller: Caller,
+    metadata: dict[str, Any],
+    system_prompt: str | None,
+    history: Sequence[tuple[str, str]],
+    *,
+    system_count: Count | None = None,
+    profile_id: str | None = None,
+) -> SessionPublic:
+    """A new session that already holds `history` ((role, text) pairs, oldest first)
+    as its active path: a conversation brought in whole, such as the messages of an
+    OpenAI request that names no session. Their counts are left to the estimate
+    until a counter meets them."""
+    ids = [str(uuid.uuid4()) for _ in history]
+    session = insert_session(
+        db,
+        caller,
+        metadata,
+        system_prompt,
+        message_count=len(ids),
+        last_seq=len(ids),
+        active_leaf_id=ids[-1] if ids else None,
+        system_count=system_count,
+        profile_id=profile_id,
+    )
+    rows = [
+        {
+            "message_id": message_id,
+            "session_id": session.session_id,
+            "seq": position,
+            "parent_id": ids[position - 2] if position > 1 else None,
+            "role": role,
+            "content": text,
+            "status": MessageStatus.COMPLETE,
+            "created_at": session.created_at,
+        }
+        for position, (message_id, (role, text)) in enumerate(
+            zip(ids, history, strict=True), start=1
+        )
+    ]
+    if rows:
+        db.execute(insert(messages_table), rows)
+    return session
 
 
 def update_checked(

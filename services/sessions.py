@@ -10,6 +10,7 @@ are still answered, without the mark.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -49,7 +50,12 @@ from services.idempotency import (
     claim as idempotency_claim,
 )
 from services.memory.counting import Count, TokenCounter, system_count_values
-from services.session_writes import create_claimed, delete_audited, insert_session, update_checked
+from services.session_writes import (
+    create_claimed,
+    delete_audited,
+    insert_session_with_history,
+    update_checked,
+)
 from services.storage import Database, rows_changed
 
 log = logging.getLogger(__name__)
@@ -122,9 +128,20 @@ class SessionService:
         system_prompt: str | None = None,
         profile_id: str | None = None,
     ) -> SessionPublic:
+        return await self.create_with_history(caller, (), metadata, system_prompt, profile_id)
+
+    async def create_with_history(
+        self,
+        caller: Caller,
+        history: Sequence[tuple[str, str]],
+        metadata: dict[str, Any] | None = None,
+        system_prompt: str | None = None,
+        profile_id: str | None = None,
+    ) -> SessionPublic:
+        """A new session holding `history` ((role, text), oldest first) as its path."""
         count = await self._system_count(system_prompt)
-        insert = partial(insert_session, system_count=count, profile_id=profile_id)
-        return await self.database.write(insert, caller, metadata or {}, system_prompt)
+        insert = partial(insert_session_with_history, system_count=count, profile_id=profile_id)
+        return await self.database.write(insert, caller, metadata or {}, system_prompt, history)
 
     async def create_once(
         self, body: SessionCreate, key: str | None, caller: Caller

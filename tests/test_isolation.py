@@ -29,6 +29,7 @@ from tests.conftest import FakeLLM, Tenants
 from tests.helpers import chat, history, new_session, read_stream, streaming_turn
 
 Probe = Callable[[httpx.Client, "Ids"], list[httpx.Response]]
+OPENAI_HELLO: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 SLOW_REPLY = {"chunks": [f"w{n} " for n in range(40)], "chunk_delay": 0.05}
 
 
@@ -43,7 +44,7 @@ def one(method: str, path: str, **kwargs: Any) -> Probe:
             text = json.dumps(body).replace("{s}", ids.session_id)
             body = json.loads(text.replace("{p}", ids.profile_id))
         params = {k: v.format(s=ids.session_id) for k, v in kwargs.get("params", {}).items()}
-        headers = kwargs.get("headers", {})
+        headers = {k: v.format(s=ids.session_id) for k, v in kwargs.get("headers", {}).items()}
         return [http.request(method, url, json=body, params=params, headers=headers)]
 
     return probe
@@ -113,6 +114,14 @@ NOT_FOUND: dict[tuple[str, str], Probe] = {
             headers={"Last-Event-ID": "1"},
         ),
     ),
+    ("post", "/v1/chat/completions"): both(
+        one("POST", "/v1/chat/completions", json=OPENAI_HELLO, headers={"X-Session-Id": "{s}"}),
+        one(
+            "POST",
+            "/v1/chat/completions",
+            json=OPENAI_HELLO | {"stream": True, "metadata": {"session_id": "{s}"}},
+        ),
+    ),
 }
 # Routes without an id: each has its own test below, named here.
 OWN_TEST = {
@@ -124,6 +133,7 @@ OWN_TEST = {
     ("get", "/api/health"): "test_health_routes_carry_no_session_data",
     ("get", "/api/health/live"): "test_health_routes_carry_no_session_data",
     ("get", "/api/health/ready"): "test_health_routes_carry_no_session_data",
+    ("get", "/v1/models"): "test_models_name_only_the_callers_profiles",
 }
 WEBSOCKET_ROUTES = {"/ws/{session_id}": "test_websocket_to_anothers_session_is_a_missing_one"}
 
@@ -205,9 +215,12 @@ def test_anothers_session_is_exactly_a_missing_one(
 
 
 def _without_ids(body: dict[str, Any], ids: Ids) -> dict[str, Any]:
-    body.pop("request_id")
+    """The body with the ids it names blanked (ours, or the /v1 door's OpenAI shape)."""
+    text_of = body.get("error", body)
+    key = "message" if "error" in body else "detail"
+    body.pop("request_id", None)
     for named in (ids.session_id, ids.reply_id, ids.profile_id):
-        body["detail"] = body["detail"].replace(named, "ID")
+        text_of[key] = text_of[key].replace(named, "ID")
     return body
 
 
@@ -347,6 +360,20 @@ def test_alices_session_is_untouched_after_every_probe(
         assert exported.json()["messages"][0]["content"] == "my secret plan"
         replayed = read_stream(http, "GET", f"/api/messages/{alice.reply_id}/stream")
         assert replayed.types == ["start", "delta", "done"]
+
+
+def test_models_name_only_the_callers_profiles(tenants: Tenants) -> None:
+    """GET /v1/models lists a profile as a model to its owner (and admins) only."""
+    name = f"only-alice-{uuid.uuid4().hex[:6]}"
+    with tenants.client(tenants.alice) as alice:
+        assert alice.post("/api/profiles", json={"name": name}).status_code == 201
+        seen = {}
+        for who, key in (("alice", tenants.alice), ("bob", tenants.bob), ("admin", tenants.admin)):
+            with tenants.client(key) as http:
+                listing = http.get("/v1/models")
+                assert listing.status_code == 200, listing.text
+                seen[who] = f"profile:{name}" in {m["id"] for m in listing.json()["data"]}
+    assert seen == {"alice": True, "bob": False, "admin": True}
 
 
 def test_profiles_are_listed_and_used_by_their_owner_only(

@@ -39,6 +39,8 @@ EXPECTED_ROUTES = {
     ("get", "/api/health"),
     ("get", "/api/health/live"),
     ("get", "/api/health/ready"),
+    ("get", "/v1/models"),
+    ("post", "/v1/chat/completions"),
 }
 
 

@@ -107,6 +107,12 @@ class LLMClient(ABC):
     async def _probe(self) -> str | None:
         """Check the server answers; return the model name when known."""
 
+    async def models(self) -> list[str]:
+        """The models this server serves (GET /v1/models lists them); LLMError when
+        it does not answer."""
+        model = await self._probe()
+        return [model] if model else []
+
     async def probe(self) -> ProbeResult:
         """Health check: never raises, reports what went wrong instead."""
         started = time.perf_counter()

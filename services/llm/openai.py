@@ -58,6 +58,10 @@ class OpenAIClient(LLMClient):
         listed = _first_model_id(await self._get_json("/v1/models"))
         return self.model or listed
 
+    async def models(self) -> list[str]:
+        listed = _model_ids(await self._get_json("/v1/models"))
+        return [self.model, *listed] if self.model and self.model not in listed else listed
+
     async def resolve_model(self) -> str:
         """LLM_MODEL, else the first model the server lists (asked once, then cached)."""
         if self.model:
@@ -107,6 +111,13 @@ def _chunk_from(payload: Any) -> StreamChunk:
         usage=usage,
         model=model,
     )
+
+
+def _model_ids(payload: Any) -> list[str]:
+    entries = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(entries, list):
+        raise LLMBadReply("LLM server's /v1/models is not a model list")
+    return [str(entry["id"]) for entry in entries if isinstance(entry, dict) and "id" in entry]
 
 
 def _first_model_id(payload: Any) -> str:

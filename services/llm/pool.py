@@ -111,6 +111,19 @@ class LLMPool:
         closed = [s for s in self.servers if not s.breaker.is_open(now)]
         return closed or [min(self.servers, key=lambda s: s.breaker.open_until)]
 
+    async def models(self) -> list[str]:
+        """Every model some server lists, in server order, each once; the first
+        server's error when none answered."""
+        found = await asyncio.gather(
+            *(s.client.models() for s in self.servers), return_exceptions=True
+        )
+        lists = [models for models in found if isinstance(models, list)]
+        if not lists:
+            error = found[0]
+            assert isinstance(error, BaseException)
+            raise error
+        return list(dict.fromkeys(model for models in lists for model in models))
+
     async def states(self) -> list[ServerState]:
         """Every server's probe and breaker, probed concurrently."""
         probes = await asyncio.gather(*(s.client.probe() for s in self.servers))

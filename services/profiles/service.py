@@ -80,6 +80,20 @@ class ProfileService:
     async def delete(self, profile_id: str, caller: Caller) -> None:
         await self.database.write(_delete, profile_id, visible_profiles(caller))
 
+    async def named(self, name: str, caller: Caller) -> ProfilePublic | None:
+        """The caller's profile of that name (an admin's own first, then anyone's)."""
+        own_first = (P.owner == owner_of(caller)).desc()
+        query = select(profiles_table).where(P.name == name, visible_profiles(caller))
+        async with self.database.read() as db:
+            row = (await db.execute(query.order_by(own_first).limit(1))).mappings().first()
+        return None if row is None else _public(dict(row))
+
+    async def names(self, caller: Caller) -> list[str]:
+        """Every profile name the caller may use, in order, each once."""
+        query = select(P.name).where(visible_profiles(caller)).order_by(P.name).distinct()
+        async with self.database.read() as db:
+            return list((await db.execute(query)).scalars())
+
     async def search(self, query: ProfileQuery, caller: Caller) -> ProfilePage:
         async with self.database.read() as db:
             rows = (await db.execute(search_query(query, visible_profiles(caller)))).mappings()

@@ -1,0 +1,130 @@
+"""POST /v1/chat/completions as one of our turns, and GET /v1/models.
+
+With a session (the `X-Session-Id` header or `metadata.session_id`), only the last
+message of `messages` is new: the window comes from the stored history and memory,
+exactly as on /api/chat, and the earlier messages of the request are not read.
+Without one, the request is stored whole as a new session (its system and developer
+messages as the session's system prompt, the rest as its history) before the turn
+runs on it: nothing is lost, and the reply names the session to go on with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+from models.auth import Caller
+from models.chat import ChatRequest
+from models.openai import (
+    PROFILE_MODEL_PREFIX,
+    ChatCompletion,
+    ChatCompletionRequest,
+    ModelCard,
+    ModelList,
+)
+from services.chat import ChatService
+from services.llm.pool import LLMPool
+from services.openai.chunks import ChunkStream, completion_of
+from services.openai.errors import SessionConflict, UnknownProfileModel
+from services.profiles.service import ProfileService
+from services.sessions import SessionService
+
+SYSTEM_ROLES = ("system", "developer")
+
+
+@dataclass(frozen=True)
+class StartedStream:
+    session_id: str
+    chunks: AsyncGenerator[dict[str, Any], None]
+
+
+class OpenAIChat:
+    def __init__(
+        self,
+        chat: ChatService,
+        sessions: SessionService,
+        profiles: ProfileService,
+        llm: LLMPool,
+    ) -> None:
+        self.chat, self.sessions, self.profiles, self.llm = chat, sessions, profiles, llm
+
+    async def complete(
+        self, ask: ChatCompletionRequest, header_session: str | None, caller: Caller
+    ) -> ChatCompletion:
+        turn = await self._turn(ask, header_session, caller)
+        reply = await self.chat.complete(turn, None, caller)
+        return completion_of(reply.value, ask.model)
+
+    async def stream(
+        self, ask: ChatCompletionRequest, header_session: str | None, caller: Caller
+    ) -> StartedStream:
+        turn = await self._turn(ask, header_session, caller)
+        events = await self.chat.stream(turn, None, caller)
+        include_usage = ask.stream_options is not None and ask.stream_options.include_usage
+        chunks = ChunkStream(ask.model, include_usage).chunks(events.value)
+        assert turn.session_id is not None
+        return StartedStream(turn.session_id, chunks)
+
+    async def models(self, caller: Caller) -> ModelList:
+        """The upstream's models, then each chat profile as `profile:<name>`."""
+        upstream = [ModelCard(id=model, owned_by="upstream") for model in await self.llm.models()]
+        profiles = [
+            ModelCard(id=PROFILE_MODEL_PREFIX + name, owned_by="profile")
+            for name in await self.profiles.names(caller)
+        ]
+        return ModelList(data=upstream + profiles)
+
+    async def _turn(
+        self, ask: ChatCompletionRequest, header_session: str | None, caller: Caller
+    ) -> ChatRequest:
+        """Our turn for the request: its session found, or made from its messages."""
+        session_id = _one_session(header_session, ask.session_id)
+        profile_id = await self._profile_id(ask, caller)
+        if session_id is None:
+            session_id = await self._new_session(ask, profile_id, caller)
+        elif ask.profile_name is not None:
+            session = await self.sessions.get(session_id, caller)
+            if session.profile_id != profile_id:
+                raise SessionConflict(
+                    f"model {ask.model!r} is not the profile of session {session_id};"
+                    " change a session's profile with PATCH /api/sessions/{id}"
+                )
+        return ChatRequest(
+            session_id=session_id,
+            message=ask.messages[-1].text,
+            max_new_tokens=ask.max_completion_tokens or ask.max_tokens,
+            temperature=ask.temperature,
+            top_p=ask.top_p,
+            stop=ask.stop,
+            model=None if ask.profile_name is not None else ask.model,
+        )
+
+    async def _profile_id(self, ask: ChatCompletionRequest, caller: Caller) -> str | None:
+        if ask.profile_name is None:
+            return None
+        profile = await self.profiles.named(ask.profile_name, caller)
+        if profile is None:
+            raise UnknownProfileModel(ask.model)
+        return profile.profile_id
+
+    async def _new_session(
+        self, ask: ChatCompletionRequest, profile_id: str | None, caller: Caller
+    ) -> str:
+        earlier = ask.messages[:-1]
+        system = "\n\n".join(m.text for m in earlier if m.role in SYSTEM_ROLES and m.text)
+        history = [(m.role, m.text) for m in earlier if m.role not in SYSTEM_ROLES]
+        metadata = {k: v for k, v in (ask.metadata or {}).items() if k != "session_id"}
+        session = await self.sessions.create_with_history(
+            caller, history, metadata, system or None, profile_id
+        )
+        return session.session_id
+
+
+def _one_session(header: str | None, in_metadata: str | None) -> str | None:
+    if header and in_metadata and header != in_metadata:
+        raise SessionConflict(
+            f"the X-Session-Id header ({header}) and metadata.session_id ({in_metadata})"
+            " name different sessions"
+        )
+    return header or in_metadata

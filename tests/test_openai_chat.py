@@ -1,0 +1,231 @@
+"""The OpenAI door's chat completions and model list (issue 21), judged by the
+official `openai` Python SDK: nothing here parses a /v1 answer by hand where the SDK
+can. The session side is read back over /api, which is our own shape."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from openai import OpenAI
+from openai.types.chat import ChatCompletionMessageParam
+
+from tests.conftest import App, FakeLLM, Tenants
+from tests.fake_llm import MODEL
+from tests.helpers import history, new_session
+
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello there"}]
+
+
+def sdk(app: App, key: str = "unused with AUTH_MODE=none") -> OpenAI:
+    """The SDK as an app would build it; no retries, so that each call is one request."""
+    return OpenAI(base_url=f"{app.url}/v1", api_key=key, max_retries=0, timeout=30)
+
+
+@pytest.fixture
+def client_sdk(app: App) -> Iterator[OpenAI]:
+    with sdk(app) as made:
+        yield made
+
+
+def upstream_messages(fake_llm: FakeLLM) -> list[tuple[str, str]]:
+    return [(m["role"], m["content"]) for m in fake_llm.last_body()["messages"]]
+
+
+def test_without_a_session_the_request_is_stored_as_a_new_session(
+    client_sdk: OpenAI, client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    messages: list[Any] = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "first question"},
+        {"role": "assistant", "content": "first answer"},
+        {"role": "user", "content": [{"type": "text", "text": "second question"}]},
+    ]
+    raw = client_sdk.chat.completions.with_raw_response.create(
+        model="any-model", messages=messages, metadata={"topic": "tests"}
+    )
+    completion = raw.parse()
+    session_id = raw.headers["X-Session-Id"]
+    assert completion.choices[0].message.content == "Echo: second question"
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.object == "chat.completion"
+    assert completion.usage is not None
+    assert completion.usage.completion_tokens > 0
+    assert completion.model_extra == {
+        "session_id": session_id,
+        "message_id": completion.id.removeprefix("chatcmpl-"),
+    }
+    assert upstream_messages(fake_llm) == [
+        ("system", "You are terse."),
+        ("user", "first question"),
+        ("assistant", "first answer"),
+        ("user", "second question"),
+    ]
+    assert fake_llm.last_body()["model"] == "any-model"
+    stored = [(m["role"], m["content"]) for m in history(client, session_id)]
+    assert stored == [*upstream_messages(fake_llm)[1:], ("assistant", "Echo: second question")]
+    session = client.get(f"/api/sessions/{session_id}").json()
+    assert (session["system_prompt"], session["metadata"]) == ("You are terse.", {"topic": "tests"})
+
+
+def test_a_session_header_gives_memory_from_stored_history(
+    client_sdk: OpenAI, client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    session_id = new_session(client, system_prompt="Remember everything.")
+    header = {"X-Session-Id": session_id}
+    for question in ("my name is Ada", "what is my name?"):
+        client_sdk.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": question}], extra_headers=header
+        )
+    assert upstream_messages(fake_llm) == [
+        ("system", "Remember everything."),
+        ("user", "my name is Ada"),
+        ("assistant", "Echo: my name is Ada"),
+        ("user", "what is my name?"),
+    ]
+    # metadata.session_id names it too; the earlier messages of the request are not read
+    third = client_sdk.chat.completions.create(
+        model=MODEL,
+        messages=[
+            {"role": "user", "content": "ignored: history comes from the session"},
+            {"role": "user", "content": "third"},
+        ],
+        metadata={"session_id": session_id},
+    )
+    assert third.model_extra is not None
+    assert third.model_extra["session_id"] == session_id
+    assert len(history(client, session_id)) == 6
+    assert upstream_messages(fake_llm)[-1] == ("user", "third")
+
+
+def test_a_stream_sends_openai_chunks_with_usage_and_stores_the_reply(
+    client_sdk: OpenAI, client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    session_id = new_session(client)
+    fake_llm.script({"reply": "one two three"})
+    stream = client_sdk.chat.completions.create(
+        model=MODEL,
+        messages=HELLO,
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_headers={"X-Session-Id": session_id},
+    )
+    chunks = list(stream)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "one two three"
+    finished = [c.choices[0].finish_reason for c in chunks if c.choices]
+    assert finished[-1] == "stop"
+    assert set(finished[:-1]) == {None}
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.total_tokens > 0
+    assert {c.id for c in chunks} == {f"chatcmpl-{history(client, session_id)[-1]['message_id']}"}
+    assert stream.response.headers["X-Session-Id"] == session_id
+    assert history(client, session_id)[-1]["content"] == "one two three"
+
+
+def test_the_sdks_stream_helper_assembles_the_reply(client_sdk: OpenAI) -> None:
+    with client_sdk.chat.completions.stream(model=MODEL, messages=HELLO) as stream:
+        kinds = {event.type for event in stream}
+        final = stream.get_final_completion()
+    assert {"chunk", "content.delta", "content.done"} <= kinds
+    assert final.choices[0].message.content == "Echo: hello there"
+    assert final.choices[0].finish_reason == "stop"
+
+
+def test_models_list_the_upstream_and_each_profile(
+    client_sdk: OpenAI, client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    name = f"planner-{uuid.uuid4().hex[:6]}"
+    made = client.post("/api/profiles", json={"name": name, "system_prompt": "You plan."})
+    listed = {(m.id, m.owned_by) for m in client_sdk.models.list()}
+    assert {(MODEL, "upstream"), (f"profile:{name}", "profile")} <= listed
+
+    raw = client_sdk.chat.completions.with_raw_response.create(
+        model=f"profile:{name}", messages=HELLO
+    )
+    session_id = raw.headers["X-Session-Id"]
+    assert (
+        client.get(f"/api/sessions/{session_id}").json()["profile_id"] == made.json()["profile_id"]
+    )
+    assert upstream_messages(fake_llm)[0] == ("system", "You plan.")
+    assert fake_llm.last_body()["model"] == MODEL  # the profile names none: the server's
+    with pytest.raises(openai.UnprocessableEntityError) as other:
+        client_sdk.chat.completions.create(
+            model=f"profile:{name}",
+            messages=HELLO,
+            extra_headers={"X-Session-Id": new_session(client)},
+        )
+    assert other.value.code == "session_conflict"
+
+
+def test_errors_are_the_sdks_own_exception_types(client_sdk: OpenAI, fake_llm: FakeLLM) -> None:
+    missing = {"X-Session-Id": str(uuid.uuid4())}
+    with pytest.raises(openai.NotFoundError) as not_found:
+        client_sdk.chat.completions.create(model=MODEL, messages=HELLO, extra_headers=missing)
+    assert not_found.value.code == "session_not_found"
+    assert not_found.value.type == "not_found_error"
+    with pytest.raises(openai.NotFoundError) as no_profile:
+        client_sdk.chat.completions.create(model="profile:nobody-has-this", messages=HELLO)
+    assert no_profile.value.code == "model_not_found"
+    with pytest.raises(openai.UnprocessableEntityError) as bad:
+        client_sdk.chat.completions.create(model=MODEL, messages=HELLO, temperature=3)
+    assert (bad.value.code, bad.value.param) == ("validation_error", "temperature")
+    refused: dict[str, Any] = {"tools": [{"type": "function", "function": {"name": "f"}}], "n": 2}
+    for name, value in refused.items():
+        with pytest.raises(openai.UnprocessableEntityError) as unsupported:
+            client_sdk.chat.completions.create(
+                model=MODEL, messages=HELLO, extra_body={name: value}
+            )
+        assert unsupported.value.param == name
+    fake_llm.script({"status": 400, "error": "bad prompt"})
+    with pytest.raises(openai.APIStatusError) as upstream:
+        client_sdk.chat.completions.create(model=MODEL, messages=HELLO)
+    assert upstream.value.status_code == 502
+    assert upstream.value.type == "server_error"
+
+
+def test_a_failure_mid_stream_is_raised_by_the_sdk(
+    client_sdk: OpenAI, client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    session_id = new_session(client)
+    fake_llm.script({"chunks": ["a ", "b ", "c ", "d "], "fault": "break"})
+    stream = client_sdk.chat.completions.create(
+        model=MODEL, messages=HELLO, stream=True, extra_headers={"X-Session-Id": session_id}
+    )
+    received: list[Any] = []
+    with pytest.raises(openai.APIError) as failed:
+        received.extend(stream)
+    assert received
+    assert "LLM" in failed.value.message
+    assert history(client, session_id)[-1]["status"] == "failed"
+
+
+def test_keys_see_only_their_own_sessions_and_profiles(tenants: Tenants) -> None:
+    with (
+        tenants.client(tenants.alice) as alice_http,
+        sdk(tenants.app, tenants.alice) as alice,
+        sdk(tenants.app, tenants.bob) as bob,
+        sdk(tenants.app, "not-a-key") as stranger,
+    ):
+        name = f"alices-{uuid.uuid4().hex[:6]}"
+        alice_http.post("/api/profiles", json={"name": name})
+        raw = alice.chat.completions.with_raw_response.create(model=MODEL, messages=HELLO)
+        session_id = raw.headers["X-Session-Id"]
+        assert f"profile:{name}" in {m.id for m in alice.models.list()}
+        assert f"profile:{name}" not in {m.id for m in bob.models.list()}
+        with pytest.raises(openai.NotFoundError):
+            bob.chat.completions.create(
+                model=MODEL, messages=HELLO, extra_headers={"X-Session-Id": session_id}
+            )
+        with pytest.raises(openai.NotFoundError):
+            bob.chat.completions.create(model=f"profile:{name}", messages=HELLO)
+        with pytest.raises(openai.AuthenticationError) as refused:
+            stranger.models.list()
+        assert refused.value.code == "invalid_api_key"
+        assert len(history(alice_http, session_id)) == 2
