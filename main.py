@@ -23,7 +23,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
-from api import audit, chat, health, messages, openai, profiles, sessions, ws
+from api import (
+    audit,
+    chat,
+    health,
+    messages,
+    openai,
+    openai_responses,
+    profiles,
+    sessions,
+    ws,
+)
 from api.admission_gate import AdmissionGate
 from api.auth import document_auth
 from api.body_limit import DeclaredBodyLimit
@@ -211,7 +221,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(AdmissionGate)  # outermost: a waiting turn start costs next to nothing
     install_error_handlers(app)
-    for module in (sessions, profiles, chat, messages, health, audit, ws, openai):
+    for module in (sessions, profiles, chat, messages, health, audit, ws, openai, openai_responses):
         app.include_router(module.router)
     document_auth(app, settings.auth_required)
     return app

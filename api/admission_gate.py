@@ -11,7 +11,7 @@ from functools import partial
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-TURN_PATHS = frozenset({"/api/chat", "/api/chat/stream", "/v1/chat/completions"})
+TURN_PATHS = frozenset({"/api/chat", "/api/chat/stream", "/v1/chat/completions", "/v1/responses"})
 TURN_SUFFIXES = ("/regenerate", "/regenerate/stream")
 
 

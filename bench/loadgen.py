@@ -48,7 +48,7 @@ request = function()
   if #ids == 0 then return wrk.format() end
   n = n + 1
   local at = (n %% #ids) + 1
-  local body = string.format('{"session_id":"%%s","message":"hello"}', ids[at])
+  local body = string.format('%(template)s', ids[at])
   local headers = nil
   if keys[at] then
     headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. keys[at]}
@@ -56,6 +56,8 @@ request = function()
   return wrk.format(nil, nil, headers, body)
 end
 """
+# The body of a turn in session %s: /api/chat's (others: bench/openai_door.py).
+CHAT_TEMPLATE = '{"session_id":"%s","message":"hello"}'
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
 
 
@@ -64,7 +66,12 @@ def wrk_available() -> bool:
 
 
 def run_wrk(
-    url: str, body: str, connections: int, seconds: float, session_ids: list[str] | None = None
+    url: str,
+    body: str,
+    connections: int,
+    seconds: float,
+    session_ids: list[str] | None = None,
+    template: str = CHAT_TEMPLATE,
 ) -> dict[str, Any]:
     """One wrk run (one thread): requests/s, p50/p99 latency in ms, failed responses."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,7 +80,12 @@ def run_wrk(
             sessions.write_text("\n".join(session_ids) + "\n")
         script = Path(tmp) / "post.lua"
         script.write_text(
-            WRK_SCRIPT % {"body": body, "sessions": str(sessions) if session_ids else ""}
+            WRK_SCRIPT
+            % {
+                "body": body,
+                "sessions": str(sessions) if session_ids else "",
+                "template": template,
+            }
         )
         argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(seconds, 1):.0f}s", "--latency"]
         argv += ["-s", str(script), url]

@@ -115,12 +115,6 @@ class ChatCompletionRequest(BaseModel):
     def session_id(self) -> str | None:
         return (self.metadata or {}).get("session_id")
 
-    @property
-    def profile_name(self) -> str | None:
-        if self.model.startswith(PROFILE_MODEL_PREFIX):
-            return self.model.removeprefix(PROFILE_MODEL_PREFIX)
-        return None
-
 
 COMPLETION_EXAMPLE: dict[str, Any] = {
     "id": "chatcmpl-9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",

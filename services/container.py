@@ -21,6 +21,8 @@ from services.llm.factory import create_summary_llm, create_token_counter
 from services.memory.summaries import SummaryService
 from services.memory.summarizer import Summarizer
 from services.openai.completions import OpenAIChat
+from services.openai.profile_models import ProfileModels
+from services.openai.responses import OpenAIResponses
 from services.profiles.service import ProfileService
 from services.rate_limits import RequestRate, storage_for
 from services.sessions import SessionService
@@ -58,6 +60,7 @@ class Services:
     summarizer: Summarizer
     profiles: ProfileService
     openai: OpenAIChat
+    responses: OpenAIResponses
     bus: NoBus
 
 
@@ -76,6 +79,8 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
     replay = TurnReplay(database, sessions, runner, drain)
     chat = ChatService(turns, runner, replay)
     profiles = ProfileService(database, counter)
+    profile_models = ProfileModels(profiles)
+    branches = BranchService(database, sessions)
     return Services(
         settings=settings,
         llm=llm,
@@ -91,7 +96,7 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         drain=drain,
         keys=KeyService(database, settings.api_key_cache_seconds),
         audit=AuditLog(database),
-        branches=BranchService(database, sessions),
+        branches=branches,
         forks=ForkService(database, sessions),
         request_rate=RequestRate(
             settings.rate_limit,
@@ -101,6 +106,9 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         summaries=SummaryService(database, sessions),
         summarizer=summarizer,
         profiles=profiles,
-        openai=OpenAIChat(chat, sessions, profiles, llm),
+        openai=OpenAIChat(chat, sessions, profile_models, llm),
+        responses=OpenAIResponses(
+            chat, sessions, replay, runner, branches, profile_models, database
+        ),
         bus=bus,
     )

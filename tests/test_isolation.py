@@ -41,7 +41,7 @@ def one(method: str, path: str, **kwargs: Any) -> Probe:
         url = path.format(s=ids.session_id, m=ids.reply_id, p=ids.profile_id)
         body = kwargs.get("json")
         if body is not None:
-            text = json.dumps(body).replace("{s}", ids.session_id)
+            text = json.dumps(body).replace("{s}", ids.session_id).replace("{m}", ids.reply_id)
             body = json.loads(text.replace("{p}", ids.profile_id))
         params = {k: v.format(s=ids.session_id) for k, v in kwargs.get("params", {}).items()}
         headers = {k: v.format(s=ids.session_id) for k, v in kwargs.get("headers", {}).items()}
@@ -121,6 +121,19 @@ NOT_FOUND: dict[tuple[str, str], Probe] = {
             "/v1/chat/completions",
             json=OPENAI_HELLO | {"stream": True, "metadata": {"session_id": "{s}"}},
         ),
+    ),
+    ("post", "/v1/responses"): both(
+        one("POST", "/v1/responses", json={"input": "hi", "previous_response_id": "resp_{m}"}),
+        one("POST", "/v1/responses", json={"input": "hi", "conversation": "{s}"}),
+    ),
+    ("get", "/v1/responses/{response_id}"): both(
+        one("GET", "/v1/responses/resp_{m}"),
+        one("GET", "/v1/responses/resp_{m}", params={"stream": "true"}),
+    ),
+    ("post", "/v1/responses/{response_id}/cancel"): one("POST", "/v1/responses/resp_{m}/cancel"),
+    ("delete", "/v1/responses/{response_id}"): one("DELETE", "/v1/responses/resp_{m}"),
+    ("get", "/v1/responses/{response_id}/input_items"): one(
+        "GET", "/v1/responses/resp_{m}/input_items"
     ),
 }
 # Routes without an id: each has its own test below, named here.

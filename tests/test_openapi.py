@@ -41,6 +41,11 @@ EXPECTED_ROUTES = {
     ("get", "/api/health/ready"),
     ("get", "/v1/models"),
     ("post", "/v1/chat/completions"),
+    ("post", "/v1/responses"),
+    ("get", "/v1/responses/{response_id}"),
+    ("post", "/v1/responses/{response_id}/cancel"),
+    ("delete", "/v1/responses/{response_id}"),
+    ("get", "/v1/responses/{response_id}/input_items"),
 }
 
 

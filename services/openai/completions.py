@@ -17,7 +17,6 @@ from typing import Any
 from models.auth import Caller
 from models.chat import ChatRequest
 from models.openai import (
-    PROFILE_MODEL_PREFIX,
     ChatCompletion,
     ChatCompletionRequest,
     ModelCard,
@@ -26,8 +25,8 @@ from models.openai import (
 from services.chat import ChatService
 from services.llm.pool import LLMPool
 from services.openai.chunks import ChunkStream, completion_of
-from services.openai.errors import SessionConflict, UnknownProfileModel
-from services.profiles.service import ProfileService
+from services.openai.errors import SessionConflict
+from services.openai.profile_models import ProfileModels
 from services.sessions import SessionService
 
 SYSTEM_ROLES = ("system", "developer")
@@ -44,10 +43,11 @@ class OpenAIChat:
         self,
         chat: ChatService,
         sessions: SessionService,
-        profiles: ProfileService,
+        models: ProfileModels,
         llm: LLMPool,
     ) -> None:
-        self.chat, self.sessions, self.profiles, self.llm = chat, sessions, profiles, llm
+        self.chat, self.sessions, self.llm = chat, sessions, llm
+        self.profile_models = models
 
     async def complete(
         self, ask: ChatCompletionRequest, header_session: str | None, caller: Caller
@@ -70,8 +70,8 @@ class OpenAIChat:
         """The upstream's models, then each chat profile as `profile:<name>`."""
         upstream = [ModelCard(id=model, owned_by="upstream") for model in await self.llm.models()]
         profiles = [
-            ModelCard(id=PROFILE_MODEL_PREFIX + name, owned_by="profile")
-            for name in await self.profiles.names(caller)
+            ModelCard(id=name, owned_by="profile")
+            for name in await self.profile_models.names(caller)
         ]
         return ModelList(data=upstream + profiles)
 
@@ -80,10 +80,10 @@ class OpenAIChat:
     ) -> ChatRequest:
         """Our turn for the request: its session found, or made from its messages."""
         session_id = _one_session(header_session, ask.session_id)
-        profile_id = await self._profile_id(ask, caller)
+        profile_id = await self.profile_models.profile_id(ask.model, caller)
         if session_id is None:
             session_id = await self._new_session(ask, profile_id, caller)
-        elif ask.profile_name is not None:
+        elif profile_id is not None:
             session = await self.sessions.get(session_id, caller)
             if session.profile_id != profile_id:
                 raise SessionConflict(
@@ -97,16 +97,8 @@ class OpenAIChat:
             temperature=ask.temperature,
             top_p=ask.top_p,
             stop=ask.stop,
-            model=None if ask.profile_name is not None else ask.model,
+            model=self.profile_models.upstream_model(ask.model),
         )
-
-    async def _profile_id(self, ask: ChatCompletionRequest, caller: Caller) -> str | None:
-        if ask.profile_name is None:
-            return None
-        profile = await self.profiles.named(ask.profile_name, caller)
-        if profile is None:
-            raise UnknownProfileModel(ask.model)
-        return profile.profile_id
 
     async def _new_session(
         self, ask: ChatCompletionRequest, profile_id: str | None, caller: Caller

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from services.errors import ServiceError
+from services.errors import NotFound, ServiceError
+
+
+class ResponseNotFound(NotFound):
+    """No reply of the caller's sessions is that response."""
+
+    code = "response_not_found"
+
+    def __init__(self, response_id: str) -> None:
+        super().__init__(f"Response {response_id} not found")
 
 
 class UnknownProfileModel(ServiceError):

@@ -97,10 +97,17 @@ class StoredReply:
                 self.message_id, self.finish_reason, self.token_usage, self.prompt_tokens
             )
             return "done", payload
+        code, message = self.failure() or ("internal_error", "")
+        return "error", {"code": code, "message": message}
+
+    def failure(self) -> tuple[str, str] | None:
+        """The code and message a reply that did not end well ended with; else None."""
         if self.status == MessageStatus.INTERRUPTED:
-            return "error", {"code": TurnInterrupted.code, "message": TurnInterrupted().message}
+            return TurnInterrupted.code, TurnInterrupted().message
+        if self.status != MessageStatus.FAILED:
+            return None
         code = self.error or "internal_error"
-        return "error", {"code": code, "message": f"the reply failed ({code}); its text is kept"}
+        return code, f"the reply failed ({code}); its text is kept"
 
 
 class TurnReplay:

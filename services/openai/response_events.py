@@ -1,0 +1,109 @@
+"""A reply's turn events as OpenAI's typed Responses stream events.
+
+Sequence numbers follow from the turn's event ids, so that a stream resumed from any
+instance (`GET /v1/responses/{id}?stream=true&starting_after=N`) numbers its events
+as the first one did: the start (event 1) is 0-3 (`response.created`,
+`response.in_progress`, `response.output_item.added`, `response.content_part.added`),
+delta n is n + 2 (`response.output_text.delta`), and the end (event T) is T + 2 to
+T + 5 (the text, part and item done, then `response.completed`, `.incomplete`,
+`.cancelled` or `.failed`, as stored). The end's events are built from the stored
+reply, so a resumed stream ends with the whole text too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from services.openai.response_shapes import (
+    Asked,
+    item_id,
+    output_item,
+    response_of,
+    skeleton,
+)
+from services.turns.events import TurnEvent
+from services.turns.replay import StoredReply
+
+FIRST_DELTA_SEQUENCE = 4
+ENDINGS = {
+    "completed": "response.completed",
+    "incomplete": "response.incomplete",
+    "cancelled": "response.cancelled",
+    "failed": "response.failed",
+}
+
+
+def turn_event_after(starting_after: int) -> int:
+    """The turn event id to replay after, for a client that has `starting_after`."""
+    return 0 if starting_after < FIRST_DELTA_SEQUENCE else starting_after - 2
+
+
+@dataclass
+class ResponseEvents:
+    """One response's stream; `stored` reads the reply once it has ended."""
+
+    session_id: str
+    asked: Asked
+    stored: Callable[[str], Awaitable[StoredReply]]
+    starting_after: int = -1
+    message_id: str = ""
+
+    async def events(self, turn: AsyncIterator[TurnEvent]) -> AsyncGenerator[dict[str, Any], None]:
+        """The stream's events past `starting_after`; closing it closes `turn`."""
+        try:
+            async for event in turn:
+                for sequence, payload in await self._of(event):
+                    if sequence > self.starting_after:
+                        yield {"type": payload.pop("type"), "sequence_number": sequence} | payload
+        finally:
+            if (close := getattr(turn, "aclose", None)) is not None:
+                await close()
+
+    async def _of(self, event: TurnEvent) -> list[tuple[int, dict[str, Any]]]:
+        if event.type == "start":
+            self.message_id = event.data["message_id"]
+            return list(enumerate(self._opening()))
+        if event.type == "delta":
+            return [(event.id + 2, self._delta(event.data["content"]))]
+        if event.is_terminal:
+            ending = self._ending(await self.stored(self.message_id))
+            return [(event.id + 2 + n, payload) for n, payload in enumerate(ending)]
+        return []
+
+    def _opening(self) -> list[dict[str, Any]]:
+        response = skeleton(self.message_id, self.session_id, self.asked).model_dump()
+        item = output_item(self.message_id, "", "in_progress").model_dump()
+        return [
+            {"type": "response.created", "response": response},
+            {"type": "response.in_progress", "response": response},
+            {"type": "response.output_item.added", "output_index": 0, "item": item},
+            self._part("response.content_part.added", ""),
+        ]
+
+    def _delta(self, text: str) -> dict[str, Any]:
+        return self._at_text("response.output_text.delta") | {"delta": text, "logprobs": []}
+
+    def _ending(self, reply: StoredReply) -> list[dict[str, Any]]:
+        response = response_of(reply, self.asked)
+        item = output_item(reply.message_id, reply.content, response.status).model_dump()
+        text_done = {"text": reply.content, "logprobs": []}
+        return [
+            self._at_text("response.output_text.done") | text_done,
+            self._part("response.content_part.done", reply.content),
+            {"type": "response.output_item.done", "output_index": 0, "item": item},
+            {"type": ENDINGS[response.status], "response": response.model_dump()},
+        ]
+
+    def _part(self, kind: str, text: str) -> dict[str, Any]:
+        part = {"type": "output_text", "text": text, "annotations": []}
+        return self._at_text(kind) | {"part": part}
+
+    def _at_text(self, kind: str) -> dict[str, Any]:
+        return {
+            "type": kind,
+            "item_id": item_id(self.message_id),
+            "output_index": 0,
+            "content_index": 0,
+        }

@@ -1,0 +1,132 @@
+"""A stored reply as an OpenAI `response` object, and the items around it.
+
+The response's status is the reply's: `streaming` is `in_progress`; `complete` is
+`completed`, or `incomplete` (`max_output_tokens`) when the reply hit its length
+cap; `cancelled` (a stop) is `cancelled`; `failed` and `interrupted` (the service
+stopped mid-reply) are `failed`, with the stored error code.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.message import MessageStatus
+from models.openai_responses import (
+    ITEM_PREFIX,
+    RESPONSE_PREFIX,
+    ConversationRef,
+    OutputMessage,
+    OutputText,
+    ResponseError,
+    ResponseObject,
+    ResponseUsage,
+)
+from services.turns.replay import StoredReply
+
+STATUSES = {
+    MessageStatus.STREAMING: "in_progress",
+    MessageStatus.COMPLETE: "completed",
+    MessageStatus.CANCELLED: "cancelled",
+    MessageStatus.FAILED: "failed",
+    MessageStatus.INTERRUPTED: "failed",
+}
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the request said that the stored reply does not keep (echoed back)."""
+
+    model: str | None = None
+    instructions: str | None = None
+    previous_response_id: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    background: bool = False
+    temperature: float | None = None
+    top_p: float | None = None
+    max_output_tokens: int | None = None
+
+
+def response_id(message_id: str) -> str:
+    return RESPONSE_PREFIX + message_id
+
+
+def item_id(message_id: str) -> str:
+    return ITEM_PREFIX + message_id
+
+
+def status_of(reply: StoredReply) -> str:
+    if reply.status == MessageStatus.COMPLETE and reply.finish_reason == "length":
+        return "incomplete"
+    return STATUSES[reply.status]
+
+
+def output_item(message_id: str, text: str, status: str) -> OutputMessage:
+    item_status = status if status in ("in_progress", "incomplete") else "completed"
+    content = [OutputText(text=text)] if status != "in_progress" or text else []
+    return OutputMessage(id=item_id(message_id), status=item_status, content=content)
+
+
+def response_of(reply: StoredReply, asked: Asked) -> ResponseObject:
+    status = status_of(reply)
+    return skeleton(
+        reply.message_id, reply.session_id, asked, reply.created_at.timestamp()
+    ).model_copy(
+        update={
+            "status": status,
+            "model": reply.model or asked.model or "",
+            "output": [output_item(reply.message_id, reply.content, status)],
+            "usage": usage_of(reply.token_usage),
+            "error": _error_of(reply),
+            "incomplete_details": {"reason": "max_output_tokens"}
+            if status == "incomplete"
+            else None,
+        }
+    )
+
+
+def skeleton(
+    message_id: str, session_id: str, asked: Asked, created_at: float | None = None
+) -> ResponseObject:
+    """The response before its reply has any text: `in_progress`, no output yet."""
+    return ResponseObject(
+        id=response_id(message_id),
+        created_at=int(created_at if created_at is not None else time.time()),
+        status="in_progress",
+        model=asked.model or "",
+        output=[],
+        instructions=asked.instructions,
+        previous_response_id=asked.previous_response_id,
+        conversation=ConversationRef(id=session_id),
+        metadata=asked.metadata,
+        background=asked.background,
+        temperature=asked.temperature,
+        top_p=asked.top_p,
+        max_output_tokens=asked.max_output_tokens,
+    )
+
+
+def usage_of(token_usage: dict[str, Any] | None) -> ResponseUsage | None:
+    if not token_usage:
+        return None
+    return ResponseUsage(
+        input_tokens=token_usage["prompt_tokens"],
+        output_tokens=token_usage["completion_tokens"],
+        total_tokens=token_usage["total_tokens"],
+    )
+
+
+def input_item(message_id: str, role: str, text: str) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": item_id(message_id),
+        "role": role,
+        "status": "completed",
+        "content": [{"type": "input_text", "text": text}],
+    }
+
+
+def _error_of(reply: StoredReply) -> ResponseError | None:
+    failure = reply.failure()
+    return None if failure is None else ResponseError(code=failure[0], message=failure[1])

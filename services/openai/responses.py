@@ -1,0 +1,209 @@
+"""OpenAI's Responses API over our turns: create (whole, streamed or in the
+background), retrieve (or resume its stream), cancel, delete, input items.
+
+A response is a reply. `previous_response_id` continues from that reply (a branch
+when it is not the newest: our `parent_id`), `conversation` continues a session's
+active path, and neither starts a new session holding the request's items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from models.auth import Caller
+from models.chat import ChatRequest
+from models.message import messages_table
+from models.openai_responses import RESPONSE_PREFIX, InputItemList, ResponseObject, ResponseRequest
+from services.branches import BranchService
+from services.chat import ChatService
+from services.errors import MessageNotFound
+from services.openai.completions import SYSTEM_ROLES
+from services.openai.errors import ResponseNotFound, SessionConflict
+from services.openai.profile_models import ProfileModels
+from services.openai.response_events import ResponseEvents, turn_event_after
+from services.openai.response_shapes import Asked, input_item, response_of, skeleton
+from services.sessions import SessionService
+from services.storage import Database
+from services.turns.replay import StoredReply, TurnReplay
+from services.turns.runner import TurnRunner
+
+M = messages_table.c
+
+
+@dataclass(frozen=True)
+class ResponseStream:
+    response_id: str
+    events: AsyncGenerator[dict[str, Any], None]
+
+
+@dataclass
+class OpenAIResponses:
+    chat: ChatService
+    sessions: SessionService
+    replay: TurnReplay
+    runner: TurnRunner
+    branches: BranchService
+    models: ProfileModels
+    database: Database
+
+    async def create(self, ask: ResponseRequest, caller: Caller) -> ResponseObject:
+        """A whole response, or (`background`) one answered at once, still generating."""
+        turn, asked = await self._turn(ask, caller)
+        if ask.background:
+            events = (await self.chat.stream(turn, None, caller)).value
+            start = await anext(aiter(events))
+            await events.aclose()  # type: ignore[attr-defined]
+            assert turn.session_id is not None
+            return skeleton(start.data["message_id"], turn.session_id, asked)
+        reply = (await self.chat.complete(turn, None, caller)).value
+        return response_of(await self.replay.load(reply.message_id, caller), asked)
+
+    async def stream(self, ask: ResponseRequest, caller: Caller) -> ResponseStream:
+        turn, asked = await self._turn(ask, caller)
+        events = (await self.chat.stream(turn, None, caller)).value
+        assert turn.session_id is not None
+        stream = ResponseEvents(turn.session_id, asked, self._stored(caller))
+        return ResponseStream("", stream.events(events))
+
+    async def retrieve(self, response_id: str, caller: Caller) -> ResponseObject:
+        reply = await self._load(response_id, caller)
+        return response_of(reply, Asked(previous_response_id=await self._previous(reply)))
+
+    async def resume(self, response_id: str, starting_after: int, caller: Caller) -> ResponseStream:
+        """The response's stream after `starting_after`, live or stored, from any
+        instance (as GET /api/messages/{id}/stream resumes a reply)."""
+        reply = await self._load(response_id, caller)
+        after = turn_event_after(starting_after)
+        events = await self.replay.resume(reply.message_id, after, caller)
+        if events is None:  # ended, and every event up to its end was sent
+            events = _aiter(reply.events_after(reply.terminal_id - 1))
+        stream = ResponseEvents(
+            reply.session_id, Asked(), self._stored(caller), starting_after, reply.message_id
+        )
+        return ResponseStream(response_id, stream.events(events))
+
+    async def cancel(self, response_id: str, caller: Caller) -> ResponseObject:
+        """Stop it if it is still generating (in whichever instance); its state after."""
+        reply = await self._load(response_id, caller)
+        await self.runner.stop_message(reply.message_id, caller)
+        return await self.retrieve(response_id, caller)
+
+    async def delete(self, response_id: str, caller: Caller) -> str:
+        """The reply and what branches from it, as DELETE /api/messages/{id}."""
+        reply = await self._load(response_id, caller)
+        await self.branches.delete(reply.message_id, caller)
+        return response_id
+
+    async def input_items(self, response_id: str, caller: Caller) -> InputItemList:
+        reply = await self._load(response_id, caller)
+        async with self.database.read() as db:
+            user = (
+                await db.execute(
+                    select(M.message_id, M.role, M.content).where(
+                        M.message_id == reply.user_message_id
+                    )
+                )
+            ).first()
+        items = [input_item(user.message_id, user.role, user.content)] if user else []
+        first = items[0]["id"] if items else None
+        return InputItemList(data=items, first_id=first, last_id=first)
+
+    async def _turn(self, ask: ResponseRequest, caller: Caller) -> tuple[ChatRequest, Asked]:
+        if ask.previous_response_id and ask.conversation_id:
+            raise SessionConflict("give previous_response_id or conversation, not both")
+        profile_id = await self.models.profile_id(ask.model, caller)
+        parent_id = session_id = None
+        if ask.previous_response_id:
+            previous = await self._load(ask.previous_response_id, caller)
+            session_id, parent_id = previous.session_id, previous.message_id
+        elif ask.conversation_id:
+            session_id = ask.conversation_id
+        if session_id is None:
+            session_id = await self._new_session(ask, profile_id, caller)
+        else:
+            await self._check_continuation(ask, session_id, profile_id, caller)
+        turn = ChatRequest(
+            session_id=session_id,
+            parent_id=parent_id,
+            message=ask.items[-1].text,
+            max_new_tokens=ask.max_output_tokens,
+            temperature=ask.temperature,
+            top_p=ask.top_p,
+            model=self.models.upstream_model(ask.model),
+        )
+        return turn, _asked(ask)
+
+    async def _new_session(
+        self, ask: ResponseRequest, profile_id: str | None, caller: Caller
+    ) -> str:
+        earlier = ask.items[:-1]
+        system = [ask.instructions or ""] + [m.text for m in earlier if m.role in SYSTEM_ROLES]
+        history = [(m.role, m.text) for m in earlier if m.role not in SYSTEM_ROLES]
+        prompt = "\n\n".join(part for part in system if part) or None
+        made = await self.sessions.create_with_history(
+            caller, history, ask.metadata, prompt, profile_id
+        )
+        return made.session_id
+
+    async def _check_continuation(
+        self, ask: ResponseRequest, session_id: str, profile_id: str | None, caller: Caller
+    ) -> None:
+        """Going on in a session: one new user message, and nothing the session would
+        have to change for (its system prompt, its profile)."""
+        if len(ask.items) > 1:
+            raise SessionConflict(
+                "going on from a response or in a conversation takes one user message as"
+                " input (add earlier items with the conversation's items)"
+            )
+        session = await self.sessions.get(session_id, caller)
+        if ask.instructions is not None and ask.instructions != session.system_prompt:
+            raise SessionConflict(
+                "instructions differ from the conversation's system prompt; change it with"
+                " PATCH /api/sessions/{id}"
+            )
+        if profile_id is not None and profile_id != session.profile_id:
+            raise SessionConflict(f"model {ask.model!r} is not the conversation's profile")
+
+    async def _load(self, response_id: str, caller: Caller) -> StoredReply:
+        if not response_id.startswith(RESPONSE_PREFIX):
+            raise ResponseNotFound(response_id)
+        try:
+            return await self.replay.load(response_id.removeprefix(RESPONSE_PREFIX), caller)
+        except MessageNotFound as exc:
+            raise ResponseNotFound(response_id) from exc
+
+    async def _previous(self, reply: StoredReply) -> str | None:
+        """The response this one went on from: its user message's parent reply."""
+        async with self.database.read() as db:
+            parent = (
+                await db.execute(select(M.parent_id).where(M.message_id == reply.user_message_id))
+            ).scalar()
+        return RESPONSE_PREFIX + parent if parent else None
+
+    def _stored(self, caller: Caller) -> Any:
+        async def stored(message_id: str) -> StoredReply:
+            return await self.replay.load(message_id, caller)
+
+        return stored
+
+
+def _asked(ask: ResponseRequest) -> Asked:
+    return Asked(
+        model=ask.model,
+        instructions=ask.instructions,
+        previous_response_id=ask.previous_response_id,
+        metadata=ask.metadata or {},
+        background=ask.background,
+        temperature=ask.temperature,
+        top_p=ask.top_p,
+        max_output_tokens=ask.max_output_tokens,
+    )
+
+
+async def _aiter(events: list[Any]) -> AsyncGenerator[Any, None]:
+    for event in events:
+        yield event
