@@ -29,6 +29,7 @@ from api import (
     health,
     messages,
     openai,
+    openai_conversations,
     openai_responses,
     profiles,
     sessions,
@@ -221,7 +222,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(AdmissionGate)  # outermost: a waiting turn start costs next to nothing
     install_error_handlers(app)
-    for module in (sessions, profiles, chat, messages, health, audit, ws, openai, openai_responses):
+    routers = (sessions, profiles, chat, messages, health, audit, ws)
+    for module in (*routers, openai, openai_responses, openai_conversations):
         app.include_router(module.router)
     document_auth(app, settings.auth_required)
     return app

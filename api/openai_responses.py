@@ -16,7 +16,7 @@ from api.openai_docs import openai_errors
 from api.responses import LLM_ERRORS, ROUTER_ERRORS, error_doc
 from api.sse import EventStream
 from models.openai_responses import (
-    InputItemList,
+    ItemList,
     ResponseDeleted,
     ResponseObject,
     ResponseRequest,
@@ -126,10 +126,10 @@ async def delete_response(
     return ResponseDeleted(id=await service.delete(response_id, caller))
 
 
-@router.get("/{response_id}/input_items", response_model=InputItemList, responses=NOT_FOUND)
+@router.get("/{response_id}/input_items", response_model=ItemList, responses=NOT_FOUND)
 async def list_input_items(
     response_id: ResponseId, service: ResponsesDep, caller: CallerDep
-) -> InputItemList:
+) -> ItemList:
     """The input the response answered: its user message."""
     return await service.input_items(response_id, caller)
 

@@ -213,31 +213,40 @@ class ResponseDeleted(BaseModel):
     deleted: bool = True
 
 
-class InputItemList(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "object": "list",
-                    "data": [
-                        {
-                            "type": "message",
-                            "id": "msg_1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d",
-                            "role": "user",
-                            "status": "completed",
-                            "content": [{"type": "input_text", "text": "Where in May?"}],
-                        }
-                    ],
-                    "first_id": "msg_1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d",
-                    "last_id": "msg_1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d",
-                    "has_more": False,
-                }
-            ]
-        }
-    )
+ITEM_EXAMPLE: dict[str, Any] = {
+    "type": "message",
+    "id": "msg_1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d",
+    "role": "user",
+    "status": "completed",
+    "content": [{"type": "input_text", "text": "Where should I go in May?"}],
+}
+ITEMS_EXAMPLE: dict[str, Any] = {
+    "object": "list",
+    "data": [ITEM_EXAMPLE],
+    "first_id": ITEM_EXAMPLE["id"],
+    "last_id": ITEM_EXAMPLE["id"],
+    "has_more": False,
+}
+
+
+class Item(BaseModel):
+    """A message item (of a response's input, or of a conversation): user, system and
+    developer text is `input_text`, the assistant's `output_text`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ITEM_EXAMPLE]})
+
+    type: Literal["message"] = "message"
+    id: str
+    role: str
+    status: Literal["completed", "in_progress", "incomplete"]
+    content: list[dict[str, Any]]
+
+
+class ItemList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ITEMS_EXAMPLE]})
 
     object: Literal["list"] = "list"
-    data: list[dict[str, Any]]
+    data: list[Item]
     first_id: str | None
     last_id: str | None
-    has_more: bool = False
+    has_more: bool

@@ -21,6 +21,7 @@ from services.llm.factory import create_summary_llm, create_token_counter
 from services.memory.summaries import SummaryService
 from services.memory.summarizer import Summarizer
 from services.openai.completions import OpenAIChat
+from services.openai.conversations import OpenAIConversations
 from services.openai.profile_models import ProfileModels
 from services.openai.responses import OpenAIResponses
 from services.profiles.service import ProfileService
@@ -61,6 +62,7 @@ class Services:
     profiles: ProfileService
     openai: OpenAIChat
     responses: OpenAIResponses
+    conversations: OpenAIConversations
     bus: NoBus
 
 
@@ -81,11 +83,12 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
     profiles = ProfileService(database, counter)
     profile_models = ProfileModels(profiles)
     branches = BranchService(database, sessions)
+    history = HistoryService(database, sessions)
     return Services(
         settings=settings,
         llm=llm,
         sessions=sessions,
-        history=HistoryService(database, sessions),
+        history=history,
         turns=turns,
         runner=runner,
         admission=TurnAdmission(settings.turn_start_slots),
@@ -107,6 +110,7 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         summarizer=summarizer,
         profiles=profiles,
         openai=OpenAIChat(chat, sessions, profile_models, llm),
+        conversations=OpenAIConversations(sessions, history, branches, database),
         responses=OpenAIResponses(
             chat, sessions, replay, runner, branches, profile_models, database
         ),

@@ -6,21 +6,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import ColumnElement, Connection, insert, select, update
 from sqlalchemy.sql import Executable
 
 from models.auth import Caller
-from models.message import MessageStatus, messages_table
+from models.message import GENERATING, MessageStatus, messages_table
 from models.session import ForkOrigin, SessionCreate, SessionPublic, sessions_table
 from models.types import utcnow
 from services.audit import record_event
+from services.errors import SessionNotFound, TurnInProgress
 from services.idempotency import IdempotencyClaim, find_original, record
 from services.memory.counting import Count, system_count_values
 from services.profiles.access import require_profile
 from services.storage import first_row, rows_changed
 
+S = sessions_table.c
+M = messages_table.c
 # Built once (its values are parameters): built per session it cost more than it ran.
 INSERT_SESSION = insert(sessions_table)
 
@@ -89,24 +93,77 @@ def insert_session_with_history(
         system_count=system_count,
         profile_id=profile_id,
     )
-    rows = [
-        {
-            "message_id": message_id,
-            "session_id": session.session_id,
-            "seq": position,
-            "parent_id": ids[position - 2] if position > 1 else None,
-            "role": role,
-            "content": text,
-            "status": MessageStatus.COMPLETE,
-            "created_at": session.created_at,
-        }
-        for position, (message_id, (role, text)) in enumerate(
-            zip(ids, history, strict=True), start=1
-        )
-    ]
+    rows = _chain(session.session_id, ids, history, 1, None, session.created_at)
     if rows:
         db.execute(insert(messages_table), rows)
     return session
+
+
+def append_to_path(
+    db: Connection,
+    session_id: str,
+    visible: ColumnElement[bool],
+    history: Sequence[tuple[str, str]],
+) -> list[str]:
+    """Add `history` ((role, text), oldest first) below the session's active leaf, as
+    its new end; their ids. SessionNotFound unless the session is visible;
+    TurnInProgress while a reply is being generated there (it would end up above
+    the new messages)."""
+    found = db.execute(
+        select(S.active_leaf_id, S.last_seq).where(S.session_id == session_id, visible)
+    ).first()
+    if found is None:
+        raise SessionNotFound(session_id)
+    busy = db.execute(
+        select(M.message_id).where(M.session_id == session_id, GENERATING).limit(1)
+    ).first()
+    if busy is not None:
+        raise TurnInProgress(session_id, busy.message_id)
+    ids = [str(uuid.uuid4()) for _ in history]
+    now = utcnow()
+    first_seq = found.last_seq + 1
+    db.execute(
+        insert(messages_table),
+        _chain(session_id, ids, history, first_seq, found.active_leaf_id, now),
+    )
+    db.execute(
+        update(sessions_table)
+        .where(S.session_id == session_id)
+        .values(
+            active_leaf_id=ids[-1],
+            last_seq=S.last_seq + len(ids),
+            message_count=S.message_count + len(ids),
+            last_accessed=now,
+        )
+    )
+    return ids
+
+
+def _chain(
+    session_id: str,
+    ids: list[str],
+    history: Sequence[tuple[str, str]],
+    first_seq: int,
+    parent_id: str | None,
+    created_at: datetime,
+) -> list[dict[str, Any]]:
+    """Message rows, each the child of the one before (the first of `parent_id`)."""
+    parents = [parent_id, *ids][: len(ids)]
+    return [
+        {
+            "message_id": message_id,
+            "session_id": session_id,
+            "seq": seq,
+            "parent_id": parent,
+            "role": role,
+            "content": text,
+            "status": MessageStatus.COMPLETE,
+            "created_at": created_at,
+        }
+        for seq, message_id, parent, (role, text) in zip(
+            range(first_seq, first_seq + len(ids)), ids, parents, history, strict=True
+        )
+    ]
 
 
 def update_checked(

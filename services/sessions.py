@@ -51,6 +51,7 @@ from services.idempotency import (
 )
 from services.memory.counting import Count, TokenCounter, system_count_values
 from services.session_writes import (
+    append_to_path,
     create_claimed,
     delete_audited,
     insert_session_with_history,
@@ -142,6 +143,13 @@ class SessionService:
         count = await self._system_count(system_prompt)
         insert = partial(insert_session_with_history, system_count=count, profile_id=profile_id)
         return await self.database.write(insert, caller, metadata or {}, system_prompt, history)
+
+    async def append(
+        self, session_id: str, caller: Caller, history: Sequence[tuple[str, str]]
+    ) -> list[str]:
+        """Add messages ((role, text), oldest first) at the end of the active path."""
+        visible = self.visible(caller, utcnow())
+        return await self.database.write(append_to_path, session_id, visible, history)
 
     async def create_once(
         self, body: SessionCreate, key: str | None, caller: Caller

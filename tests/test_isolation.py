@@ -135,6 +135,24 @@ NOT_FOUND: dict[tuple[str, str], Probe] = {
     ("get", "/v1/responses/{response_id}/input_items"): one(
         "GET", "/v1/responses/resp_{m}/input_items"
     ),
+    ("get", "/v1/conversations/{conversation_id}"): one("GET", "/v1/conversations/{s}"),
+    ("post", "/v1/conversations/{conversation_id}"): one(
+        "POST", "/v1/conversations/{s}", json={"metadata": {"owner": "bob"}}
+    ),
+    ("delete", "/v1/conversations/{conversation_id}"): one("DELETE", "/v1/conversations/{s}"),
+    ("get", "/v1/conversations/{conversation_id}/items"): both(
+        one("GET", "/v1/conversations/{s}/items"),
+        one("GET", "/v1/conversations/{s}/items", params={"order": "asc"}),
+    ),
+    ("post", "/v1/conversations/{conversation_id}/items"): one(
+        "POST", "/v1/conversations/{s}/items", json={"items": [{"role": "user", "content": "x"}]}
+    ),
+    ("get", "/v1/conversations/{conversation_id}/items/{item_id}"): one(
+        "GET", "/v1/conversations/{s}/items/msg_{m}"
+    ),
+    ("delete", "/v1/conversations/{conversation_id}/items/{item_id}"): one(
+        "DELETE", "/v1/conversations/{s}/items/msg_{m}"
+    ),
 }
 # Routes without an id: each has its own test below, named here.
 OWN_TEST = {
@@ -147,6 +165,7 @@ OWN_TEST = {
     ("get", "/api/health/live"): "test_health_routes_carry_no_session_data",
     ("get", "/api/health/ready"): "test_health_routes_carry_no_session_data",
     ("get", "/v1/models"): "test_models_name_only_the_callers_profiles",
+    ("post", "/v1/conversations"): "test_a_new_conversation_is_its_creators_only",
 }
 WEBSOCKET_ROUTES = {"/ws/{session_id}": "test_websocket_to_anothers_session_is_a_missing_one"}
 
@@ -373,6 +392,19 @@ def test_alices_session_is_untouched_after_every_probe(
         assert exported.json()["messages"][0]["content"] == "my secret plan"
         replayed = read_stream(http, "GET", f"/api/messages/{alice.reply_id}/stream")
         assert replayed.types == ["start", "delta", "done"]
+
+
+def test_a_new_conversation_is_its_creators_only(tenants: Tenants) -> None:
+    """POST /v1/conversations makes a session of the caller's key, as POST
+    /api/sessions does: another key finds nothing there."""
+    body = {"items": [{"role": "user", "content": "alice's"}], "metadata": {"k": "v"}}
+    with tenants.client(tenants.alice) as alice, tenants.client(tenants.bob) as bob:
+        made = alice.post("/v1/conversations", json=body)
+        assert made.status_code == 200, made.text
+        conversation_id = made.json()["id"]
+        assert bob.get(f"/v1/conversations/{conversation_id}").status_code == 404
+        assert bob.get(f"/api/sessions/{conversation_id}").status_code == 404
+        assert alice.get(f"/api/sessions/{conversation_id}").json()["owner"] == "alice"
 
 
 def test_models_name_only_the_callers_profiles(tenants: Tenants) -> None:

@@ -46,6 +46,14 @@ EXPECTED_ROUTES = {
     ("post", "/v1/responses/{response_id}/cancel"),
     ("delete", "/v1/responses/{response_id}"),
     ("get", "/v1/responses/{response_id}/input_items"),
+    ("post", "/v1/conversations"),
+    ("get", "/v1/conversations/{conversation_id}"),
+    ("post", "/v1/conversations/{conversation_id}"),
+    ("delete", "/v1/conversations/{conversation_id}"),
+    ("get", "/v1/conversations/{conversation_id}/items"),
+    ("post", "/v1/conversations/{conversation_id}/items"),
+    ("get", "/v1/conversations/{conversation_id}/items/{item_id}"),
+    ("delete", "/v1/conversations/{conversation_id}/items/{item_id}"),
 }
 
 

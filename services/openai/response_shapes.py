@@ -17,6 +17,8 @@ from models.openai_responses import (
     ITEM_PREFIX,
     RESPONSE_PREFIX,
     ConversationRef,
+    Item,
+    ItemList,
     OutputMessage,
     OutputText,
     ResponseError,
@@ -25,6 +27,7 @@ from models.openai_responses import (
 )
 from services.turns.replay import StoredReply
 
+ITEM_STATUSES = {"complete": "completed", "streaming": "in_progress"}
 STATUSES = {
     MessageStatus.STREAMING: "in_progress",
     MessageStatus.COMPLETE: "completed",
@@ -117,14 +120,21 @@ def usage_of(token_usage: dict[str, Any] | None) -> ResponseUsage | None:
     )
 
 
-def input_item(message_id: str, role: str, text: str) -> dict[str, Any]:
-    return {
-        "type": "message",
-        "id": item_id(message_id),
-        "role": role,
-        "status": "completed",
-        "content": [{"type": "input_text", "text": text}],
-    }
+def item_of(message_id: str, role: str, text: str, status: str = "complete") -> Item:
+    """A stored message as an item: `completed`, `in_progress` while it is generated,
+    `incomplete` when it was stopped or failed."""
+    kind = "output_text" if role == "assistant" else "input_text"
+    return Item(
+        id=item_id(message_id),
+        role=role,
+        status=ITEM_STATUSES.get(status, "incomplete"),
+        content=[{"type": kind, "text": text}],
+    )
+
+
+def item_page(items: list[Item], has_more: bool) -> ItemList:
+    first, last = (items[0].id, items[-1].id) if items else (None, None)
+    return ItemList(data=items, first_id=first, last_id=last, has_more=has_more)
 
 
 def _error_of(reply: StoredReply) -> ResponseError | None:

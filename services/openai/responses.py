@@ -17,7 +17,7 @@ from sqlalchemy import select
 from models.auth import Caller
 from models.chat import ChatRequest
 from models.message import messages_table
-from models.openai_responses import RESPONSE_PREFIX, InputItemList, ResponseObject, ResponseRequest
+from models.openai_responses import RESPONSE_PREFIX, ItemList, ResponseObject, ResponseRequest
 from services.branches import BranchService
 from services.chat import ChatService
 from services.errors import MessageNotFound
@@ -25,7 +25,7 @@ from services.openai.completions import SYSTEM_ROLES
 from services.openai.errors import ResponseNotFound, SessionConflict
 from services.openai.profile_models import ProfileModels
 from services.openai.response_events import ResponseEvents, turn_event_after
-from services.openai.response_shapes import Asked, input_item, response_of, skeleton
+from services.openai.response_shapes import Asked, item_of, item_page, response_of, skeleton
 from services.sessions import SessionService
 from services.storage import Database
 from services.turns.replay import StoredReply, TurnReplay
@@ -98,7 +98,7 @@ class OpenAIResponses:
         await self.branches.delete(reply.message_id, caller)
         return response_id
 
-    async def input_items(self, response_id: str, caller: Caller) -> InputItemList:
+    async def input_items(self, response_id: str, caller: Caller) -> ItemList:
         reply = await self._load(response_id, caller)
         async with self.database.read() as db:
             user = (
@@ -108,9 +108,8 @@ class OpenAIResponses:
                     )
                 )
             ).first()
-        items = [input_item(user.message_id, user.role, user.content)] if user else []
-        first = items[0]["id"] if items else None
-        return InputItemList(data=items, first_id=first, last_id=first)
+        items = [item_of(user.message_id, user.role, user.content)] if user else []
+        return item_page(items, has_more=False)
 
     async def _turn(self, ask: ResponseRequest, caller: Caller) -> tuple[ChatRequest, Asked]:
         if ask.previous_response_id and ask.conversation_id:
