@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from openai import OpenAI
 
 from services.memory.summary_text import summary_part, with_summary
 from services.memory.window import ChatMessage
@@ -181,6 +182,39 @@ def test_second_turn_prompt_carries_the_first(http: httpx.Client) -> None:
     stored = history(http, first["session_id"])
     assert [m["role"] for m in stored] == ["user", "assistant", "user", "assistant"]
     assert all(m["status"] == "complete" for m in stored)
+
+
+def test_the_openai_sdk_drives_the_local_model_through_the_door(
+    model_app: App, http: httpx.Client
+) -> None:
+    """The official SDK on /v1 against the real model: a chat completion that starts a
+    session, a streamed one that goes on in it, and a response chained to it; the
+    session holds all three turns, in order, complete."""
+    with OpenAI(base_url=f"{model_app.url}/v1", api_key="none", max_retries=0, timeout=180) as sdk:
+        first = sdk.chat.completions.with_raw_response.create(
+            model="any", messages=[{"role": "user", "content": "My name is Ada."}], max_tokens=16
+        )
+        session_id = first.headers["X-Session-Id"]
+        assert first.parse().choices[0].message.content
+        chunks = list(
+            sdk.chat.completions.create(
+                model="any",
+                messages=[{"role": "user", "content": "What is my name?"}],
+                max_tokens=16,
+                stream=True,
+                extra_headers={"X-Session-Id": session_id},
+            )
+        )
+        streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        response = sdk.responses.create(
+            model="any", input="Say it again.", conversation=session_id, max_output_tokens=16
+        )
+    assert response.status in ("completed", "incomplete")
+    stored = history(http, session_id)
+    assert [m["role"] for m in stored] == ["user", "assistant"] * 3
+    assert all(m["status"] == "complete" for m in stored)
+    assert stored[3]["content"] == streamed
+    assert stored[5]["content"] == response.output_text
 
 
 def test_conversation_longer_than_the_context_keeps_working(http: httpx.Client) -> None:

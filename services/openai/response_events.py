@@ -16,6 +16,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from models.openai_responses import ResponseError, ResponseObject
+from services.errors import ServiceError
 from services.openai.response_shapes import (
     Asked,
     item_id,
@@ -68,9 +70,26 @@ class ResponseEvents:
         if event.type == "delta":
             return [(event.id + 2, self._delta(event.data["content"]))]
         if event.is_terminal:
-            ending = self._ending(await self.stored(self.message_id))
+            ending = self._ending(await self._final(event))
             return [(event.id + 2 + n, payload) for n, payload in enumerate(ending)]
         return []
+
+    async def _final(self, event: TurnEvent) -> ResponseObject:
+        """The response as stored at its end; `failed` with the event's error when
+        its end could not be read or is not stored yet (the database refused it:
+        the service stores it later)."""
+        try:
+            reply = await self.stored(self.message_id)
+        except ServiceError:
+            reply = None
+        if reply is not None and reply.ended:
+            return response_of(reply, self.asked)
+        failure = ResponseError(
+            code=event.data.get("code", "internal_error"),
+            message=event.data.get("message", "the reply's end could not be read"),
+        )
+        unread = skeleton(self.message_id, self.session_id, self.asked)
+        return unread.model_copy(update={"status": "failed", "error": failure})
 
     def _opening(self) -> list[dict[str, Any]]:
         response = skeleton(self.message_id, self.session_id, self.asked).model_dump()
@@ -85,13 +104,13 @@ class ResponseEvents:
     def _delta(self, text: str) -> dict[str, Any]:
         return self._at_text("response.output_text.delta") | {"delta": text, "logprobs": []}
 
-    def _ending(self, reply: StoredReply) -> list[dict[str, Any]]:
-        response = response_of(reply, self.asked)
-        item = output_item(reply.message_id, reply.content, response.status).model_dump()
-        text_done = {"text": reply.content, "logprobs": []}
+    def _ending(self, response: ResponseObject) -> list[dict[str, Any]]:
+        parts = response.output[0].content if response.output else []
+        text = parts[0].text if parts else ""
+        item = output_item(self.message_id, text, response.status).model_dump()
         return [
-            self._at_text("response.output_text.done") | text_done,
-            self._part("response.content_part.done", reply.content),
+            self._at_text("response.output_text.done") | {"text": text, "logprobs": []},
+            self._part("response.content_part.done", text),
             {"type": "response.output_item.done", "output_index": 0, "item": item},
             {"type": ENDINGS[response.status], "response": response.model_dump()},
         ]
