@@ -22,9 +22,7 @@ first SSE byte, as `error` events with the same code and message.
     ├── AdminRequired              403  admin_required
     ├── KeyNameTaken               409  key_name_taken (`keys create`)
     ├── RateLimited                429  rate_limited / too_many_streams (Retry-After)
-    ├── UnknownProfileModel        404  model_not_found (/v1: `profile:<name>` unknown)
-    ├── ResponseNotFound           404  response_not_found (/v1/responses)
-    ├── SessionConflict            422  session_conflict (/v1: two sessions named)
+    ├── (the /v1 door's: model_not_found, response_not_found, session_conflict)
     └── LLMError                   502-504  the LLM server failed (services/llm/errors.py)
 """
 

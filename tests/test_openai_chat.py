@@ -14,7 +14,7 @@ import pytest
 from openai import OpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
-from tests.conftest import App, FakeLLM, Tenants
+from tests.conftest import App, FakeLLM, Tenants, free_port
 from tests.fake_llm import MODEL
 from tests.helpers import history, new_session
 
@@ -229,3 +229,16 @@ def test_keys_see_only_their_own_sessions_and_profiles(tenants: Tenants) -> None
             stranger.models.list()
         assert refused.value.code == "invalid_api_key"
         assert len(history(alice_http, session_id)) == 2
+
+
+def test_models_union_the_servers_that_answer_and_fail_when_none_does(
+    make_app: Any, fake_llm: FakeLLM
+) -> None:
+    """With a dead server before the fake one, the list is the fake's; with only dead
+    servers, the upstream's own error (503), not a list of profiles alone."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    with sdk(make_app(llm_server_url=f"{dead},{fake_llm.url}")) as some:
+        assert [m.id for m in some.models.list()] == [MODEL]
+    with sdk(make_app(llm_server_url=dead)) as none, pytest.raises(openai.APIStatusError) as down:
+        none.models.list()
+    assert (down.value.status_code, down.value.code) == (503, "llm_unavailable")
