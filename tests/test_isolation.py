@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import openai
 import pytest
 from fastapi.routing import APIWebSocketRoute
 from websockets.exceptions import ConnectionClosed
@@ -26,7 +27,9 @@ from websockets.sync.client import connect
 
 import api
 from tests.conftest import FakeLLM, Tenants
+from tests.fake_llm import MODEL
 from tests.helpers import chat, history, new_session, read_stream, streaming_turn
+from tests.test_openai_chat import HELLO, sdk
 
 Probe = Callable[[httpx.Client, "Ids"], list[httpx.Response]]
 OPENAI_HELLO: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
@@ -445,3 +448,68 @@ def test_profiles_are_listed_and_used_by_their_owner_only(
     }
     assert details == {"profile_id: no profile ID of yours"}
     assert sorted(p["owner"] for p in everyone) == ["alice", "bob"]
+
+
+# The OpenAI door, through the official SDK (tests/test_openai_*.py for the rest).
+
+
+def test_keys_see_only_their_own_sessions_and_profiles(tenants: Tenants) -> None:
+    with (
+        tenants.client(tenants.alice) as alice_http,
+        sdk(tenants.app, tenants.alice) as alice,
+        sdk(tenants.app, tenants.bob) as bob,
+        sdk(tenants.app, "not-a-key") as stranger,
+    ):
+        name = f"alices-{uuid.uuid4().hex[:6]}"
+        alice_http.post("/api/profiles", json={"name": name})
+        raw = alice.chat.completions.with_raw_response.create(model=MODEL, messages=HELLO)
+        session_id = raw.headers["X-Session-Id"]
+        assert f"profile:{name}" in {m.id for m in alice.models.list()}
+        assert f"profile:{name}" not in {m.id for m in bob.models.list()}
+        with pytest.raises(openai.NotFoundError):
+            bob.chat.completions.create(
+                model=MODEL, messages=HELLO, extra_headers={"X-Session-Id": session_id}
+            )
+        with pytest.raises(openai.NotFoundError):
+            bob.chat.completions.create(model=f"profile:{name}", messages=HELLO)
+        with pytest.raises(openai.AuthenticationError) as refused:
+            stranger.models.list()
+        assert refused.value.code == "invalid_api_key"
+        assert len(history(alice_http, session_id)) == 2
+
+
+def test_another_keys_response_is_a_missing_one(tenants: Tenants) -> None:
+    with sdk(tenants.app, tenants.alice) as alice, sdk(tenants.app, tenants.bob) as bob:
+        made = alice.responses.create(model="m", input="alice's secret")
+        for call in (
+            lambda: bob.responses.retrieve(made.id),
+            lambda: bob.responses.cancel(made.id),
+            lambda: bob.responses.delete(made.id),
+            lambda: bob.responses.input_items.list(made.id),
+            lambda: bob.responses.create(model="m", input="x", previous_response_id=made.id),
+        ):
+            with pytest.raises(openai.NotFoundError):
+                call()
+        assert alice.responses.retrieve(made.id).output_text == "Echo: alice's secret"
+
+
+def test_another_keys_conversation_is_a_missing_one(tenants: Tenants) -> None:
+    with sdk(tenants.app, tenants.alice) as alice, sdk(tenants.app, tenants.bob) as bob:
+        made = alice.conversations.create(
+            items=[{"type": "message", "role": "user", "content": "alice's"}]
+        )
+        item: Any = alice.conversations.items.list(made.id).data[0]
+        new_item = [{"type": "message", "role": "user", "content": "bob's"}]
+        for call in (
+            lambda: bob.conversations.retrieve(made.id),
+            lambda: bob.conversations.update(made.id, metadata={"x": "y"}),
+            lambda: bob.conversations.items.list(made.id),
+            lambda: bob.conversations.items.create(made.id, items=new_item),  # type: ignore[arg-type]
+            lambda: bob.conversations.items.retrieve(item.id, conversation_id=made.id),
+            lambda: bob.conversations.items.delete(item.id, conversation_id=made.id),
+            lambda: bob.conversations.delete(made.id),
+        ):
+            with pytest.raises(openai.NotFoundError):
+                call()
+        kept: Any = alice.conversations.items.list(made.id).data
+        assert [i.content[0].text for i in kept] == ["alice's"]

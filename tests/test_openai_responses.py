@@ -1,7 +1,7 @@
 """The Responses API on the OpenAI door (issue 21), judged by the official `openai`
 SDK: chains by previous_response_id and by conversation, the SDK's stream helper,
 background + retrieve + cancel, a stream resumed from another process, delete, input
-items, and errors as the SDK's own types."""
+items, and errors as the SDK's own types. Isolation: tests/test_isolation.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.conftest import App, FakeLLM, Tenants
+from tests.conftest import App, FakeLLM
 from tests.helpers import history, new_session, wait_for
 from tests.test_openai_chat import sdk, upstream_messages
 from tests.test_stop import STOP_DEADLINE_SECONDS, upstream_closed_after
@@ -197,18 +197,3 @@ def test_response_errors_are_the_sdks_own_types(client_sdk: OpenAI, fake_llm: Fa
     assert events[-1].type == "response.failed"
     assert events[-1].response.status == "failed"
     assert events[-1].response.error is not None
-
-
-def test_another_keys_response_is_a_missing_one(tenants: Tenants) -> None:
-    with sdk(tenants.app, tenants.alice) as alice, sdk(tenants.app, tenants.bob) as bob:
-        made = alice.responses.create(model="m", input="alice's secret")
-        for call in (
-            lambda: bob.responses.retrieve(made.id),
-            lambda: bob.responses.cancel(made.id),
-            lambda: bob.responses.delete(made.id),
-            lambda: bob.responses.input_items.list(made.id),
-            lambda: bob.responses.create(model="m", input="x", previous_response_id=made.id),
-        ):
-            with pytest.raises(openai.NotFoundError):
-                call()
-        assert alice.responses.retrieve(made.id).output_text == "Echo: alice's secret"
