@@ -126,4 +126,4 @@ async def chat_stream_get(
         if events is None:
             return Response(status_code=204)
         return EventStream(events, settings.sse_keepalive_seconds)
-    return await chat_stream(query, service, settings, caller)
+    return await chat_stream(query.as_request(), service, settings, caller)

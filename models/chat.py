@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -11,12 +11,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from models.message import TokenUsage
 from models.text import Text
+from models.tools import MAX_TOOL_RESULTS, ToolCall, ToolOptions, ToolResult
 
 MAX_STOP_SEQUENCES = 4
 
@@ -36,9 +38,8 @@ StopSequences = Annotated[list[Text] | None, BeforeValidator(_as_list), AfterVal
 """`stop`: one string or a list of up to MAX_STOP_SEQUENCES non-empty ones."""
 
 
-class TurnOptions(BaseModel):
+class SamplingOptions(BaseModel):
     """How a reply is generated: the sampling fields, and what a dropped stream does.
-    The body of a regenerate; part of every chat request.
 
     Strict: a JSON number field takes a number, not "256" or 256.0, a flag takes
     true or false, as the schema says (ChatQuery relaxes that for query strings).
@@ -91,12 +92,52 @@ class TurnOptions(BaseModel):
     )
 
 
-class ChatRequest(TurnOptions):
+class TurnOptions(SamplingOptions, ToolOptions):
+    """The sampling fields and the tools a turn offers: the body of a regenerate,
+    part of every chat request."""
+
+
+class ChatTarget(BaseModel):
+    """Where a chat turn goes: its session, and the branch point in it."""
+
+    session_id: Text | None = Field(None, description="Omit to start a new session")
+    parent_id: Text | None = Field(
+        None,
+        description="Continue from this message of the session instead of the end of the"
+        " active path (a branch from any point); needs session_id",
+    )
+    edit_of: Text | None = Field(
+        None,
+        description="A user message of the session: this message becomes a new version of"
+        " it (same parent; the old version stays), then the reply is generated; needs"
+        " session_id",
+    )
+
+    @model_validator(mode="after")
+    def _one_branch_point(self) -> Self:
+        if self.parent_id is not None and self.edit_of is not None:
+            raise ValueError("give parent_id or edit_of, not both")
+        if self.session_id is None and (self.parent_id or self.edit_of) is not None:
+            raise ValueError("parent_id and edit_of name a message of a session: send session_id")
+        return self
+
+
+def _not_blank(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError("message must not be empty or whitespace")
+    return value
+
+
+MESSAGE_DOC = "The user's message; not empty, at most MAX_MESSAGE_CHARS"
+
+
+class ChatRequest(TurnOptions, ChatTarget):
     """One user turn. Without session_id a new session is created for it.
 
     By default the message continues the session's active path; `parent_id` continues
     from another message instead, `edit_of` makes it a new version of an earlier user
-    message. The turn's branch becomes the active path.
+    message. The turn's branch becomes the active path. Instead of a message, a turn
+    can send `tool_results`: the results of the calls the reply it follows made.
     """
 
     model_config = ConfigDict(
@@ -120,35 +161,34 @@ class ChatRequest(TurnOptions):
         },
     )
 
-    session_id: Text | None = Field(None, description="Omit to start a new session")
-    message: Text = Field(
-        ..., description="The user's message; not empty, at most MAX_MESSAGE_CHARS"
-    )
-    parent_id: Text | None = Field(
+    tool_results: list[ToolResult] | None = Field(
         None,
-        description="Continue from this message of the session instead of the end of the"
-        " active path (a branch from any point); needs session_id",
+        min_length=1,
+        max_length=MAX_TOOL_RESULTS,
+        description="Instead of a message: the results of the tool calls of the reply this"
+        " turn follows (the active leaf, or parent_id), one per call; stored as one `tool`"
+        " message, then the model goes on. The service runs no tool itself",
     )
-    edit_of: Text | None = Field(
-        None,
-        description="A user message of the session: this message becomes a new version of"
-        " it (same parent; the old version stays), then the reply is generated; needs"
-        " session_id",
+    message: Text | None = Field(
+        None, validate_default=True, description=MESSAGE_DOC + "; required unless tool_results"
     )
 
     @field_validator("message")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("message must not be empty or whitespace")
-        return value
+    def _message_or_results(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Required unless tool_results came (the field before it: validated first)."""
+        if value is None and info.data.get("tool_results") is None:
+            raise ValueError("message is required (or tool_results, to answer tool calls)")
+        return _not_blank(value)
 
     @model_validator(mode="after")
-    def _one_branch_point(self) -> ChatRequest:
-        if self.parent_id is not None and self.edit_of is not None:
-            raise ValueError("give parent_id or edit_of, not both")
-        if self.session_id is None and (self.parent_id or self.edit_of) is not None:
-            raise ValueError("parent_id and edit_of name a message of a session: send session_id")
+    def _results_answer_a_reply(self) -> ChatRequest:
+        if self.message is not None and self.tool_results is not None:
+            raise ValueError("send message or tool_results, not both")
+        if self.tool_results is not None and (self.session_id is None or self.edit_of):
+            raise ValueError(
+                "tool_results answer a reply of a session: send session_id (and not edit_of)"
+            )
         return self
 
 
@@ -160,13 +200,20 @@ class Regeneration(TurnOptions):
     session_id: str | None = None
 
 
-class ChatQuery(ChatRequest):
-    """ChatRequest from a query string (GET /api/chat/stream), where every value is
+class ChatQuery(SamplingOptions, ChatTarget):
+    """A chat turn from a query string (GET /api/chat/stream), where every value is
     text: "256" and "true" are what a number and a flag look like there. Other query
     parameters are left alone, as on the web at large: `access_token` (api/auth.py)
-    and cache-busters."""
+    and cache-busters. Tools and their results are objects a query string cannot
+    carry: POST /api/chat/stream takes them."""
 
     model_config = ConfigDict(strict=False, extra="ignore")
+
+    message: Text = Field(description=MESSAGE_DOC)
+    _blank = field_validator("message")(_not_blank)
+
+    def as_request(self) -> ChatRequest:
+        return ChatRequest.model_validate(self.model_dump(exclude_unset=True))
 
 
 class ChatResponse(BaseModel):
@@ -210,6 +257,11 @@ class ChatResponse(BaseModel):
         " (GET /api/messages/{message_id}/context); null for replies older than plans",
     )
     model: str | None = Field(None, description="The model that answered, as its server named it")
+    tool_calls: list[ToolCall] | None = Field(
+        None,
+        description="The calls the model made (finish_reason `tool_calls`): run them and"
+        " send their results back as `tool_results`; null when none",
+    )
 
     @classmethod
     def of_reply(

@@ -31,6 +31,7 @@ from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
 
 from models.session import SESSION_EXAMPLE, SessionPublic
+from models.tools import ToolCall, ToolResult
 from models.types import UTCDateTime
 
 
@@ -38,6 +39,7 @@ class Role(StrEnum):
     SYSTEM = "system"
     USER = "user"
     ASSISTANT = "assistant"
+    TOOL = "tool"  # the results of a reply's tool calls, sent back by the client
 
 
 class MessageStatus(StrEnum):
@@ -112,6 +114,14 @@ class MessageRecord(SQLModel, table=True):
     context_plan: dict[str, Any] | None = TableField(default=None, sa_column=Column(JSON))
     # A reply's model: the one the server said answered, else the one asked for.
     model: str | None = TableField(default=None, max_length=300)
+    # A reply's tool calls [{id, type, function: {name, arguments}}] (models/tools.py);
+    # a `tool` message's results [{tool_call_id, content}]. None on other messages.
+    tool_calls: list[dict[str, Any]] | None = TableField(
+        default=None, sa_column=Column(JSON(none_as_null=True))
+    )
+    tool_results: list[dict[str, Any]] | None = TableField(
+        default=None, sa_column=Column(JSON(none_as_null=True))
+    )
 
 
 MESSAGE_EXAMPLE: dict[str, Any] = {
@@ -172,6 +182,12 @@ class MessagePublic(BaseModel):
     error: str | None = Field(None, description="Error code of a failed assistant message")
     model: str | None = Field(
         None, description="A reply's model (as the LLM server named it); null for others"
+    )
+    tool_calls: list[ToolCall] | None = Field(
+        None, description="A reply's tool calls, for the client to run; null when none"
+    )
+    tool_results: list[ToolResult] | None = Field(
+        None, description="A `tool` message's results of those calls; null on others"
     )
     sibling_index: int = Field(
         0,

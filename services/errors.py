@@ -9,6 +9,7 @@ first SSE byte, as `error` events with the same code and message.
     ├── NotInSession               422  invalid_leaf / invalid_parent / invalid_edit_of /
     │                                   invalid_message_id (a message not of the session)
     ├── NothingToRegenerate        422  nothing_to_regenerate
+    ├── InvalidToolResults         422  invalid_tool_results (not one result per call)
     ├── MessageTooLong             413  message_too_long
     ├── DatabaseUnavailable        503  database_unavailable
     │   └── ReplyNotStored         503  database_unavailable (a reply kept to store later)
@@ -86,6 +87,13 @@ class NotInSession(ServiceError):
 
     def __init__(self, message_id: str) -> None:
         super().__init__(f"{self.field} {message_id!r} is no {self.kind} of this session")
+
+
+class InvalidToolResults(ServiceError):
+    """tool_results that do not answer the calls of the reply they follow, one each."""
+
+    status_code = 422
+    code = "invalid_tool_results"
 
 
 class InvalidLeaf(NotInSession):

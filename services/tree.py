@@ -23,24 +23,25 @@ from models.message import MessageStatus, Role, messages_table
 
 M = messages_table.c
 SENDABLE_ASSISTANT = (MessageStatus.COMPLETE, MessageStatus.CANCELLED, MessageStatus.INTERRUPTED)
-# What a context window may carry: user messages, and replies that ended with text
-# (failed and empty replies are never sent to the LLM again).
-SENDABLE = or_(M.role != Role.ASSISTANT, and_(M.status.in_(SENDABLE_ASSISTANT), M.content != ""))
+# What a context window may carry: user and tool messages, and replies that ended
+# with text or tool calls (failed and empty replies are never sent to the LLM again).
+SENDABLE = or_(
+    M.role != Role.ASSISTANT,
+    and_(M.status.in_(SENDABLE_ASSISTANT), or_(M.content != "", M.tool_calls.is_not(None))),
+)
+WINDOW_COLUMNS = (M.role, M.content, M.token_count, M.token_counter, M.tool_calls, M.tool_results)
 
 
 def window_query(leaf_id: Any, limit: Any) -> Select[Any]:
     """The newest `limit` sendable messages of the path ending at `leaf_id` (itself
-    included): (message_id, role, content, token_count, token_counter, depth). The
+    included): (message_id, WINDOW_COLUMNS..., depth). The
     walk counts the sendable messages it has passed and goes no further once it has
     `limit` of them."""
     counted = case((SENDABLE, 1), else_=0)
     first = select(
         M.message_id,
         M.parent_id,
-        M.role,
-        M.content,
-        M.token_count,
-        M.token_counter,
+        *WINDOW_COLUMNS,
         counted.label("sendable"),
         counted.label("taken"),
         literal(0, Integer).label("depth"),
@@ -50,10 +51,7 @@ def window_query(leaf_id: Any, limit: Any) -> Select[Any]:
         select(
             M.message_id,
             M.parent_id,
-            M.role,
-            M.content,
-            M.token_count,
-            M.token_counter,
+            *WINDOW_COLUMNS,
             counted,
             path.c.taken + counted,
             path.c.depth + 1,
@@ -62,7 +60,7 @@ def window_query(leaf_id: Any, limit: Any) -> Select[Any]:
         .where(path.c.taken < limit)
     )
     path = path.union_all(up)
-    columns = ("message_id", "role", "content", "token_count", "token_counter", "depth")
+    columns = ("message_id", *(column.name for column in WINDOW_COLUMNS), "depth")
     return select(*(path.c[name] for name in columns)).where(path.c.sendable == 1)
 
 

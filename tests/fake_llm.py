@@ -38,6 +38,12 @@ A behaviour is an object with any of:
   finish_reason (str | null, "stop") null: no chunk says why the reply ended
   usage (bool, true)                 include OpenAI usage
   retry_after (str)                  with an error status: send this Retry-After header
+  tool_calls (list of {name, arguments (str), id?})  after the text, call these tools
+                                     (finish_reason `tool_calls` unless given); in a
+                                     stream, each call's first piece names it and
+  arguments_chunk (int, 0)           its arguments follow in pieces this long (0: whole)
+  interleave (bool)                  parallel calls' pieces alternate, as vLLM's may
+  no_tool_ids (bool)                 calls come without ids (some servers omit them)
   stall_after (int), stall (float)   after this many chunks, go silent this long
   fault: "malformed_json" | "no_done" | "break" | "not_sse" | "simple_plain"
          | "simple_no_done" | "empty" (a 200 event stream with no bytes at all:
@@ -208,7 +214,7 @@ def words(text: str) -> int:
 def usage_of(body: dict[str, Any], text: str) -> dict[str, int]:
     messages = body.get("messages", [])
     prompt = REPLY_HEADER + sum(
-        words(m.get("content", ""))
+        words(m.get("content") or "")
         + (REPLY_FRAMING if m.get("role") == "assistant" else MESSAGE_FRAMING)
         for m in messages
     )
@@ -240,8 +246,9 @@ async def chat_completions(request: Request) -> Response:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": behaviour.get("finish_reason", "stop"),
+                    "message": {"role": "assistant", "content": text}
+                    | ({"tool_calls": whole_calls(behaviour)} if "tool_calls" in behaviour else {}),
+                    "finish_reason": finish_reason(behaviour),
                 }
             ],
         }
@@ -306,12 +313,54 @@ async def openai_events(body: dict[str, Any], behaviour: dict[str, Any]) -> Asyn
         if fault == "invalid_utf8" and middle:
             part = part + INVALID_UTF8_MARK
         yield openai_chunk({"content": part}, model=model)
-    yield openai_chunk({}, behaviour.get("finish_reason", "stop"), model)
+    for piece in tool_call_pieces(behaviour):
+        await asyncio.sleep(behaviour.get("chunk_delay", 0))
+        yield openai_chunk({"tool_calls": [piece]}, model=model)
+    yield openai_chunk({}, finish_reason(behaviour), model)
     if behaviour.get("usage", True) and body.get("stream_options", {}).get("include_usage"):
         usage = {"id": "cmpl-1", "choices": [], "usage": usage_of(body, "".join(parts))}
         yield f"data: {json.dumps(usage)}\n\n"
     if fault != "no_done":
         yield "data: [DONE]\n\n"
+
+
+def finish_reason(behaviour: dict[str, Any]) -> str | None:
+    default = "tool_calls" if behaviour.get("tool_calls") else "stop"
+    reason: str | None = behaviour.get("finish_reason", default)
+    return reason
+
+
+def whole_calls(behaviour: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": call.get("id", f"call_{index}"),
+            "type": "function",
+            "function": {"name": call["name"], "arguments": call["arguments"]},
+        }
+        for index, call in enumerate(behaviour["tool_calls"])
+    ]
+
+
+def tool_call_pieces(behaviour: dict[str, Any]) -> list[dict[str, Any]]:
+    """The calls as OpenAI streams them: a first piece with the index, id and name,
+    then argument fragments keyed by the index; interleaved across calls if asked."""
+    size = behaviour.get("arguments_chunk", 0)
+    per_call: list[list[dict[str, Any]]] = []
+    for index, call in enumerate(behaviour.get("tool_calls", [])):
+        arguments = call["arguments"]
+        fragments = (
+            [arguments[i : i + size] for i in range(0, len(arguments), size)] if size else []
+        )
+        first: dict[str, Any] = {"index": index, "type": "function"}
+        if not behaviour.get("no_tool_ids"):
+            first["id"] = call.get("id", f"call_{index}")
+        first["function"] = {"name": call["name"], "arguments": "" if size else arguments}
+        rest = [{"index": index, "function": {"arguments": f}} for f in fragments]
+        per_call.append([first, *rest])
+    if not behaviour.get("interleave"):
+        return [piece for pieces_ in per_call for piece in pieces_]
+    longest = max((len(p) for p in per_call), default=0)
+    return [p[i] for i in range(longest) for p in per_call if i < len(p)]
 
 
 async def simple_chat(request: Request) -> Response:

@@ -22,6 +22,7 @@ REPLY_FIELDS = {
     "created_at",
     "finish_reason",
     "token_usage",
+    "tool_calls",
     "prompt_tokens",
     "model",
 }

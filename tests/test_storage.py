@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import ROOT, App
 from tests.helpers import chat, history
 
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"
 
 
 REFUSED = (sqlite3.IntegrityError, psycopg.IntegrityError)

@@ -51,13 +51,26 @@ CONTEXT_TOO_LONG_MARKERS = ("context_length_exceeded", "maximum context length",
 class LLMRequest:
     """What the turn asks of the model; protocol classes map it to their wire format."""
 
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     max_tokens: int
     temperature: float
     top_p: float | None = None
     do_sample: bool = True
     stop: list[str] | None = None
     model: str | None = None  # a profile's or SUMMARY_MODEL; None: the client's own
+    tools: list[dict[str, Any]] | None = None  # function tools, relayed as given
+    tool_choice: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a tool call as a stream brings it: the call's index in the reply,
+    its id and name (in its first piece), and a fragment of its arguments' JSON."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +88,7 @@ class StreamChunk:
     usage: Usage | None = None
     server: str | None = None  # set on the pool's marker before each server it tries
     model: str | None = None  # the model the server says answered (OpenAI's chunks)
+    tool_calls: tuple[ToolCallDelta, ...] = ()
 
 
 @dataclass(slots=True)

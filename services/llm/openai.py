@@ -21,6 +21,7 @@ from services.llm.base import (
     usage_from,
 )
 from services.llm.errors import LLMBadReply, LLMTruncated
+from services.llm.tool_calls import tool_call_deltas
 
 NO_FINISH_REASON = "LLM reply ended without a finish_reason: it is incomplete"
 
@@ -88,6 +89,10 @@ class OpenAIClient(LLMClient):
             body["top_p"] = request.top_p
         if request.stop:
             body["stop"] = request.stop
+        if request.tools:
+            body["tools"] = request.tools
+        if request.tool_choice is not None:
+            body["tool_choice"] = request.tool_choice
         return body
 
 
@@ -110,6 +115,7 @@ def _chunk_from(payload: Any) -> StreamChunk:
         finish_reason=choice.get("finish_reason"),
         usage=usage,
         model=model,
+        tool_calls=tool_call_deltas(delta.get("tool_calls") if isinstance(delta, dict) else None),
     )
 
 

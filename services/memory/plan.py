@@ -21,6 +21,7 @@ from typing import Any
 
 from services.memory.counting import Counter
 from services.memory.summary_text import with_summary
+from services.memory.tool_pairs import Unit, pinned_reply, tool_units
 from services.memory.window import ChatMessage, estimate_tokens
 
 
@@ -94,8 +95,9 @@ class Fitted:
 
 
 def message_cost(counter: Counter, message: ChatMessage) -> int:
-    """A message's tokens in a prompt: its content's count, plus the framing."""
-    return _content(counter, message) + counter.framing.message(message.role)
+    """A message's tokens in a prompt: its content's count, plus the framing (once
+    per wire message: a `tool` message is one per result)."""
+    return _content(counter, message) + counter.framing.message(message.role) * message.wire_count
 
 
 def fit_window(
@@ -109,25 +111,25 @@ def fit_window(
     """The window of one turn (history already cut to MAX_CONTEXT_MESSAGES), planned.
     With summary memory, `memory` holds the path's summary (sent after the system
     prompt, dropped only when it leaves no room for the new message) and the
-    history older than the candidates, which is counted as left out."""
+    history older than the candidates, which is counted as left out. A new `tool`
+    message is sent with the reply whose calls it answers; older history goes in
+    units that never separate a call from its result (services/memory/tool_pairs.py)."""
     memory = memory or Recall()
     summary = memory.summary
-    fixed = _fixed_parts(counter, system, summary, user)
+    pinned = pinned_reply(history_newest_first, user)
+    new = [*history_newest_first[:pinned], user]
+    fixed = _fixed_parts(counter, system, summary, new)
     room = budget.prompt_room(counter, system is not None or summary is not None)
     if summary is not None and sum(p[3] for p in fixed) > room:
         summary = None  # the new message comes first
-        fixed = _fixed_parts(counter, system, None, user)
+        fixed = _fixed_parts(counter, system, None, new)
         room = budget.prompt_room(counter, system is not None)
-    left = room - sum(p[3] for p in fixed)
-    kept: list[tuple[ChatMessage, Part]] = []
-    for message in history_newest_first:
-        part = _part(counter, message, "message")
-        if part[3] > left:
-            break
-        left -= part[3]
-        kept.append((message, part))
-    dropped = [*history_newest_first[len(kept) :], *memory.older]
-    parts = [*fixed[:-1], *(part for _, part in reversed(kept)), fixed[-1]]
+    units = tool_units(history_newest_first[pinned:])
+    kept = _newest_units(counter, units, room - sum(p[3] for p in fixed))
+    sent = {id(message) for message, _ in kept}
+    dropped = [m for unit in units for m in unit if id(m) not in sent]
+    dropped.extend(memory.older)
+    parts = [*fixed[: -len(new)], *(part for _, part in reversed(kept)), *fixed[-len(new) :]]
     framing = counter.framing.once(system is not None or summary is not None)
     plan = Plan(
         counter=counter.kind,
@@ -142,13 +144,30 @@ def fit_window(
         summary_id=summary.message_id if summary is not None else None,
     )
     head = [with_summary(system, summary)] if summary is not None else [system] if system else []
-    return Fitted([*head, *(message for message, _ in reversed(kept)), user], plan)
+    return Fitted([*head, *(message for message, _ in reversed(kept)), *new], plan)
+
+
+def _newest_units(counter: Counter, units: list[Unit], room: int) -> list[tuple[ChatMessage, Part]]:
+    """The newest units that fit `room`, newest message first; the first that does
+    not fit ends the history (kept contiguous)."""
+    kept: list[tuple[ChatMessage, Part]] = []
+    for unit in units:
+        parts = [_part(counter, message, "message") for message in unit]
+        if sum(part[3] for part in parts) > room:
+            break
+        room -= sum(part[3] for part in parts)
+        kept.extend(reversed(list(zip(unit, parts, strict=True))))
+    return kept
 
 
 def _fixed_parts(
-    counter: Counter, system: ChatMessage | None, summary: ChatMessage | None, user: ChatMessage
+    counter: Counter,
+    system: ChatMessage | None,
+    summary: ChatMessage | None,
+    new: list[ChatMessage],
 ) -> list[Part]:
-    """The parts always sent: the system prompt, the summary, the new message."""
+    """The parts always sent: the system prompt, the summary, the new message (with
+    the reply it answers, for a `tool` message)."""
     parts = [_part(counter, system, "system")] if system is not None else []
     if summary is not None:
         # It joins the system message (services/memory/summary_text.py): framed only
@@ -156,13 +175,13 @@ def _fixed_parts(
         framing = counter.framing.message("system") if system is None else 0
         tokens = _content(counter, summary) + framing
         parts.append(("summary", summary.message_id, "system", tokens))
-    return [*parts, _part(counter, user, "message")]
+    return [*parts, *(_part(counter, message, "message") for message in new)]
 
 
 def _content(counter: Counter, message: ChatMessage) -> int:
     if message.tokens is not None and message.counted_by == counter.key:
         return message.tokens
-    return estimate_tokens(message.content)
+    return estimate_tokens(message.countable)
 
 
 def _part(counter: Counter, message: ChatMessage, kind: str) -> Part:

@@ -23,7 +23,7 @@ from models.summary import summaries_table
 from services.memory.plan import Recall
 from services.memory.summary_text import summary_part
 from services.memory.window import ChatMessage
-from services.tree import SENDABLE, WINDOW, window_params
+from services.tree import SENDABLE, WINDOW, WINDOW_COLUMNS, window_params
 
 M = messages_table.c
 SU = summaries_table.c
@@ -35,7 +35,7 @@ def _recall_query() -> Select[Any]:
     of the path ending at :r_leaf, up to and including the first covered message."""
     sendable = case((SENDABLE, 1), else_=0)
     covered = case((exists().where(SU.covers_through_message_id == M.message_id), 1), else_=0)
-    columns = (M.message_id, M.parent_id, M.role, M.content, M.token_count, M.token_counter)
+    columns = (M.message_id, M.parent_id, *WINDOW_COLUMNS)
     first = select(
         *columns,
         sendable.label("sendable"),
@@ -79,11 +79,7 @@ def read_path_since_summary(db: Connection, leaf_id: str | None) -> PathSince:
         return PathSince([], None, None, 0, None)
     rows = sorted(db.execute(RECALL, {"r_leaf": leaf_id, "r_limit": WALK_LIMIT}), key=_depth)
     covers = rows[-1].message_id if rows and rows[-1].covered else None
-    messages = [
-        ChatMessage(row.role, row.content, row.message_id, row.token_count, row.token_counter)
-        for row in rows
-        if row.sendable and not row.covered
-    ]
+    messages = [window_message(row) for row in rows if row.sendable and not row.covered]
     if covers is None:
         return PathSince(messages, None, None, 0, None)
     found = db.execute(NEWEST_SUMMARY, {"s_covers": covers}).one()
@@ -118,7 +114,17 @@ def read_candidates(
     if leaf_id is None or limit <= 0:
         return [], None
     rows = sorted(db.execute(WINDOW, window_params(leaf_id, limit)), key=_depth)
-    return [
-        ChatMessage(row.role, row.content, row.message_id, row.token_count, row.token_counter)
-        for row in rows
-    ], None
+    return [window_message(row) for row in rows], None
+
+
+def window_message(row: Any) -> ChatMessage:
+    """A stored message read for a window (services/tree.py's WINDOW_COLUMNS)."""
+    return ChatMessage(
+        row.role,
+        row.content,
+        row.message_id,
+        row.token_count,
+        row.token_counter,
+        row.tool_calls,
+        row.tool_results,
+    )

@@ -24,9 +24,11 @@ median 1.6x high and low only for base64-like noise:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 MESSAGE_OVERHEAD_TOKENS = 5  # ChatML: <|im_start|> role \n ... <|im_end|> \n
 # Framing a template adds once per prompt: the assistant header, and the default
@@ -46,9 +48,38 @@ class ChatMessage:
     message_id: str | None = None  # a stored message's id (the context plan names it)
     tokens: int | None = None  # its content's stored count, made by `counted_by`
     counted_by: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None  # a reply's (models/tools.py)
+    tool_results: list[dict[str, Any]] | None = None  # a `tool` message's
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
+        """The message on the wire; a `tool` message is as_dicts()'s several."""
+        if self.tool_calls:
+            return {"role": self.role, "content": self.content, "tool_calls": self.tool_calls}
         return {"role": self.role, "content": self.content}
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        """The wire messages: one, or one per result of a `tool` message."""
+        if self.tool_results is not None:
+            return [
+                {"role": "tool", "tool_call_id": r["tool_call_id"], "content": r["content"]}
+                for r in self.tool_results
+            ]
+        return [self.as_dict()]
+
+    @property
+    def countable(self) -> str:
+        """What its tokens are counted on: the text, and its calls or results."""
+        extra = self.tool_calls or self.tool_results
+        return self.content + json.dumps(extra, ensure_ascii=False) if extra else self.content
+
+    @property
+    def wire_count(self) -> int:
+        """How many messages it is on the wire (each framed by the template)."""
+        return len(self.tool_results) if self.tool_results else 1
+
+
+def wire_messages(window: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    return [wire for message in window for wire in message.as_dicts()]
 
 
 def estimate_tokens(text: str) -> int:
@@ -64,43 +95,4 @@ def estimate_tokens(text: str) -> int:
 
 
 def message_tokens(message: ChatMessage) -> int:
-    return estimate_tokens(message.content) + MESSAGE_OVERHEAD_TOKENS
-
-
-def prompt_room(context_tokens: int, reply_tokens: int) -> int:
-    """Estimated prompt tokens that fit the model's context beside the reply's room."""
-    return context_tokens - reply_tokens - PROMPT_OVERHEAD_TOKENS
-
-
-def build_context_window(
-    system_prompt: str | None,
-    history_newest_first: Sequence[ChatMessage],
-    user_message: str,
-    budget_tokens: int,
-) -> list[ChatMessage]:
-    """Assemble the messages for one turn; history is already cut to the message cap."""
-    head = [ChatMessage("system", system_prompt)] if system_prompt else []
-    user = ChatMessage("user", user_message)
-    budget = budget_tokens - sum(message_tokens(m) for m in [*head, user])
-    return [*head, *reversed(_newest_within(history_newest_first, budget)), user]
-
-
-def halve_history(window: Sequence[ChatMessage]) -> list[ChatMessage]:
-    """A window whose history (between the system prompt and the new message) is cut
-    to the newest messages within half its tokens: the one retry after the server
-    found the prompt over its context."""
-    head = list(window[:1]) if window and window[0].role == "system" else []
-    history = window[len(head) : -1]
-    half = sum(message_tokens(m) for m in history) // 2
-    return [*head, *reversed(_newest_within(history[::-1], half)), window[-1]]
-
-
-def _newest_within(history_newest_first: Sequence[ChatMessage], budget: int) -> list[ChatMessage]:
-    """The newest messages that fit `budget` tokens, newest first, without gaps."""
-    kept: list[ChatMessage] = []
-    for message in history_newest_first:
-        budget -= message_tokens(message)
-        if budget < 0:
-            break
-        kept.append(message)
-    return kept
+    return estimate_tokens(message.countable) + MESSAGE_OVERHEAD_TOKENS * message.wire_count

@@ -32,6 +32,7 @@ FINAL_FIELDS = (
     "llm_server",
     "token_count",
     "token_counter",
+    "tool_calls",
 )
 UNSTOP = delete(turn_stops_table).where(STOPS.message_id == bindparam("f_id"))
 FINAL = (

@@ -1,6 +1,7 @@
 """The events of a turn, as every transport sends them (SSE, WebSocket, resume).
 
-Event ids are per-turn sequence numbers: start is 1, the n-th delta is n + 1, the
+Event ids are per-turn sequence numbers: start is 1, the n-th delta is n + 1, then
+one `tool_call` event per call the reply made (once its text has ended), and the
 terminal event (`done` or `error`) comes last. A replay from stored text keeps
 that numbering: the stored delta lengths map any id to a text offset.
 """
@@ -47,6 +48,11 @@ def done_payload(
         "token_usage": token_usage,
         "prompt_tokens": prompt_tokens,
     }
+
+
+def tool_call_payload(call: dict[str, Any]) -> dict[str, Any]:
+    """A `tool_call` event: one whole call of the reply (models/tools.py's ToolCall)."""
+    return {"tool_call": call}
 
 
 def error_payload(exc: Exception) -> dict[str, Any]:

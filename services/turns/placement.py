@@ -47,9 +47,9 @@ M = messages_table.c
 S = sessions_table.c
 # Built once (a statement built per turn costs more to build than to run): a message
 # by its primary key, checked against the session; the session's active leaf.
-IN_SESSION = select(M.role, M.parent_id, M.content, M.token_count, M.token_counter).where(
-    M.message_id == bindparam("a_id"), M.session_id == bindparam("a_session")
-)
+IN_SESSION = select(
+    M.role, M.parent_id, M.content, M.token_count, M.token_counter, M.tool_results
+).where(M.message_id == bindparam("a_id"), M.session_id == bindparam("a_session"))
 FIRST_TURN_LAST_SEQ = 2  # a new session's first turn: user at seq 1, assistant at 2
 MAKE_LEAF = (
     update(sessions_table)
@@ -61,6 +61,7 @@ ACTIVE_TURN = (
     select(M.message_id).where(M.session_id == bindparam("t_session"), GENERATING).limit(1)
 )
 BOTH = (False, True)
+ANSWERED = (Role.USER, Role.TOOL)  # what a reply answers: a user message, tool results
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +90,11 @@ class OpenedSession:
 
 @dataclass(frozen=True, slots=True)
 class ReplyTarget:
-    """What a regenerate answers again: a stored user message of a session."""
+    """What a regenerate answers again: a stored user (or `tool`) message of a session."""
 
     session_id: str
     user_message_id: str
-    user_text: str
+    message: ChatMessage  # its role, text and tool results
     count: Count | None  # its stored token count, if it has one
 
 
@@ -111,7 +112,8 @@ def parent_of_user_message(
     if named is None:
         return active_leaf
     found = _in_session(db, session_id, named)
-    if found is None or found.role != Role.USER:
+    answered = (Role.USER,) if placement.edit_of else ANSWERED
+    if found is None or found.role not in answered:
         raise InvalidEdit(named) if placement.edit_of else MessageNotFound(named)
     parent: str | None = found.parent_id
     return parent
@@ -135,20 +137,25 @@ async def reply_target(
                     M.content,
                     M.token_count,
                     M.token_counter,
+                    M.tool_results,
                 )
             )
         ).first()
         if found is None:
             raise MessageNotFound(message_id)
-        if found.role == Role.USER:
-            return ReplyTarget(found.session_id, message_id, found.content, _count(found))
+        if found.role in ANSWERED:
+            return ReplyTarget(found.session_id, message_id, _answered(found), _count(found))
         user = None
         if found.parent_id is not None:
             params = {"a_id": found.parent_id, "a_session": found.session_id}
             user = (await db.execute(IN_SESSION, params)).first()
-    if user is None or user.role != Role.USER:
+    if user is None or user.role not in ANSWERED:
         raise NothingToRegenerate(message_id)
-    return ReplyTarget(found.session_id, found.parent_id, user.content, _count(user))
+    return ReplyTarget(found.session_id, found.parent_id, _answered(user), _count(user))
+
+
+def _answered(row: Any) -> ChatMessage:
+    return ChatMessage(row.role, row.content, tool_results=row.tool_results)
 
 
 def _count(row: Any) -> Count | None:
@@ -159,7 +166,7 @@ def _count(row: Any) -> Count | None:
 
 def _in_session(
     db: Connection, session_id: str, message_id: str
-) -> Row[Any, Any, Any, Any, Any] | None:
+) -> Row[Any, Any, Any, Any, Any, Any] | None:
     return db.execute(IN_SESSION, {"a_id": message_id, "a_session": session_id}).first()
 
 

@@ -9,21 +9,24 @@ history it reads there, so its plan is stored with the reply's placeholder.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Any
 
 from config import Settings
 from models.auth import Caller
 from models.chat import ChatRequest, Regeneration, TurnOptions
-from models.message import MessageStatus, TokenUsage
+from models.message import MessageStatus, Role, TokenUsage
 from models.types import utcnow
 from services.drain import Drain
 from services.errors import ContextTooLong, MessageNotFound, MessageTooLong
 from services.idempotency import IdempotencyClaim
 from services.llm import LLMRequest
+from services.llm.tool_calls import ToolCallAssembler
 from services.memory.counting import ESTIMATE, Count, Counter, TokenCounter
 from services.memory.plan import Budget, Fitted, Recall, fit_window, message_cost
-from services.memory.window import ChatMessage
+from services.memory.window import ChatMessage, wire_messages
 from services.turns.config import TurnConfig, resolve
 from services.turns.placement import Placement, reply_target
 from services.turns.store import TurnAsk, TurnOutcome, TurnStart, TurnStore
@@ -39,10 +42,23 @@ class PreparedTurn:
     parts: list[str] = field(default_factory=list)
     llm_server: str | None = None  # the server asked last (several: LLM_SERVER_URL)
     model: str | None = None  # the model that answered, as the server named it
+    calls: ToolCallAssembler = field(default_factory=ToolCallAssembler)
+    tool_calls: list[dict[str, Any]] | None = None  # the calls, once the reply is whole
 
     @property
     def text(self) -> str:
         return "".join(self.parts)
+
+    def has_output(self) -> bool:
+        """Whether anything of the reply has reached a client (no retry after that)."""
+        return bool(self.parts) or bool(self.calls)
+
+    @property
+    def countable_parts(self) -> list[str]:
+        """What the reply's tokens are counted on: its text, and its calls."""
+        if not self.tool_calls:
+            return self.parts
+        return [*self.parts, json.dumps(self.tool_calls, ensure_ascii=False)]
 
     def outcome(
         self,
@@ -64,6 +80,7 @@ class PreparedTurn:
             self.llm_server,
             count,
             self.model or self.request.model,
+            self.tool_calls if status == MessageStatus.COMPLETE else None,
         )
 
 
@@ -87,34 +104,35 @@ class TurnPreparer:
         ContextTooLong (nothing is stored) when the message cannot fit."""
         self.drain.refuse_new_work()
         counter = await self.counter.counter()
-        session_id, text, placement, count = await self._what(ask, caller, counter)
-        user_count = count or await self.counter.count(text)
-        user = ChatMessage("user", text, None, user_count.tokens, user_count.key)
+        session_id, new, placement, count = await self._what(ask, caller, counter)
+        count = count or await self.counter.count(new.countable)
+        user = replace(new, tokens=count.tokens, counted_by=count.key)
         default = await self._default_system_prompt()
         configure = partial(resolve, ask, self.settings, default_system=default)
         fit = partial(self._fit, counter, user)
-        turn_ask = TurnAsk(session_id, text, user_count, configure, fit, placement)
+        turn_ask = TurnAsk(session_id, user, configure, fit, placement)
         start = await self.store.begin(turn_ask, caller, claim)
-        request = _llm_request(ask, start.config, [m.as_dict() for m in start.window])
+        request = _llm_request(ask, start.config, wire_messages(start.window))
         return PreparedTurn(start, request, counter_for(counter, start.config.model))
 
     async def _what(
         self, ask: ChatRequest | Regeneration, caller: Caller, counter: Counter
-    ) -> tuple[str | None, str, Placement, Count | None]:
-        """The session, the user text, where the turn goes, and the text's count when
-        it is stored already (a regenerate's user message)."""
+    ) -> tuple[str | None, ChatMessage, Placement, Count | None]:
+        """The session, the new message (a user message or tool results), where the
+        turn goes, and the message's count when it is stored already (a regenerate's)."""
         if isinstance(ask, ChatRequest):
-            if len(ask.message) > self.settings.max_message_chars:
-                raise MessageTooLong(len(ask.message), self.settings.max_message_chars)
+            new = new_message(ask)
+            if len(new.countable) > self.settings.max_message_chars:
+                raise MessageTooLong(len(new.countable), self.settings.max_message_chars)
             placement = Placement(parent_id=ask.parent_id, edit_of=ask.edit_of)
-            return ask.session_id, ask.message, placement, None
+            return ask.session_id, new, placement, None
         visible = self.store.sessions.visible(caller, utcnow())
         target = await reply_target(self.store.database, ask.message_id, visible)
         if ask.session_id not in (None, target.session_id):
             raise MessageNotFound(ask.message_id)
         count = target.count if counter.counts(target.count) else None
         placement = Placement(reply_to=target.user_message_id)
-        return target.session_id, target.user_text, placement, count
+        return target.session_id, target.message, placement, count
 
     def _budget(self, counter: Counter, message: ChatMessage, config: TurnConfig) -> Budget:
         """What the window must fit; refuses a message that cannot fit the model's
@@ -170,10 +188,19 @@ def counter_for(counter: Counter, model: str | None) -> Counter:
     return ESTIMATE
 
 
+def new_message(ask: ChatRequest) -> ChatMessage:
+    """A chat's new message: the user's, or the `tool` message of its results."""
+    if ask.tool_results is not None:
+        results = [result.model_dump() for result in ask.tool_results]
+        return ChatMessage(Role.TOOL, "", tool_results=results)
+    return ChatMessage(Role.USER, ask.message or "")
+
+
 def _llm_request(
-    options: TurnOptions, config: TurnConfig, messages: list[dict[str, str]]
+    options: TurnOptions, config: TurnConfig, messages: list[dict[str, Any]]
 ) -> LLMRequest:
     do_sample = options.do_sample if options.do_sample is not None else True
+    tools, tool_choice = options.tools_wire()
     return LLMRequest(
         messages=messages,
         max_tokens=config.max_tokens,
@@ -182,4 +209,6 @@ def _llm_request(
         do_sample=do_sample,
         stop=options.stop,
         model=config.model,
+        tools=tools,
+        tool_choice=tool_choice,
     )

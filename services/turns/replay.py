@@ -30,7 +30,7 @@ from services.drain import Drain
 from services.errors import MessageNotFound, RepeatedFailure, TurnInterrupted
 from services.sessions import SessionService
 from services.storage import Database
-from services.turns.events import TurnEvent, done_payload, start_payload
+from services.turns.events import TurnEvent, done_payload, start_payload, tool_call_payload
 from services.turns.remote import next_events
 from services.turns.runner import TurnRunner
 from services.turns.status import newest_reply_query
@@ -57,6 +57,7 @@ class StoredReply:
     created_at: datetime
     prompt_tokens: int | None  # from its context plan
     model: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
 
     @property
     def last_delta_id(self) -> int:
@@ -64,7 +65,8 @@ class StoredReply:
 
     @property
     def terminal_id(self) -> int:
-        return self.last_delta_id + 1
+        """After the deltas and the `tool_call` events (sent once the text has ended)."""
+        return self.last_delta_id + len(self.tool_calls or ()) + 1
 
     @property
     def ended(self) -> bool:
@@ -80,6 +82,9 @@ class StoredReply:
         if after < self.last_delta_id and offset < len(self.content):
             rest = self.content[offset:]
             events.append(TurnEvent(self.last_delta_id, "delta", {"content": rest}))
+        for place, call in enumerate(self.tool_calls or (), start=self.last_delta_id + 1):
+            if after < place:
+                events.append(TurnEvent(place, "tool_call", tool_call_payload(call)))
         if self.ended and after < self.terminal_id:
             events.append(TurnEvent(self.terminal_id, *self._terminal()))
         return events
@@ -236,4 +241,5 @@ class TurnReplay:
             error=row.error,
             created_at=row.created_at,
             model=row.model,
+            tool_calls=row.tool_calls,
         )

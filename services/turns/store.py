@@ -51,6 +51,7 @@ from services.storage import Database, execute, execute_many
 from services.turns.config import Profile, TurnConfig, read_profile
 from services.turns.end_statements import store_end
 from services.turns.placement import Placement, open_session_for_turn
+from services.turns.tool_results import check_tool_results
 
 M = messages_table.c
 S = sessions_table.c
@@ -97,8 +98,7 @@ class TurnAsk:
     its settings, and how to fit the window."""
 
     session_id: str | None
-    user_text: str
-    user_count: Count
+    user: ChatMessage  # the new message (user, or `tool` results), counted
     configure: Configure
     fit: WindowFitter
     placement: Placement = PLAIN
@@ -115,6 +115,7 @@ class TurnOutcome:
     llm_server: str | None = None
     count: Count | None = None  # the reply's tokens, for the windows of later turns
     model: str | None = None  # the model that answered
+    tool_calls: list[dict[str, Any]] | None = None  # a complete reply's calls
 
 
 class TurnStore:
@@ -163,6 +164,8 @@ class TurnStore:
             db, ask.session_id, ask.placement, caller, now, visible, assistant_message_id
         )
         session_id, last_seq, parent_id = opened.session_id, opened.last_seq, opened.parent_id
+        if ask.user.tool_results is not None and ask.placement.new_user_message:
+            check_tool_results(db, session_id, parent_id, ask.user.tool_results)
         self._refuse_over_stream_limit(db, caller)
         config = ask.configure(opened.system, read_profile(db, opened.profile_id))
         history, recall = read_candidates(
@@ -173,9 +176,8 @@ class TurnStore:
         rows = [assistant | {"status": MessageStatus.STREAMING, "heartbeat_at": now}]
         rows[0] |= {"parent_id": user_message_id, "context_plan": fitted.plan.to_stored()}
         if ask.placement.new_user_message:
-            user = _message_row(session_id, user_message_id, last_seq - 1, Role.USER, now)
-            count = {"token_count": ask.user_count.tokens, "token_counter": ask.user_count.key}
-            rows.insert(0, user | {"content": ask.user_text, "parent_id": parent_id} | count)
+            rows.insert(0, _new_message_row(ask.user, session_id, user_message_id, last_seq, now))
+            rows[0]["parent_id"] = parent_id
         db.execute(INSERT_MESSAGES, rows)
         if claim is not None:
             ids = {"user_message_id": user_message_id, "message_id": assistant_message_id}
@@ -217,6 +219,7 @@ class TurnStore:
             "token_usage": outcome.token_usage.model_dump() if outcome.token_usage else None,
             "error": outcome.error,
             "model": outcome.model,
+            "tool_calls": outcome.tool_calls,
         }
         count = outcome.count
         stored_only: dict[str, Any] = {
@@ -249,6 +252,15 @@ class TurnStore:
         )
 
 
+def _new_message_row(
+    new: ChatMessage, session_id: str, message_id: str, reply_seq: int, now: datetime
+) -> dict[str, Any]:
+    """The turn's new message, just before its reply: a user message or tool results."""
+    row = _message_row(session_id, message_id, reply_seq - 1, Role(new.role), now)
+    count = {"token_count": new.tokens, "token_counter": new.counted_by}
+    return row | {"content": new.content, "tool_results": new.tool_results} | count
+
+
 def _message_row(
     session_id: str, message_id: str, seq: int, role: Role, now: datetime
 ) -> dict[str, Any]:
@@ -268,4 +280,5 @@ def _message_row(
         "token_count": None,
         "token_counter": None,
         "context_plan": None,
+        "tool_results": None,
     }

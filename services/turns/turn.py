@@ -18,7 +18,7 @@ A client leaving does not end the turn: generation runs in its own task
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import replace
 
@@ -39,10 +39,16 @@ from services.llm.errors import LLMEmptyReply
 from services.llm.retry import RetryPolicy, stream_with_retries
 from services.memory.counting import ESTIMATE_KEY, Count, TokenCounter
 from services.memory.summarizer import Job, Summarizer
-from services.memory.window import ChatMessage, estimate_tokens, halve_history
+from services.memory.tool_pairs import halve_history
+from services.memory.window import ChatMessage, estimate_tokens, wire_messages
 from services.turns.checkpoint import Checkpointer, CheckpointQueue
 from services.turns.ends import TurnEnds
-from services.turns.events import done_payload, error_payload, start_payload
+from services.turns.events import (
+    done_payload,
+    error_payload,
+    start_payload,
+    tool_call_payload,
+)
 from services.turns.live import LiveTurn
 from services.turns.prepare import PreparedTurn, TurnPreparer
 from services.turns.store import TurnOutcome, TurnStart, TurnStore
@@ -102,6 +108,8 @@ class TurnService:
             with anyio.CancelScope() as upstream:
                 live.guard_upstream(upstream)
                 finish_reason, usage = await self._relay(turn, live, checkpoint)
+            if turn.calls and not upstream.cancelled_caught:
+                _emit_tool_calls(turn, live)
             outcome = await self._ending(turn, upstream.cancelled_caught, finish_reason, usage)
             await checkpoint.settle()
             stored = await self._store(turn, outcome)
@@ -148,6 +156,7 @@ class TurnService:
             async for chunk in chunks:
                 turn.llm_server = chunk.server or turn.llm_server
                 turn.model = chunk.model or turn.model
+                turn.calls.add(chunk.tool_calls)
                 if text := chunk.text[:room]:
                     room -= len(text)
                     turn.parts.append(text)
@@ -168,7 +177,7 @@ class TurnService:
             settings.llm_retry_deadline_seconds,
         )
         return stream_with_retries(
-            self.llm, turn.request, policy, lambda: bool(turn.parts), _with_half_history
+            self.llm, turn.request, policy, turn.has_output, _with_half_history(turn.start.window)
         )
 
     async def _ending(
@@ -176,10 +185,11 @@ class TurnService:
     ) -> TurnOutcome:
         """How a reply that was not failed ended: stopped (`cancelled`) or complete,
         with its token usage and its own count (for the windows of later turns)."""
-        if not turn.parts and not stopped:
+        if not turn.has_output() and not stopped:
             raise LLMEmptyReply()
-        counted = turn_usage(turn.start.plan.prompt_tokens, turn.parts, usage)
-        count = reply_count(turn.counter, turn.parts, usage) or await self._count(turn.text)
+        counted = turn_usage(turn.start.plan.prompt_tokens, turn.countable_parts, usage)
+        countable = turn.countable_parts
+        count = reply_count(turn.counter, countable, usage) or await self._count("".join(countable))
         if stopped:
             return turn.outcome(MessageStatus.CANCELLED, CANCELLED, counted, None, count)
         ended = finish_reason or "stop"
@@ -213,13 +223,24 @@ class TurnService:
             log.exception("could not store the end of turn %s", turn.start.assistant_message_id)
 
 
-def _with_half_history(request: LLMRequest) -> LLMRequest | None:
+def _emit_tool_calls(turn: PreparedTurn, live: LiveTurn) -> None:
+    """The reply's calls, whole, once its stream has ended: a `tool_call` event each,
+    after the text (the ids a replay from the stored reply gives them too)."""
+    turn.tool_calls = turn.calls.calls()
+    for call in turn.tool_calls:
+        live.emit("tool_call", tool_call_payload(call))
+
+
+def _with_half_history(window: list[ChatMessage]) -> Callable[[LLMRequest], LLMRequest | None]:
     """The request with the history in its window cut to half; None without history."""
-    window = [ChatMessage(m["role"], m["content"]) for m in request.messages]
-    shorter = halve_history(window)
-    if len(shorter) == len(window):
-        return None
-    return replace(request, messages=[m.as_dict() for m in shorter])
+
+    def shorter(request: LLMRequest) -> LLMRequest | None:
+        halved = halve_history(window)
+        if len(halved) == len(window):
+            return None
+        return replace(request, messages=wire_messages(halved))
+
+    return shorter
 
 
 def chat_response(start: TurnStart, stored: MessagePublic) -> ChatResponse:
