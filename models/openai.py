@@ -2,24 +2,33 @@
 the model list and the error body.
 
 Requests are checked as OpenAI checks them, with our limits: an argument the door
-does not carry out (`tools`, `n` > 1, `logprobs`, images...) is refused by name
-(422), never dropped. Message objects are lenient about the empty fields an SDK
-echoes back from a reply (`refusal`, `annotations`, `tool_calls: null`), so that a
-client can append a reply's message to its list and send it again.
+does not carry out (`n` > 1, `logprobs`, images...) is refused by name (422), never
+dropped. Function tools are relayed; tool calls and `role: tool` results are stored.
+Message objects are lenient about the empty fields an SDK echoes back from a reply
+(`refusal`, `annotations`, `tool_calls: null`), so that a client can append a
+reply's message to its list and send it again.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.chat import MAX_STOP_SEQUENCES, StopSequences
 from models.text import Text
+from models.tools import (
+    MAX_TOOL_RESULTS,
+    MAX_TOOLS,
+    TOOL_CHOICE_DOC,
+    ToolCall,
+    ToolChoice,
+    ToolSpec,
+)
 
 PROFILE_MODEL_PREFIX = "profile:"
 SESSION_HEADER = "X-Session-Id"
-OpenAIRole = Literal["system", "developer", "user", "assistant"]
+OpenAIRole = Literal["system", "developer", "user", "assistant", "tool"]
 
 
 class TextPart(BaseModel):
@@ -39,14 +48,20 @@ class OpenAIMessage(BaseModel):
     role: OpenAIRole
     content: Text | list[TextPart] | None = None
     name: str | None = Field(None, description="Accepted and not used")
-    tool_calls: list[Any] | None = Field(None, description="Not supported yet: null or []")
+    tool_calls: list[ToolCall] | None = Field(
+        None, max_length=MAX_TOOL_RESULTS, description="An assistant message's calls"
+    )
+    tool_call_id: Text | None = Field(
+        None, min_length=1, max_length=200, description="A `tool` message's call"
+    )
 
-    @field_validator("tool_calls")
-    @classmethod
-    def _no_tool_calls(cls, calls: list[Any] | None) -> list[Any] | None:
-        if calls:
-            raise ValueError("tool calls are not supported by this service yet")
-        return calls
+    @model_validator(mode="after")
+    def _tool_fields_where_they_belong(self) -> OpenAIMessage:
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only an assistant message has tool_calls")
+        if (self.role == "tool") != (self.tool_call_id is not None):
+            raise ValueError("a tool message, and only a tool message, has a tool_call_id")
+        return self
 
     @property
     def text(self) -> str:
@@ -102,13 +117,24 @@ class ChatCompletionRequest(BaseModel):
         None, description="`session_id` here names the session, as the header does"
     )
     user: str | None = Field(None, max_length=256, description="Accepted and not used")
+    tools: list[ToolSpec] | None = Field(
+        None, max_length=MAX_TOOLS, description="Function tools, relayed; the service runs none"
+    )
+    tool_choice: ToolChoice | None = Field(None, description=TOOL_CHOICE_DOC)
+    parallel_tool_calls: Literal[True] | None = Field(
+        None, description="Only true (the upstream's default): `false` is refused"
+    )
 
     @field_validator("messages")
     @classmethod
     def _ends_with_user(cls, messages: list[OpenAIMessage]) -> list[OpenAIMessage]:
         last = messages[-1]
+        if last.role == "tool":
+            return messages
         if last.role != "user" or not last.text.strip():
-            raise ValueError("the last message must be a user message with some text")
+            raise ValueError(
+                "the last message must be a user message with some text, or tool results"
+            )
         return messages
 
     @property
@@ -150,14 +176,15 @@ class CompletionUsage(BaseModel):
 
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: str
+    content: str | None = Field(description="null when the reply is tool calls alone")
     refusal: None = None
+    tool_calls: list[ToolCall] | None = None
 
 
 class CompletionChoice(BaseModel):
     index: int = 0
     message: AssistantMessage
-    finish_reason: str = Field(description="stop, length (a stopped reply: stop)")
+    finish_reason: str = Field(description="stop, length, tool_calls (a stopped reply: stop)")
     logprobs: None = None
 
 

@@ -20,6 +20,7 @@ from services.audit import record_event
 from services.errors import SessionNotFound, TurnInProgress
 from services.idempotency import IdempotencyClaim, find_original, record
 from services.memory.counting import Count, system_count_values
+from services.memory.window import ChatMessage
 from services.profiles.access import require_profile
 from services.storage import first_row, rows_changed
 
@@ -72,12 +73,12 @@ def insert_session_with_history(
     caller: Caller,
     metadata: dict[str, Any],
     system_prompt: str | None,
-    history: Sequence[tuple[str, str]],
+    history: Sequence[ChatMessage],
     *,
     system_count: Count | None = None,
     profile_id: str | None = None,
 ) -> SessionPublic:
-    """A new session that already holds `history` ((role, text) pairs, oldest first)
+    """A new session that already holds `history` (messages, oldest first)
     as its active path: a conversation brought in whole, such as the messages of an
     OpenAI request that names no session. Their counts are left to the estimate
     until a counter meets them."""
@@ -103,9 +104,9 @@ def append_to_path(
     db: Connection,
     session_id: str,
     visible: ColumnElement[bool],
-    history: Sequence[tuple[str, str]],
+    history: Sequence[ChatMessage],
 ) -> list[str]:
-    """Add `history` ((role, text), oldest first) below the session's active leaf, as
+    """Add `history` (messages, oldest first) below the session's active leaf, as
     its new end; their ids. SessionNotFound unless the session is visible;
     TurnInProgress while a reply is being generated there (it would end up above
     the new messages)."""
@@ -142,7 +143,7 @@ def append_to_path(
 def _chain(
     session_id: str,
     ids: list[str],
-    history: Sequence[tuple[str, str]],
+    history: Sequence[ChatMessage],
     first_seq: int,
     parent_id: str | None,
     created_at: datetime,
@@ -155,12 +156,14 @@ def _chain(
             "session_id": session_id,
             "seq": seq,
             "parent_id": parent,
-            "role": role,
-            "content": text,
+            "role": message.role,
+            "content": message.content,
             "status": MessageStatus.COMPLETE,
             "created_at": created_at,
+            "tool_calls": message.tool_calls,
+            "tool_results": message.tool_results,
         }
-        for seq, message_id, parent, (role, text) in zip(
+        for seq, message_id, parent, message in zip(
             range(first_seq, first_seq + len(ids)), ids, parents, history, strict=True
         )
     ]

@@ -50,6 +50,7 @@ from services.idempotency import (
     claim as idempotency_claim,
 )
 from services.memory.counting import Count, TokenCounter, system_count_values
+from services.memory.window import ChatMessage
 from services.session_writes import (
     append_to_path,
     create_claimed,
@@ -134,20 +135,20 @@ class SessionService:
     async def create_with_history(
         self,
         caller: Caller,
-        history: Sequence[tuple[str, str]],
+        history: Sequence[ChatMessage],
         metadata: dict[str, Any] | None = None,
         system_prompt: str | None = None,
         profile_id: str | None = None,
     ) -> SessionPublic:
-        """A new session holding `history` ((role, text), oldest first) as its path."""
+        """A new session holding `history` (oldest first) as its path."""
         count = await self._system_count(system_prompt)
         insert = partial(insert_session_with_history, system_count=count, profile_id=profile_id)
         return await self.database.write(insert, caller, metadata or {}, system_prompt, history)
 
     async def append(
-        self, session_id: str, caller: Caller, history: Sequence[tuple[str, str]]
+        self, session_id: str, caller: Caller, history: Sequence[ChatMessage]
     ) -> list[str]:
-        """Add messages ((role, text), oldest first) at the end of the active path."""
+        """Add messages (oldest first) at the end of the active path."""
         visible = self.visible(caller, utcnow())
         return await self.database.write(append_to_path, session_id, visible, history)
 

@@ -176,7 +176,7 @@ def test_errors_are_the_sdks_own_exception_types(client_sdk: OpenAI, fake_llm: F
     with pytest.raises(openai.UnprocessableEntityError) as bad:
         client_sdk.chat.completions.create(model=MODEL, messages=HELLO, temperature=3)
     assert (bad.value.code, bad.value.param) == ("validation_error", "temperature")
-    refused: dict[str, Any] = {"tools": [{"type": "function", "function": {"name": "f"}}], "n": 2}
+    refused: dict[str, Any] = {"parallel_tool_calls": False, "n": 2, "logprobs": True}
     for name, value in refused.items():
         with pytest.raises(openai.UnprocessableEntityError) as unsupported:
             client_sdk.chat.completions.create(

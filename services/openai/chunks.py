@@ -48,7 +48,10 @@ def completion_of(reply: ChatResponse, model: str) -> ChatCompletion:
         model=reply.model or model,
         choices=[
             CompletionChoice(
-                message=AssistantMessage(content=reply.content),
+                message=AssistantMessage(
+                    content=reply.content if reply.content or not reply.tool_calls else None,
+                    tool_calls=reply.tool_calls,
+                ),
                 finish_reason=finish_reason(reply.finish_reason),
             )
         ],
@@ -66,6 +69,7 @@ class ChunkStream:
     include_usage: bool
     created: int = 0
     chunk_id: str = ""
+    calls: int = 0  # tool calls sent so far: the next one's index
 
     async def chunks(
         self, events: AsyncIterator[TurnEvent]
@@ -89,6 +93,10 @@ class ChunkStream:
             return [self._chunk({"role": "assistant", "content": ""}, None)]
         if event.type == "delta":
             return [self._chunk({"content": data["content"]}, None)]
+        if event.type == "tool_call":
+            self.calls += 1
+            call = {"index": self.calls - 1, **data["tool_call"]}
+            return [self._chunk({"tool_calls": [call]}, None)]
         if event.type == "done":
             last = [self._chunk({}, finish_reason(data.get("finish_reason")))]
             if self.include_usage:

@@ -1,8 +1,9 @@
 """POST /v1/chat/completions as one of our turns, and GET /v1/models.
 
 With a session (the `X-Session-Id` header or `metadata.session_id`), only the last
-message of `messages` is new: the window comes from the stored history and memory,
-exactly as on /api/chat, and the earlier messages of the request are not read.
+message of `messages` is new (or the trailing `role: tool` results, which answer
+the calls of the session's last reply): the window comes from the stored history
+and memory, exactly as on /api/chat, and the earlier messages are not read.
 Without one, the request is stored whole as a new session (its system and developer
 messages as the session's system prompt, the rest as its history) before the turn
 runs on it: nothing is lost, and the reply names the session to go on with.
@@ -27,9 +28,8 @@ from services.llm.pool import LLMPool
 from services.openai.chunks import ChunkStream, completion_of
 from services.openai.errors import SessionConflict
 from services.openai.profile_models import ProfileModels
+from services.openai.tool_messages import SYSTEM_ROLES, new_part, stored_history, tool_results
 from services.sessions import SessionService
-
-SYSTEM_ROLES = ("system", "developer")
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,14 @@ class OpenAIChat:
                     f"model {ask.model!r} is not the profile of session {session_id};"
                     " change a session's profile with PATCH /api/sessions/{id}"
                 )
+        new = ask.messages[new_part(ask.messages) :]
+        results = tool_results(new) if new[0].role == "tool" else None
         return ChatRequest(
             session_id=session_id,
-            message=ask.messages[-1].text,
+            message=None if results else new[0].text,
+            tool_results=results,
+            tools=ask.tools,
+            tool_choice=ask.tool_choice,
             max_new_tokens=ask.max_completion_tokens or ask.max_tokens,
             temperature=ask.temperature,
             top_p=ask.top_p,
@@ -103,9 +108,9 @@ class OpenAIChat:
     async def _new_session(
         self, ask: ChatCompletionRequest, profile_id: str | None, caller: Caller
     ) -> str:
-        earlier = ask.messages[:-1]
+        earlier = ask.messages[: new_part(ask.messages)]
         system = "\n\n".join(m.text for m in earlier if m.role in SYSTEM_ROLES and m.text)
-        history = [(m.role, m.text) for m in earlier if m.role not in SYSTEM_ROLES]
+        history = stored_history(ask.messages)[:-1]  # all checked, before anything is stored
         metadata = {k: v for k, v in (ask.metadata or {}).items() if k != "session_id"}
         session = await self.sessions.create_with_history(
             caller, history, metadata, system or None, profile_id

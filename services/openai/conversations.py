@@ -23,9 +23,10 @@ from models.session import SessionPublic, SessionUpdate
 from services.branches import BranchService
 from services.errors import InvalidCursor, MessageNotFound
 from services.history import HistoryService
-from services.openai.completions import SYSTEM_ROLES
+from services.memory.window import ChatMessage
 from services.openai.errors import SessionConflict
 from services.openai.response_shapes import item_of, item_page
+from services.openai.tool_messages import SYSTEM_ROLES
 from services.sessions import SessionService
 from services.storage import Database
 
@@ -43,7 +44,7 @@ class OpenAIConversations:
     async def create(self, ask: ConversationCreate, caller: Caller) -> ConversationObject:
         items = ask.items or []
         system = "\n\n".join(m.text for m in items if m.role in SYSTEM_ROLES) or None
-        history = [(m.role, m.text) for m in items if m.role not in SYSTEM_ROLES]
+        history = [ChatMessage(m.role, m.text) for m in items if m.role not in SYSTEM_ROLES]
         session = await self.sessions.create_with_history(caller, history, ask.metadata, system)
         return _conversation(session)
 
@@ -96,9 +97,9 @@ class OpenAIConversations:
                 "system and developer items only start a conversation (its system prompt);"
                 " change the prompt with PATCH /api/sessions/{id}"
             )
-        history = [(m.role, m.text) for m in items]
+        history = [ChatMessage(m.role, m.text) for m in items]
         ids = await self.sessions.append(conversation_id, caller, history)
-        added = [item_of(i, role, text) for i, (role, text) in zip(ids, history, strict=True)]
+        added = [item_of(i, m.role, m.content) for i, m in zip(ids, history, strict=True)]
         return item_page(added, has_more=False)
 
     async def item(self, conversation_id: str, item: str, caller: Caller) -> Item:

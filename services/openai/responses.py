@@ -21,11 +21,12 @@ from models.openai_responses import RESPONSE_PREFIX, ItemList, ResponseObject, R
 from services.branches import BranchService
 from services.chat import ChatService
 from services.errors import MessageNotFound
-from services.openai.completions import SYSTEM_ROLES
+from services.memory.window import ChatMessage
 from services.openai.errors import ResponseNotFound, SessionConflict
 from services.openai.profile_models import ProfileModels
 from services.openai.response_events import ResponseEvents, turn_event_after
 from services.openai.response_shapes import Asked, item_of, item_page, response_of, skeleton
+from services.openai.tool_messages import SYSTEM_ROLES
 from services.sessions import SessionService
 from services.storage import Database
 from services.turns.replay import StoredReply, TurnReplay
@@ -141,7 +142,7 @@ class OpenAIResponses:
     ) -> str:
         earlier = ask.items[:-1]
         system = [ask.instructions or ""] + [m.text for m in earlier if m.role in SYSTEM_ROLES]
-        history = [(m.role, m.text) for m in earlier if m.role not in SYSTEM_ROLES]
+        history = [ChatMessage(m.role, m.text) for m in earlier if m.role not in SYSTEM_ROLES]
         prompt = "\n\n".join(part for part in system if part) or None
         made = await self.sessions.create_with_history(
             caller, history, ask.metadata, prompt, profile_id

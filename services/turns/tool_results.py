@@ -38,19 +38,20 @@ def check_tool_results(
         )
     if row.status != MessageStatus.COMPLETE:
         raise InvalidToolResults(f"the reply {reply_id} did not complete: its calls stand void")
-    check_one_per_call([call["id"] for call in row.tool_calls], results, reply_id)
+    check_one_per_call([call["id"] for call in row.tool_calls], results, f"message {reply_id}")
 
 
-def check_one_per_call(calls: list[str], results: list[dict[str, Any]], reply_id: str) -> None:
+def check_one_per_call(calls: list[str], results: list[dict[str, Any]], reply: str) -> None:
+    """InvalidToolResults unless `results` answer each of `calls` (made by `reply`,
+    as the error names it) exactly once."""
     given = Counter(result["tool_call_id"] for result in results)
     if twice := [call_id for call_id, times in given.items() if times > 1]:
         raise InvalidToolResults(f"tool_call_id {twice[0]!r} has more than one result")
     if unknown := [call_id for call_id in given if call_id not in calls]:
         raise InvalidToolResults(
-            f"tool_call_id {unknown[0]!r} is not a call of message {reply_id}; its calls:"
-            f" {', '.join(calls)}"
+            f"tool_call_id {unknown[0]!r} is not a call of {reply}; its calls: {', '.join(calls)}"
         )
     if missing := [call_id for call_id in calls if call_id not in given]:
         raise InvalidToolResults(
-            f"the call {missing[0]!r} of message {reply_id} has no result: send one result per call"
+            f"the call {missing[0]!r} of {reply} has no result: send one result per call"
         )

@@ -1,0 +1,157 @@
+"""Tool calls through the /v1 door, judged by the official SDK: a round trip whole
+and streamed, with a session (only the new results are sent) and without one (the
+whole conversation, calls and results, is stored as a new session)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from openai import OpenAI
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
+
+from models.tools import TOOL_EXAMPLE
+from tests.conftest import FakeLLM
+from tests.fake_llm import MODEL
+from tests.helpers import history, new_session
+from tests.test_openai_chat import client_sdk  # noqa: F401  (the fixture)
+
+WEATHER: ChatCompletionToolParam = TOOL_EXAMPLE  # type: ignore[assignment]
+CALLS = [
+    {"id": "call_a", "name": "get_weather", "arguments": '{"city": "Lisbon"}'},
+    {"id": "call_b", "name": "get_weather", "arguments": '{"city": "Porto"}'},
+]
+QUESTION: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "Weather in Lisbon and Porto?"}
+]
+
+
+def run_tools(calls: Any) -> list[ChatCompletionMessageParam]:
+    """What an app's tool loop sends back: one `tool` message per call."""
+    return [
+        {"role": "tool", "tool_call_id": call.id, "content": f"sunny in {call.function.name}"}
+        for call in calls
+    ]
+
+
+def test_a_whole_round_trip_with_a_session(
+    client_sdk: OpenAI,  # noqa: F811
+    client: httpx.Client,
+    fake_llm: FakeLLM,
+) -> None:
+    session_id = new_session(client)
+    header = {"X-Session-Id": session_id}
+    fake_llm.script(
+        {"reply": "", "tool_calls": CALLS, "arguments_chunk": 4},
+        {"reply": "Both sunny."},
+    )
+    first = client_sdk.chat.completions.create(
+        model=MODEL, messages=QUESTION, tools=[WEATHER], extra_headers=header
+    )
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.content is None
+    calls = [c for c in choice.message.tool_calls or [] if c.type == "function"]
+    assert [(c.id, c.function.name, json.loads(c.function.arguments)) for c in calls] == [
+        ("call_a", "get_weather", {"city": "Lisbon"}),
+        ("call_b", "get_weather", {"city": "Porto"}),
+    ]
+    assert fake_llm.last_body()["tools"] == [WEATHER]
+    messages: list[Any] = [*QUESTION, choice.message.model_dump(exclude_none=True)]
+    messages += run_tools(calls)
+    second = client_sdk.chat.completions.create(
+        model=MODEL, messages=messages, tools=[WEATHER], extra_headers=header
+    )
+    assert second.choices[0].message.content == "Both sunny."
+    sent = fake_llm.last_body()["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "tool"]
+    assert [m["tool_call_id"] for m in sent[2:]] == ["call_a", "call_b"]
+    stored = history(client, session_id)
+    assert [m["role"] for m in stored] == ["user", "assistant", "tool", "assistant"]
+    assert len(stored[2]["tool_results"]) == 2
+
+
+def test_a_streamed_round_trip_without_a_session(
+    client_sdk: OpenAI,  # noqa: F811
+    client: httpx.Client,
+    fake_llm: FakeLLM,
+) -> None:
+    fake_llm.script(
+        {"reply": "", "tool_calls": CALLS, "arguments_chunk": 3, "interleave": True},
+        {"reply": "Both sunny.", "chunk_delay": 0.01},
+    )
+    with client_sdk.chat.completions.stream(
+        model=MODEL, messages=QUESTION, tools=[WEATHER]
+    ) as stream:
+        seen = [event.type for event in stream]
+        first = stream.get_final_completion()
+    assert "tool_calls.function.arguments.done" in seen
+    calls = first.choices[0].message.tool_calls or []
+    assert [json.loads(c.function.arguments)["city"] for c in calls] == ["Lisbon", "Porto"]
+    assert first.choices[0].finish_reason == "tool_calls"
+    messages: list[Any] = [*QUESTION, first.choices[0].message.model_dump(exclude_none=True)]
+    messages += run_tools(calls)
+    raw = client_sdk.chat.completions.with_raw_response.create(
+        model=MODEL, messages=messages, tools=[WEATHER], stream=True
+    )
+    pieces = raw.parse()
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in pieces) == "Both sunny."
+    sent = fake_llm.last_body()["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "tool"]
+    assert sent[1]["tool_calls"][0]["function"]["arguments"] == '{"city": "Lisbon"}'
+    paths = [history(client, s["session_id"]) for s in client.get("/api/sessions").json()["items"]]
+    first_turn = [path for path in paths if path[-1]["message_id"] == first.id[len("chatcmpl-") :]]
+    assert [m["role"] for m in first_turn[0]] == ["user", "assistant"]
+    stored = history(client, raw.headers["X-Session-Id"])  # the whole list, then the reply
+    assert [m["role"] for m in stored] == ["user", "assistant", "tool", "assistant"]
+    assert stored[1]["tool_calls"][1]["function"]["arguments"] == '{"city": "Porto"}'
+    assert [r["tool_call_id"] for r in stored[2]["tool_results"]] == ["call_a", "call_b"]
+
+
+@pytest.mark.parametrize(
+    ("messages", "says"),
+    [
+        (
+            [
+                {"role": "user", "content": "hi"},
+                {"role": "tool", "tool_call_id": "x", "content": "1"},
+            ],
+            "before it made no tool calls",
+        ),
+        (
+            [
+                {"role": "user", "content": "hi"},
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {
+                            "id": "call_a",
+                            "type": "function",
+                            "function": {"name": "f", "arguments": "{}"},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "call_z", "content": "1"},
+            ],
+            "'call_z' is not a call",
+        ),
+    ],
+    ids=["no-calls", "unknown-id"],
+)
+def test_results_that_answer_no_call_are_the_sdks_422(
+    client_sdk: OpenAI,  # noqa: F811
+    client: httpx.Client,
+    fake_llm: FakeLLM,
+    messages: list[Any],
+    says: str,
+) -> None:
+    before = client.get("/api/sessions").json()["items"]
+    with pytest.raises(openai.UnprocessableEntityError) as refused:
+        client_sdk.chat.completions.create(model=MODEL, messages=messages)
+    assert refused.value.code == "invalid_tool_results"
+    assert says in refused.value.message
+    assert fake_llm.requests() == []
+    assert client.get("/api/sessions").json()["items"] == before  # nothing stored
