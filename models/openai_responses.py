@@ -13,7 +13,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from models.openai_tool_items import (
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    FunctionTool,
+    ResponseToolChoice,
+)
 from models.text import Text
+from models.tools import MAX_TOOLS, TOOL_CHOICE_DOC
 
 RESPONSE_PREFIX = "resp_"
 ITEM_PREFIX = "msg_"
@@ -40,6 +47,9 @@ class InputMessage(BaseModel):
         if isinstance(self.content, list):
             return "".join(part.text for part in self.content)
         return self.content
+
+
+InputItem = InputMessage | FunctionCallItem | FunctionCallOutputItem
 
 
 class ConversationRef(BaseModel):
@@ -69,8 +79,9 @@ class ResponseRequest(BaseModel):
         max_length=300,
         description="An upstream model, or `profile:<name>`; default: the session's",
     )
-    input: Text | list[InputMessage] = Field(
-        description="A user message, or message items; the last must be the user's"
+    input: Text | list[InputMessage | FunctionCallItem | FunctionCallOutputItem] = Field(
+        description="A user message, or items (messages, function calls and their"
+        " outputs); the last must be a user message or function call outputs"
     )
     instructions: Text | None = Field(
         None, description="The system prompt of a new conversation (its session's)"
@@ -94,19 +105,30 @@ class ResponseRequest(BaseModel):
     )
     metadata: dict[str, str] | None = Field(None, description="Stored with a new conversation")
     user: str | None = Field(None, max_length=256, description="Accepted and not used")
+    tools: list[FunctionTool] | None = Field(
+        None, max_length=MAX_TOOLS, description="Function tools, relayed; the service runs none"
+    )
+    tool_choice: ResponseToolChoice | None = Field(None, description=TOOL_CHOICE_DOC)
+    parallel_tool_calls: Literal[True] | None = Field(
+        None, description="Only true (the upstream's default): `false` is refused"
+    )
 
     @field_validator("input")
     @classmethod
-    def _ends_with_user(cls, value: str | list[InputMessage]) -> str | list[InputMessage]:
-        last = value if isinstance(value, str) else (value[-1].text if value else "")
-        if isinstance(value, list) and (not value or value[-1].role != "user"):
-            raise ValueError("the last input item must be a user message")
-        if not last.strip():
+    def _ends_with_user(cls, value: str | list[InputItem]) -> str | list[InputItem]:
+        if isinstance(value, list) and value and value[-1].type == "function_call_output":
+            return value
+        last = value if isinstance(value, str) else value[-1] if value else None
+        if not isinstance(last, (str, InputMessage)) or (
+            isinstance(last, InputMessage) and last.role != "user"
+        ):
+            raise ValueError("the last input item must be a user message or function outputs")
+        if not (last if isinstance(last, str) else last.text).strip():
             raise ValueError("the user message must have some text")
         return value
 
     @property
-    def items(self) -> list[InputMessage]:
+    def items(self) -> list[InputItem]:
         if isinstance(self.input, str):
             return [InputMessage(role="user", content=self.input)]
         return self.input
@@ -175,7 +197,9 @@ class ResponseObject(BaseModel):
     created_at: int
     status: Literal["queued", "in_progress", "completed", "incomplete", "cancelled", "failed"]
     model: str
-    output: list[OutputMessage]
+    output: list[OutputMessage | FunctionCallItem] = Field(
+        description="The reply's message, then a `function_call` item per call it made"
+    )
     usage: ResponseUsage | None = None
     error: ResponseError | None = None
     incomplete_details: dict[str, str] | None = None
@@ -189,9 +213,9 @@ class ResponseObject(BaseModel):
     top_p: float | None = None
     max_output_tokens: int | None = None
     truncation: str = "auto"
-    parallel_tool_calls: bool = False
-    tool_choice: str = "auto"
-    tools: list[Any] = Field(default_factory=list)
+    parallel_tool_calls: bool = True
+    tool_choice: ResponseToolChoice = "auto"
+    tools: list[FunctionTool] = Field(default_factory=list)
     text: dict[str, Any] = Field(default_factory=lambda: {"format": {"type": "text"}})
 
 
@@ -246,7 +270,7 @@ class ItemList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [ITEMS_EXAMPLE]})
 
     object: Literal["list"] = "list"
-    data: list[Item]
+    data: list[Item | FunctionCallItem | FunctionCallOutputItem]
     first_id: str | None
     last_id: str | None
     has_more: bool

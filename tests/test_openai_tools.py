@@ -155,3 +155,90 @@ def test_results_that_answer_no_call_are_the_sdks_422(
     assert says in refused.value.message
     assert fake_llm.requests() == []
     assert client.get("/api/sessions").json()["items"] == before  # nothing stored
+
+
+RESPONSE_TOOL: Any = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "The weather now in a city",
+    "parameters": TOOL_EXAMPLE["function"]["parameters"],
+}
+
+
+def outputs_for(calls: list[Any]) -> list[Any]:
+    """What an app's tool loop sends back on the Responses API."""
+    return [
+        {"type": "function_call_output", "call_id": call.call_id, "output": f"sunny ({i})"}
+        for i, call in enumerate(calls)
+    ]
+
+
+def test_a_responses_round_trip_by_previous_response_id(
+    client_sdk: OpenAI,  # noqa: F811
+    fake_llm: FakeLLM,
+) -> None:
+    fake_llm.script({"reply": "", "tool_calls": CALLS, "arguments_chunk": 5}, {"reply": "Sunny."})
+    first = client_sdk.responses.create(
+        model=MODEL, input="Weather?", tools=[RESPONSE_TOOL], tool_choice="required"
+    )
+    assert fake_llm.last_body()["tools"] == [TOOL_EXAMPLE]
+    assert fake_llm.last_body()["tool_choice"] == "required"
+    calls = [item for item in first.output if item.type == "function_call"]
+    assert [(c.call_id, c.name, c.arguments) for c in calls] == [
+        (c["id"], c["name"], c["arguments"]) for c in CALLS
+    ]
+    assert first.status == "completed"
+    assert first.tools[0].name == "get_weather"  # type: ignore[union-attr]
+    second = client_sdk.responses.create(
+        model=MODEL,
+        previous_response_id=first.id,
+        input=outputs_for(calls),
+        tools=[RESPONSE_TOOL],
+    )
+    assert second.output_text == "Sunny."
+    sent = fake_llm.last_body()["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "tool"]
+    assert [m["content"] for m in sent[2:]] == ["sunny (0)", "sunny (1)"]
+    listed = client_sdk.responses.input_items.list(second.id)
+    assert [(i.type, getattr(i, "call_id", None)) for i in listed.data] == [
+        ("function_call_output", "call_a"),
+        ("function_call_output", "call_b"),
+    ]
+    assert client_sdk.responses.retrieve(first.id).output[1].type == "function_call"
+
+
+def test_the_responses_stream_helper_assembles_calls_and_a_resume_repeats_them(
+    client_sdk: OpenAI,  # noqa: F811
+    fake_llm: FakeLLM,
+) -> None:
+    behaviour = {"reply": "Let me see.", "tool_calls": CALLS, "arguments_chunk": 2}
+    fake_llm.script({**behaviour, "interleave": True})
+    with client_sdk.responses.stream(model=MODEL, input="Weather?", tools=[RESPONSE_TOOL]) as s:
+        events = list(s)
+        final = s.get_final_response()
+    kinds = [event.type for event in events]
+    assert [event.sequence_number for event in events] == list(range(len(events)))
+    assert kinds.count("response.function_call_arguments.done") == 2
+    assert kinds[-1] == "response.completed"
+    calls = [item for item in final.output if item.type == "function_call"]
+    assert [c.arguments for c in calls] == [c["arguments"] for c in CALLS]
+    assert final.output_text == "Let me see."
+    again = list(client_sdk.responses.retrieve(final.id, stream=True, starting_after=2))
+    # the stored text comes back as one delta; every other event as it was sent
+    not_text = [(e.sequence_number, e.type) for e in events[3:] if "text.delta" not in e.type]
+    assert [(e.sequence_number, e.type) for e in again if "text.delta" not in e.type] == not_text
+    assert "".join(e.delta for e in again if e.type == "response.output_text.delta") == (
+        "Let me see."
+    )
+    conversation = final.conversation.id if final.conversation else ""
+    fake_llm.script({"reply": "Sunny both."})
+    with client_sdk.responses.stream(
+        model=MODEL, input=outputs_for(calls), conversation=conversation
+    ) as s:
+        answered = s.get_final_response()
+    assert answered.output_text == "Sunny both."
+    assert [m["role"] for m in fake_llm.last_body()["messages"]][-3:] == [
+        "assistant",
+        "tool",
+        "tool",
+    ]

@@ -4,10 +4,12 @@ Sequence numbers follow from the turn's event ids, so that a stream resumed from
 instance (`GET /v1/responses/{id}?stream=true&starting_after=N`) numbers its events
 as the first one did: the start (event 1) is 0-3 (`response.created`,
 `response.in_progress`, `response.output_item.added`, `response.content_part.added`),
-delta n is n + 2 (`response.output_text.delta`), and the end (event T) is T + 2 to
-T + 5 (the text, part and item done, then `response.completed`, `.incomplete`,
-`.cancelled` or `.failed`, as stored). The end's events are built from the stored
-reply, so a resumed stream ends with the whole text too.
+delta n is n + 2 (`response.output_text.delta`), a tool call (event C) is C + 2
+(`response.output_item.added`, a `function_call` item at output index 1, 2...),
+and the end (event T) is T + 2 onwards: each call's arguments (delta and done) and
+item done, the text, part and message item done, then `response.completed`,
+`.incomplete`, `.cancelled` or `.failed`, as stored. The end's events are built
+from the stored reply, so a resumed stream ends with the whole text too.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from models.openai_responses import ResponseError, ResponseObject
+from models.openai_responses import OutputMessage, ResponseError, ResponseObject
+from models.openai_tool_items import FunctionCallItem
 from services.errors import ServiceError
 from services.openai.response_shapes import (
     Asked,
+    call_item,
     item_id,
     output_item,
     response_of,
@@ -51,6 +55,7 @@ class ResponseEvents:
     stored: Callable[[str], Awaitable[StoredReply]]
     starting_after: int = -1
     message_id: str = ""
+    calls: int = 0  # function_call items added so far
 
     async def events(self, turn: AsyncIterator[TurnEvent]) -> AsyncGenerator[dict[str, Any], None]:
         """The stream's events past `starting_after`; closing it closes `turn`."""
@@ -69,6 +74,13 @@ class ResponseEvents:
             return list(enumerate(self._opening()))
         if event.type == "delta":
             return [(event.id + 2, self._delta(event.data["content"]))]
+        if event.type == "tool_call":
+            self.calls += 1
+            item = call_item(
+                self.message_id, self.calls - 1, event.data["tool_call"], "in_progress"
+            )
+            added = {"type": "response.output_item.added", "output_index": self.calls}
+            return [(event.id + 2, added | {"item": item.model_dump()})]
         if event.is_terminal:
             ending = self._ending(await self._final(event))
             return [(event.id + 2 + n, payload) for n, payload in enumerate(ending)]
@@ -105,10 +117,13 @@ class ResponseEvents:
         return self._at_text("response.output_text.delta") | {"delta": text, "logprobs": []}
 
     def _ending(self, response: ResponseObject) -> list[dict[str, Any]]:
-        parts = response.output[0].content if response.output else []
+        message = response.output[0] if response.output else None
+        parts = message.content if isinstance(message, OutputMessage) else []
         text = parts[0].text if parts else ""
         item = output_item(self.message_id, text, response.status).model_dump()
+        calls = [i for i in response.output if isinstance(i, FunctionCallItem)]
         return [
+            *(event for index, call in enumerate(calls, 1) for event in _call_done(index, call)),
             self._at_text("response.output_text.done") | {"text": text, "logprobs": []},
             self._part("response.content_part.done", text),
             {"type": "response.output_item.done", "output_index": 0, "item": item},
@@ -126,3 +141,17 @@ class ResponseEvents:
             "output_index": 0,
             "content_index": 0,
         }
+
+
+def _call_done(output_index: int, call: FunctionCallItem) -> list[dict[str, Any]]:
+    """A call's arguments (whole, as one delta) and its item done."""
+    at = {"item_id": call.id, "output_index": output_index}
+    return [
+        {"type": "response.function_call_arguments.delta", "delta": call.arguments} | at,
+        {"type": "response.function_call_arguments.done", "arguments": call.arguments} | at,
+        {
+            "type": "response.output_item.done",
+            "output_index": output_index,
+            "item": call.model_dump(),
+        },
+    ]

@@ -9,6 +9,7 @@ stopped mid-reply) are `failed`, with the stored error code.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,14 @@ from models.openai_responses import (
     ResponseError,
     ResponseObject,
     ResponseUsage,
+)
+from models.openai_tool_items import (
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    FunctionTool,
+    ItemStatus,
+    ResponseToolChoice,
+    call_item_id,
 )
 from services.turns.replay import StoredReply
 
@@ -49,6 +58,8 @@ class Asked:
     temperature: float | None = None
     top_p: float | None = None
     max_output_tokens: int | None = None
+    tools: list[FunctionTool] = field(default_factory=list)
+    tool_choice: ResponseToolChoice = "auto"
 
 
 def response_id(message_id: str) -> str:
@@ -79,7 +90,10 @@ def response_of(reply: StoredReply, asked: Asked) -> ResponseObject:
         update={
             "status": status,
             "model": reply.model or asked.model or "",
-            "output": [output_item(reply.message_id, reply.content, status)],
+            "output": [
+                output_item(reply.message_id, reply.content, status),
+                *call_items(reply.message_id, reply.tool_calls or []),
+            ],
             "usage": usage_of(reply.token_usage),
             "error": _error_of(reply),
             "incomplete_details": {"reason": "max_output_tokens"}
@@ -107,7 +121,45 @@ def skeleton(
         temperature=asked.temperature,
         top_p=asked.top_p,
         max_output_tokens=asked.max_output_tokens,
+        tools=asked.tools,
+        tool_choice=asked.tool_choice,
     )
+
+
+def call_items(
+    message_id: str, calls: list[dict[str, Any]], status: ItemStatus = "completed"
+) -> list[FunctionCallItem]:
+    """A reply's calls as `function_call` output items."""
+    return [call_item(message_id, index, call, status) for index, call in enumerate(calls)]
+
+
+def call_item(
+    message_id: str, index: int, call: dict[str, Any], status: ItemStatus = "completed"
+) -> FunctionCallItem:
+    function = call["function"]
+    arguments = function["arguments"] if status == "completed" else ""
+    return FunctionCallItem(
+        type="function_call",
+        id=call_item_id(message_id, index),
+        call_id=call["id"],
+        name=function["name"],
+        arguments=arguments,
+        status=status,
+    )
+
+
+def output_items(message_id: str, results: list[dict[str, Any]]) -> list[FunctionCallOutputItem]:
+    """A `tool` message's results as `function_call_output` items."""
+    return [
+        FunctionCallOutputItem(
+            type="function_call_output",
+            id=call_item_id(message_id, index),
+            call_id=result["tool_call_id"],
+            output=result["content"],
+            status="completed",
+        )
+        for index, result in enumerate(results)
+    ]
 
 
 def usage_of(token_usage: dict[str, Any] | None) -> ResponseUsage | None:
@@ -132,9 +184,12 @@ def item_of(message_id: str, role: str, text: str, status: str = "complete") -> 
     )
 
 
-def item_page(items: list[Item], has_more: bool) -> ItemList:
+AnyItem = Item | FunctionCallItem | FunctionCallOutputItem
+
+
+def item_page(items: Sequence[AnyItem], has_more: bool) -> ItemList:
     first, last = (items[0].id, items[-1].id) if items else (None, None)
-    return ItemList(data=items, first_id=first, last_id=last, has_more=has_more)
+    return ItemList(data=list(items), first_id=first, last_id=last, has_more=has_more)
 
 
 def _error_of(reply: StoredReply) -> ResponseError | None:

@@ -17,16 +17,30 @@ from sqlalchemy import select
 from models.auth import Caller
 from models.chat import ChatRequest
 from models.message import messages_table
+from models.openai import OpenAIMessage
 from models.openai_responses import RESPONSE_PREFIX, ItemList, ResponseObject, ResponseRequest
+from models.openai_tool_items import chat_tool_choice
 from services.branches import BranchService
 from services.chat import ChatService
 from services.errors import MessageNotFound
-from services.memory.window import ChatMessage
 from services.openai.errors import ResponseNotFound, SessionConflict
 from services.openai.profile_models import ProfileModels
 from services.openai.response_events import ResponseEvents, turn_event_after
-from services.openai.response_shapes import Asked, item_of, item_page, response_of, skeleton
-from services.openai.tool_messages import SYSTEM_ROLES
+from services.openai.response_shapes import (
+    Asked,
+    item_of,
+    item_page,
+    output_items,
+    response_of,
+    skeleton,
+)
+from services.openai.tool_messages import (
+    SYSTEM_ROLES,
+    chat_messages_of,
+    new_part,
+    stored_history,
+    tool_results,
+)
 from services.sessions import SessionService
 from services.storage import Database
 from services.turns.replay import StoredReply, TurnReplay
@@ -104,18 +118,23 @@ class OpenAIResponses:
         async with self.database.read() as db:
             user = (
                 await db.execute(
-                    select(M.message_id, M.role, M.content).where(
+                    select(M.message_id, M.role, M.content, M.tool_results).where(
                         M.message_id == reply.user_message_id
                     )
                 )
             ).first()
-        items = [item_of(user.message_id, user.role, user.content)] if user else []
-        return item_page(items, has_more=False)
+        if user is None:
+            return item_page([], has_more=False)
+        if user.tool_results is not None:
+            return item_page(output_items(user.message_id, user.tool_results), has_more=False)
+        return item_page([item_of(user.message_id, user.role, user.content)], has_more=False)
 
     async def _turn(self, ask: ResponseRequest, caller: Caller) -> tuple[ChatRequest, Asked]:
         if ask.previous_response_id and ask.conversation_id:
             raise SessionConflict("give previous_response_id or conversation, not both")
         profile_id = await self.models.profile_id(ask.model, caller)
+        messages = chat_messages_of(ask.items)
+        start = new_part(messages)
         parent_id = session_id = None
         if ask.previous_response_id:
             previous = await self._load(ask.previous_response_id, caller)
@@ -123,13 +142,18 @@ class OpenAIResponses:
         elif ask.conversation_id:
             session_id = ask.conversation_id
         if session_id is None:
-            session_id = await self._new_session(ask, profile_id, caller)
+            session_id = await self._new_session(ask, messages, profile_id, caller)
         else:
-            await self._check_continuation(ask, session_id, profile_id, caller)
+            await self._check_continuation(ask, start, session_id, profile_id, caller)
+        new = messages[start:]
+        results = tool_results(new) if new[0].role == "tool" else None
         turn = ChatRequest(
             session_id=session_id,
             parent_id=parent_id,
-            message=ask.items[-1].text,
+            message=None if results else new[0].text,
+            tool_results=results,
+            tools=[tool.as_spec() for tool in ask.tools or []] or None,
+            tool_choice=chat_tool_choice(ask.tool_choice),
             max_new_tokens=ask.max_output_tokens,
             temperature=ask.temperature,
             top_p=ask.top_p,
@@ -138,11 +162,15 @@ class OpenAIResponses:
         return turn, _asked(ask)
 
     async def _new_session(
-        self, ask: ResponseRequest, profile_id: str | None, caller: Caller
+        self,
+        ask: ResponseRequest,
+        messages: list[OpenAIMessage],
+        profile_id: str | None,
+        caller: Caller,
     ) -> str:
-        earlier = ask.items[:-1]
+        earlier = messages[: new_part(messages)]
         system = [ask.instructions or ""] + [m.text for m in earlier if m.role in SYSTEM_ROLES]
-        history = [ChatMessage(m.role, m.text) for m in earlier if m.role not in SYSTEM_ROLES]
+        history = stored_history(messages)[:-1]  # all checked, before anything is stored
         prompt = "\n\n".join(part for part in system if part) or None
         made = await self.sessions.create_with_history(
             caller, history, ask.metadata, prompt, profile_id
@@ -150,14 +178,21 @@ class OpenAIResponses:
         return made.session_id
 
     async def _check_continuation(
-        self, ask: ResponseRequest, session_id: str, profile_id: str | None, caller: Caller
+        self,
+        ask: ResponseRequest,
+        new_from: int,
+        session_id: str,
+        profile_id: str | None,
+        caller: Caller,
     ) -> None:
-        """Going on in a session: one new user message, and nothing the session would
-        have to change for (its system prompt, its profile)."""
-        if len(ask.items) > 1:
+        """Going on in a session: one new user message (or the outputs of the last
+        response's calls), and nothing the session would have to change for (its
+        system prompt, its profile)."""
+        if new_from > 0:
             raise SessionConflict(
-                "going on from a response or in a conversation takes one user message as"
-                " input (add earlier items with the conversation's items)"
+                "going on from a response or in a conversation takes one user message (or"
+                " function call outputs) as input (add earlier items with the"
+                " conversation's items)"
             )
         session = await self.sessions.get(session_id, caller)
         if ask.instructions is not None and ask.instructions != session.system_prompt:
@@ -201,6 +236,8 @@ def _asked(ask: ResponseRequest) -> Asked:
         temperature=ask.temperature,
         top_p=ask.top_p,
         max_output_tokens=ask.max_output_tokens,
+        tools=ask.tools or [],
+        tool_choice=ask.tool_choice or "auto",
     )
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from models.openai import OpenAIMessage
-from models.tools import ToolResult
+from models.openai_responses import InputItem, InputMessage
+from models.openai_tool_items import FunctionCallOutputItem
+from models.tools import CalledFunction, ToolCall, ToolResult
 from services.errors import InvalidToolResults
 from services.memory.window import ChatMessage
 from services.turns.tool_results import check_one_per_call
@@ -63,3 +65,25 @@ def _after_calls(history: list[ChatMessage], place: int) -> None:
         raise InvalidToolResults(
             f"messages[{place}] is a tool message, but the message before it made no tool calls"
         )
+
+
+def chat_messages_of(items: Sequence[InputItem]) -> list[OpenAIMessage]:
+    """Responses input items as chat messages: function calls join the assistant
+    message before them (or make one), each call output is a `tool` message."""
+    messages: list[OpenAIMessage] = []
+    for item in items:
+        if isinstance(item, InputMessage):
+            messages.append(OpenAIMessage(role=item.role, content=item.text))
+        elif isinstance(item, FunctionCallOutputItem):
+            messages.append(
+                OpenAIMessage(role="tool", tool_call_id=item.call_id, content=item.output)
+            )
+        else:
+            call = ToolCall(
+                id=item.call_id,
+                function=CalledFunction(name=item.name, arguments=item.arguments),
+            )
+            if not messages or messages[-1].role != "assistant":
+                messages.append(OpenAIMessage(role="assistant", content=""))
+            messages[-1].tool_calls = [*(messages[-1].tool_calls or []), call]
+    return messages
