@@ -26,7 +26,7 @@ from models.openai_conversations import (
     ConversationUpdate,
     ItemsCreate,
 )
-from models.openai_responses import Item, ItemList
+from models.openai_responses import AnyItem, ItemList
 from services.openai.conversations import OpenAIConversations
 
 router = APIRouter(
@@ -114,11 +114,12 @@ async def create_items(
     return await service.add_items(conversation_id, body.items, caller)
 
 
-@router.get("/{conversation_id}/items/{item_id}", response_model=Item, responses=ITEM_NOT_FOUND)
+@router.get("/{conversation_id}/items/{item_id}", response_model=AnyItem, responses=ITEM_NOT_FOUND)
 async def get_item(
     conversation_id: str, item_id: str, service: ConversationsDep, caller: CallerDep
-) -> Item:
-    """One message of the conversation (of any branch) as an item."""
+) -> AnyItem:
+    """One item of the conversation (of any branch): a message, a function call
+    (`fc_<message id>_<n>`: a reply's n-th call) or a call's output."""
     return await service.item(conversation_id, item_id, caller)
 
 

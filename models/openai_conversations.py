@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.openai_responses import InputMessage
+from models.openai_responses import InputItem
 
 MAX_ITEMS = 20
 CONVERSATION_EXAMPLE: dict[str, Any] = {
@@ -33,7 +33,7 @@ class ConversationCreate(BaseModel):
         },
     )
 
-    items: list[InputMessage] | None = Field(
+    items: list[InputItem] | None = Field(
         None,
         max_length=MAX_ITEMS,
         description="Its first messages (system and developer ones: its system prompt)",
@@ -57,7 +57,7 @@ class ItemsCreate(BaseModel):
         },
     )
 
-    items: list[InputMessage] = Field(min_length=1, max_length=MAX_ITEMS)
+    items: list[InputItem] = Field(min_length=1, max_length=MAX_ITEMS)
 
 
 class ConversationObject(BaseModel):

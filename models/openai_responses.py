@@ -266,11 +266,16 @@ class Item(BaseModel):
     content: list[dict[str, Any]]
 
 
+AnyItem = Item | FunctionCallItem | FunctionCallOutputItem
+"""A stored message is one item, or several: a reply's calls follow its message; a
+`tool` message is one `function_call_output` per result."""
+
+
 class ItemList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [ITEMS_EXAMPLE]})
 
     object: Literal["list"] = "list"
-    data: list[Item | FunctionCallItem | FunctionCallOutputItem]
+    data: list[AnyItem]
     first_id: str | None
     last_id: str | None
     has_more: bool

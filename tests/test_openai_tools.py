@@ -242,3 +242,34 @@ def test_the_responses_stream_helper_assembles_calls_and_a_resume_repeats_them(
         "tool",
         "tool",
     ]
+
+
+def test_a_conversation_holds_calls_and_outputs_as_their_own_items(
+    client_sdk: OpenAI,  # noqa: F811
+    fake_llm: FakeLLM,
+) -> None:
+    call = {
+        "type": "function_call",
+        "call_id": "call_x",
+        "name": "get_weather",
+        "arguments": '{"city": "Lisbon"}',
+    }
+    output = {"type": "function_call_output", "call_id": "call_x", "output": "18 C"}
+    made = client_sdk.conversations.create(
+        items=[{"role": "user", "content": "Weather?"}, call, output]  # type: ignore[list-item]
+    )
+    listed = client_sdk.conversations.items.list(made.id, order="asc").data
+    assert [item.type for item in listed] == ["message", "function_call", "function_call_output"]
+    call_item = listed[1].id or ""
+    fetched = client_sdk.conversations.items.retrieve(call_item, conversation_id=made.id)
+    assert fetched.type == "function_call"
+    assert (fetched.call_id, fetched.arguments) == ("call_x", '{"city": "Lisbon"}')
+    fake_llm.script({"reply": "It is 18 C."})
+    answer = client_sdk.responses.create(model=MODEL, input="So?", conversation=made.id)
+    assert answer.output_text == "It is 18 C."
+    sent = fake_llm.last_body()["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "user"]
+    stray = {"type": "function_call_output", "call_id": "call_y", "output": "1"}
+    with pytest.raises(openai.UnprocessableEntityError) as refused:
+        client_sdk.conversations.items.create(made.id, items=[stray])  # type: ignore[list-item]
+    assert refused.value.code == "invalid_tool_results"

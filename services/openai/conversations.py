@@ -9,7 +9,7 @@ grows with the conversation's length.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from models.auth import Caller
@@ -18,15 +18,16 @@ from models.openai_conversations import (
     ConversationCreate,
     ConversationObject,
 )
-from models.openai_responses import ITEM_PREFIX, InputMessage, Item, ItemList
+from models.openai_responses import ITEM_PREFIX, AnyItem, InputItem, ItemList
+from models.openai_tool_items import CALL_ITEM_PREFIX
 from models.session import SessionPublic, SessionUpdate
 from services.branches import BranchService
 from services.errors import InvalidCursor, MessageNotFound
 from services.history import HistoryService
 from services.memory.window import ChatMessage
 from services.openai.errors import SessionConflict
-from services.openai.response_shapes import item_of, item_page
-from services.openai.tool_messages import SYSTEM_ROLES
+from services.openai.response_shapes import item_page, stored_items
+from services.openai.tool_messages import SYSTEM_ROLES, chat_messages_of, stored_history
 from services.sessions import SessionService
 from services.storage import Database
 
@@ -42,9 +43,9 @@ class OpenAIConversations:
     database: Database
 
     async def create(self, ask: ConversationCreate, caller: Caller) -> ConversationObject:
-        items = ask.items or []
-        system = "\n\n".join(m.text for m in items if m.role in SYSTEM_ROLES) or None
-        history = [ChatMessage(m.role, m.text) for m in items if m.role not in SYSTEM_ROLES]
+        messages = chat_messages_of(ask.items or [])
+        system = "\n\n".join(m.text for m in messages if m.role in SYSTEM_ROLES) or None
+        history = stored_history(messages)
         session = await self.sessions.create_with_history(caller, history, ask.metadata, system)
         return _conversation(session)
 
@@ -74,7 +75,7 @@ class OpenAIConversations:
         after_id = _message_id(after) if after else None
         if order == "desc":
             page = await self.history.page(conversation_id, caller, limit, after_id)
-            newest_first = [_item(m) for m in reversed(page.items)]
+            newest_first = [item for m in reversed(page.items) for item in _items(m)[::-1]]
             return item_page(newest_first, has_more=page.next_cursor is not None)
         path = (await self.history.page(conversation_id, caller, PATH_LIMIT, None)).items
         start = 0
@@ -84,32 +85,43 @@ class OpenAIConversations:
                 raise InvalidCursor(after or "")
             start = ids.index(after_id) + 1
         chosen = path[start : start + limit]
-        return item_page([_item(m) for m in chosen], has_more=start + limit < len(path))
+        listed = [item for m in chosen for item in _items(m)]
+        return item_page(listed, has_more=start + limit < len(path))
 
     async def add_items(
-        self, conversation_id: str, items: list[InputMessage], caller: Caller
+        self, conversation_id: str, items: list[InputItem], caller: Caller
     ) -> ItemList:
         """Append the items to the end of the conversation's active path. A system
         or developer item is refused: it is the session's system prompt, set when the
-        conversation starts or with PATCH /api/sessions/{id}."""
-        if any(m.role in SYSTEM_ROLES for m in items):
+        conversation starts or with PATCH /api/sessions/{id}. Function call outputs
+        come with the calls they answer (outputs for a stored reply's calls go in a
+        response: POST /v1/responses with the conversation)."""
+        messages = chat_messages_of(items)
+        if any(m.role in SYSTEM_ROLES for m in messages):
             raise SessionConflict(
                 "system and developer items only start a conversation (its system prompt);"
                 " change the prompt with PATCH /api/sessions/{id}"
             )
-        history = [ChatMessage(m.role, m.text) for m in items]
+        history = stored_history(messages)
         ids = await self.sessions.append(conversation_id, caller, history)
-        added = [item_of(i, m.role, m.content) for i, m in zip(ids, history, strict=True)]
+        added = [item for i, m in zip(ids, history, strict=True) for item in stored_items(i, m)]
         return item_page(added, has_more=False)
 
-    async def item(self, conversation_id: str, item: str, caller: Caller) -> Item:
+    async def item(self, conversation_id: str, item: str, caller: Caller) -> AnyItem:
         message_id = _message_id(item)
-        query = self.sessions.visible_message(message_id, caller, M.role, M.content, M.status)
+        query = self.sessions.visible_message(
+            message_id, caller, M.role, M.content, M.status, M.tool_calls, M.tool_results
+        )
         async with self.database.read() as db:
             found = (await db.execute(query.where(M.session_id == conversation_id))).first()
         if found is None:
             raise MessageNotFound(item)
-        return item_of(message_id, found.role, found.content, found.status)
+        stored = ChatMessage(found.role, found.content, None, None, None, found.tool_calls)
+        stored = replace(stored, tool_results=found.tool_results)
+        for candidate in stored_items(message_id, stored, found.status):
+            if candidate.id == item:
+                return candidate
+        raise MessageNotFound(item)
 
     async def delete_item(
         self, conversation_id: str, item: str, caller: Caller
@@ -121,11 +133,18 @@ class OpenAIConversations:
 
 
 def _message_id(item: str) -> str:
+    """The message an item id names: `msg_<id>`, or `fc_<id>_<n>` for its n-th call
+    or call output."""
+    if item.startswith(CALL_ITEM_PREFIX):
+        return item.removeprefix(CALL_ITEM_PREFIX).rpartition("_")[0]
     return item.removeprefix(ITEM_PREFIX)
 
 
-def _item(message: MessagePublic) -> Item:
-    return item_of(message.message_id, message.role, message.content, message.status)
+def _items(message: MessagePublic) -> list[AnyItem]:
+    calls = [call.model_dump() for call in message.tool_calls or []] or None
+    results = [result.model_dump() for result in message.tool_results or []] or None
+    stored = ChatMessage(message.role, message.content, tool_calls=calls, tool_results=results)
+    return stored_items(message.message_id, stored, message.status)
 
 
 def _conversation(session: SessionPublic) -> ConversationObject:

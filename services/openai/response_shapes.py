@@ -17,6 +17,7 @@ from models.message import MessageStatus
 from models.openai_responses import (
     ITEM_PREFIX,
     RESPONSE_PREFIX,
+    AnyItem,
     ConversationRef,
     Item,
     ItemList,
@@ -184,7 +185,15 @@ def item_of(message_id: str, role: str, text: str, status: str = "complete") -> 
     )
 
 
-AnyItem = Item | FunctionCallItem | FunctionCallOutputItem
+def stored_items(message_id: str, message: Any, status: str = "complete") -> list[AnyItem]:
+    """A stored message as the items it is: a `tool` message's outputs; a reply's
+    message (unless it is calls alone), then its calls; else one message item."""
+    if message.tool_results is not None:
+        return list(output_items(message_id, message.tool_results))
+    items: list[AnyItem] = []
+    if message.content or not message.tool_calls:
+        items.append(item_of(message_id, message.role, message.content, status))
+    return items + list(call_items(message_id, message.tool_calls or []))
 
 
 def item_page(items: Sequence[AnyItem], has_more: bool) -> ItemList:
