@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from models.tools import TOOL_EXAMPLE
 from tests.conftest import App, FakeLLM
 from tests.helpers import chat, history, stream_chat
 
@@ -40,6 +41,16 @@ def test_whole_reply_is_assembled_from_the_token_stream(
         "temperature": 0.2,
         "do_sample": False,
     }
+
+
+def test_tools_are_relayed_in_the_body_and_the_reply_is_its_text(
+    http: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script({"chunks": ["no tools here"]})
+    reply = chat(http, message="hi", tools=[TOOL_EXAMPLE], tool_choice="auto")
+    assert reply["content"] == "no tools here"
+    body = fake_llm.requests()[-1]["body"]
+    assert (body["tools"], body["tool_choice"]) == ([TOOL_EXAMPLE], "auto")
 
 
 def test_json_token_stream_ends_at_done(http: httpx.Client, fake_llm: FakeLLM) -> None:

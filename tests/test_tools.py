@@ -255,3 +255,15 @@ def test_a_reply_after_results_can_be_regenerated(client: httpx.Client, fake_llm
     sent = fake_llm.last_body()["messages"]
     assert [m["role"] for m in sent[-3:]] == ["assistant", "tool", "tool"]
     assert json.loads(sent[-3]["tool_calls"][1]["function"]["arguments"]) == json.loads(PORTO)
+
+
+def test_a_reply_cut_at_max_reply_chars_keeps_its_text_and_drops_its_calls(
+    make_app: Any, fake_llm: FakeLLM
+) -> None:
+    app: App = make_app(max_reply_chars=8)
+    with app.client() as http:
+        fake_llm.script(two_calls(reply="This is far too long"))
+        reply = chat(http, message="Weather?", tools=[WEATHER])
+        assert (reply["content"], reply["finish_reason"]) == ("This is ", "length")
+        assert reply["tool_calls"] is None
+        assert history(http, reply["session_id"])[-1]["tool_calls"] is None

@@ -185,3 +185,27 @@ def test_a_dropped_websocket_behaves_like_a_dropped_sse_client(
     assert reply["status"] == final
     if final == "complete":
         assert reply["content"] == "".join(WORDS)
+
+
+def test_tool_calls_and_results_over_a_websocket(
+    client: httpx.Client, fake_llm: FakeLLM, socket_for
+) -> None:
+    session_id = new_session(client)
+    socket = socket_for(session_id)
+    socket.receive()  # status
+    calls = [{"id": "call_1", "name": "lookup", "arguments": '{"q": "x"}'}]
+    fake_llm.script({"reply": "", "tool_calls": calls, "arguments_chunk": 3}, {"reply": "Done."})
+    tool = {"type": "function", "function": {"name": "lookup"}}
+    socket.send(type="chat", message="look it up", tools=[tool])
+    turn = socket.until("done", "error")
+    assert [m["type"] for m in turn] == ["start", "tool_call", "done"]
+    assert turn[1]["data"]["tool_call"]["function"] == {"name": "lookup", "arguments": '{"q": "x"}'}
+    assert turn[-1]["data"]["finish_reason"] == "tool_calls"
+    socket.send(type="chat", tool_results=[{"tool_call_id": "call_1", "content": "found"}])
+    assert text_of(socket.until("done")) == "Done."
+    assert [m["role"] for m in history(client, session_id)] == [
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+    ]

@@ -1,8 +1,8 @@
 """The in-house `simple` protocol of the seed's midm_LLM_serving.
 
 Every turn, whole or streamed, is asked of POST {url}/chat/stream (so that a stop can
-end it) with {messages, max_new_tokens, temperature, do_sample} (plus top_p and stop
-when given), answering SSE. Each `data:` is either JSON — an object
+end it) with {messages, max_new_tokens, temperature, do_sample} (plus top_p, stop,
+tools and tool_choice when given), answering SSE. Each `data:` is either JSON — an object
 with the text under `token`, `content` or `text` (optional `finish_reason`, `usage`),
 or a JSON string — or plain text used as is. The stream ends at `data: [DONE]` or
 when the server closes it; both are a good end. Health: GET {url}/health, any 2xx.
@@ -51,6 +51,10 @@ def _body(request: LLMRequest) -> dict[str, Any]:
         body["top_p"] = request.top_p
     if request.stop:
         body["stop"] = request.stop
+    if request.tools:  # relayed; this protocol's replies are text only
+        body["tools"] = request.tools
+        if request.tool_choice is not None:
+            body["tool_choice"] = request.tool_choice
     return body
 
 

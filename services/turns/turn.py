@@ -108,7 +108,7 @@ class TurnService:
             with anyio.CancelScope() as upstream:
                 live.guard_upstream(upstream)
                 finish_reason, usage = await self._relay(turn, live, checkpoint)
-            if turn.calls and not upstream.cancelled_caught:
+            if turn.calls and not upstream.cancelled_caught and finish_reason != REPLY_CUT:
                 _emit_tool_calls(turn, live)
             outcome = await self._ending(turn, upstream.cancelled_caught, finish_reason, usage)
             await checkpoint.settle()
