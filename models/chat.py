@@ -82,6 +82,12 @@ class SamplingOptions(BaseModel):
         },
     )
 
+    truncation: Literal["auto", "disabled"] = Field(
+        "auto",
+        description="`auto`: the window leaves out the oldest history that does not fit;"
+        " `disabled`: a turn whose history does not all fit (the token budget, the message"
+        " cap, a summary) is refused with 400 `context_length_exceeded`, nothing stored",
+    )
     on_disconnect: Literal["continue", "cancel"] = Field(
         "continue",
         description=(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.openai_tool_items import (
     FunctionCallItem,
@@ -92,7 +92,12 @@ class ResponseRequest(BaseModel):
     conversation: Text | ConversationRef | None = Field(
         None, description="A conversation (a session) whose active path this continues"
     )
-    store: Literal[True] = Field(True, description="Always stored: `false` is refused")
+    store: bool = Field(
+        True,
+        description="`false`: the response (its input and reply; its session, when it"
+        " started one) is deleted once it has ended: not retrievable, not in the"
+        " conversation. Not with `background`",
+    )
     stream: bool = False
     background: bool = Field(
         False, description="Answer at once (`in_progress`); retrieve or cancel it later"
@@ -100,8 +105,11 @@ class ResponseRequest(BaseModel):
     max_output_tokens: int | None = Field(None, ge=1, le=32768)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
-    truncation: Literal["auto"] = Field(
-        "auto", description="`auto`: our memory fits the context (`disabled`: not yet)"
+    truncation: Literal["auto", "disabled"] = Field(
+        "auto",
+        description="`auto`: our memory fits the context (the oldest history left out, or"
+        " summarized); `disabled`: a conversation that does not fit whole is 400"
+        " `context_length_exceeded`",
     )
     metadata: dict[str, str] | None = Field(None, description="Stored with a new conversation")
     user: str | None = Field(None, max_length=256, description="Accepted and not used")
@@ -112,6 +120,12 @@ class ResponseRequest(BaseModel):
     parallel_tool_calls: Literal[True] | None = Field(
         None, description="Only true (the upstream's default): `false` is refused"
     )
+
+    @model_validator(mode="after")
+    def _background_is_stored(self) -> ResponseRequest:
+        if self.background and not self.store:
+            raise ValueError("a background response must be stored: send store: true")
+        return self
 
     @field_validator("input")
     @classmethod

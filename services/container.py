@@ -24,6 +24,7 @@ from services.openai.completions import OpenAIChat
 from services.openai.conversations import OpenAIConversations
 from services.openai.profile_models import ProfileModels
 from services.openai.responses import OpenAIResponses
+from services.openai.unstored import Unstored
 from services.profiles.service import ProfileService
 from services.rate_limits import RequestRate, storage_for
 from services.sessions import SessionService
@@ -112,7 +113,14 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         openai=OpenAIChat(chat, sessions, profile_models, llm),
         conversations=OpenAIConversations(sessions, history, branches, database),
         responses=OpenAIResponses(
-            chat, sessions, replay, runner, branches, profile_models, database
+            chat,
+            sessions,
+            replay,
+            runner,
+            branches,
+            profile_models,
+            database,
+            Unstored(sessions, branches, runner),
         ),
         bus=bus,
     )

@@ -14,6 +14,7 @@ first SSE byte, as `error` events with the same code and message.
     ├── DatabaseUnavailable        503  database_unavailable
     │   └── ReplyNotStored         503  database_unavailable (a reply kept to store later)
     ├── ContextTooLong             422  context_too_long
+    │   └── ContextLengthExceeded  400  context_length_exceeded (truncation: disabled)
     ├── IdempotencyKeyReused       422  idempotency_key_reused
     ├── RepeatedFailure            the original's status and code (a repeat of a failed turn)
     ├── TurnInProgress             409  turn_in_progress (names the streaming message_id)
@@ -158,6 +159,14 @@ class ContextTooLong(ServiceError):
 
     status_code = 422
     code = "context_too_long"
+
+
+class ContextLengthExceeded(ContextTooLong):
+    """`truncation: disabled`, and the window would have to leave history out (OpenAI's
+    own status and code for it)."""
+
+    status_code = 400
+    code = "context_length_exceeded"
 
 
 class IdempotencyKeyReused(ServiceError):

@@ -187,7 +187,7 @@ def test_response_errors_are_the_sdks_own_types(client_sdk: OpenAI, fake_llm: Fa
     assert missing.value.code == "response_not_found"
     with pytest.raises(openai.NotFoundError):
         client_sdk.responses.retrieve("not-a-response-id")
-    for refused in ({"store": False}, {"parallel_tool_calls": False}):
+    for refused in ({"parallel_tool_calls": False}, {"truncation": "sometimes"}):
         with pytest.raises(openai.UnprocessableEntityError) as bad:
             client_sdk.responses.create(model="m", input="x", extra_body=refused)
         assert bad.value.param == next(iter(refused))

@@ -61,6 +61,8 @@ class Asked:
     max_output_tokens: int | None = None
     tools: list[FunctionTool] = field(default_factory=list)
     tool_choice: ResponseToolChoice = "auto"
+    truncation: str = "auto"
+    store: bool = True
 
 
 def response_id(message_id: str) -> str:
@@ -124,6 +126,8 @@ def skeleton(
         max_output_tokens=asked.max_output_tokens,
         tools=asked.tools,
         tool_choice=asked.tool_choice,
+        truncation=asked.truncation,
+        store=asked.store,
     )
 
 

@@ -8,7 +8,7 @@ active path, and neither starts a new session holding the request's items.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +41,10 @@ from services.openai.tool_messages import (
     stored_history,
     tool_results,
 )
+from services.openai.unstored import Unstored, UnstoredTurn
 from services.sessions import SessionService
 from services.storage import Database
+from services.turns.events import TurnEvent
 from services.turns.replay import StoredReply, TurnReplay
 from services.turns.runner import TurnRunner
 
@@ -64,10 +66,11 @@ class OpenAIResponses:
     branches: BranchService
     models: ProfileModels
     database: Database
+    unstored: Unstored
 
     async def create(self, ask: ResponseRequest, caller: Caller) -> ResponseObject:
         """A whole response, or (`background`) one answered at once, still generating."""
-        turn, asked = await self._turn(ask, caller)
+        turn, asked, made = await self._turn(ask, caller)
         if ask.background:
             events = (await self.chat.stream(turn, None, caller)).value
             start = await anext(aiter(events))
@@ -75,14 +78,37 @@ class OpenAIResponses:
             assert turn.session_id is not None
             return skeleton(start.data["message_id"], turn.session_id, asked)
         reply = (await self.chat.complete(turn, None, caller)).value
-        return response_of(await self.replay.load(reply.message_id, caller), asked)
+        response = response_of(await self.replay.load(reply.message_id, caller), asked)
+        if not ask.store:
+            ended = UnstoredTurn(reply.session_id, reply.user_message_id, reply.message_id, made)
+            await self.unstored.forget(ended, caller)
+        return response
 
     async def stream(self, ask: ResponseRequest, caller: Caller) -> ResponseStream:
-        turn, asked = await self._turn(ask, caller)
+        turn, asked, made = await self._turn(ask, caller)
         events = (await self.chat.stream(turn, None, caller)).value
         assert turn.session_id is not None
+        if not ask.store:
+            events = self._forgotten_after(events, made, caller)
         stream = ResponseEvents(turn.session_id, asked, self._stored(caller))
         return ResponseStream("", stream.events(events))
+
+    async def _forgotten_after(
+        self, events: AsyncIterator[TurnEvent], made: bool, caller: Caller
+    ) -> AsyncGenerator[TurnEvent, None]:
+        """The turn's events; once they end or are dropped, the turn is deleted
+        (`store: false`), after it has ended."""
+        start: dict[str, Any] = {}
+        try:
+            async for event in events:
+                start = start or event.data
+                yield event
+        finally:
+            if (close := getattr(events, "aclose", None)) is not None:
+                await close()
+            if start:
+                ids = (start["session_id"], start["user_message_id"], start["message_id"])
+                self.unstored.forget_after_end(UnstoredTurn(*ids, made), caller)
 
     async def retrieve(self, response_id: str, caller: Caller) -> ResponseObject:
         reply = await self._load(response_id, caller)
@@ -129,7 +155,8 @@ class OpenAIResponses:
             return item_page(output_items(user.message_id, user.tool_results), has_more=False)
         return item_page([item_of(user.message_id, user.role, user.content)], has_more=False)
 
-    async def _turn(self, ask: ResponseRequest, caller: Caller) -> tuple[ChatRequest, Asked]:
+    async def _turn(self, ask: ResponseRequest, caller: Caller) -> tuple[ChatRequest, Asked, bool]:
+        """Our turn for the request, what to echo, and whether it made the session."""
         if ask.previous_response_id and ask.conversation_id:
             raise SessionConflict("give previous_response_id or conversation, not both")
         profile_id = await self.models.profile_id(ask.model, caller)
@@ -141,6 +168,7 @@ class OpenAIResponses:
             session_id, parent_id = previous.session_id, previous.message_id
         elif ask.conversation_id:
             session_id = ask.conversation_id
+        made = session_id is None
         if session_id is None:
             session_id = await self._new_session(ask, messages, profile_id, caller)
         else:
@@ -158,8 +186,10 @@ class OpenAIResponses:
             temperature=ask.temperature,
             top_p=ask.top_p,
             model=self.models.upstream_model(ask.model),
+            truncation=ask.truncation,
+            on_disconnect="continue" if ask.store else "cancel",
         )
-        return turn, _asked(ask)
+        return turn, _asked(ask), made
 
     async def _new_session(
         self,
@@ -238,6 +268,8 @@ def _asked(ask: ResponseRequest) -> Asked:
         max_output_tokens=ask.max_output_tokens,
         tools=ask.tools or [],
         tool_choice=ask.tool_choice or "auto",
+        truncation=ask.truncation,
+        store=ask.store,
     )
 
 

@@ -58,6 +58,13 @@ class TurnConfig:
     memory_type: str  # buffer | summary
     max_messages: int  # history and the new message
     max_context_tokens: int  # 0: no cap
+    truncate: bool = True  # False: refuse a turn whose window would leave history out
+
+    @property
+    def candidates(self) -> int:
+        """History to read: the message cap, less the new message; one more without
+        truncation, to see whether the cap would leave something out."""
+        return self.max_messages - 1 + (0 if self.truncate else 1)
 
 
 def read_profile(db: Connection, profile_id: str | None) -> Profile:
@@ -93,6 +100,7 @@ def resolve(
         memory_type=memory.get("type") or settings.memory_type,
         max_messages=memory.get("max_messages") or settings.max_context_messages,
         max_context_tokens=memory.get("max_context_tokens") or settings.max_context_tokens,
+        truncate=options.truncation == "auto",
     )
 
 

@@ -20,7 +20,12 @@ from models.chat import ChatRequest, Regeneration, TurnOptions
 from models.message import MessageStatus, Role, TokenUsage
 from models.types import utcnow
 from services.drain import Drain
-from services.errors import ContextTooLong, MessageNotFound, MessageTooLong
+from services.errors import (
+    ContextLengthExceeded,
+    ContextTooLong,
+    MessageNotFound,
+    MessageTooLong,
+)
 from services.idempotency import IdempotencyClaim
 from services.llm import LLMRequest
 from services.llm.tool_calls import ToolCallAssembler
@@ -176,7 +181,29 @@ class TurnPreparer:
         counter = counter_for(counter, config.model)
         budget = self._budget(counter, user, config)
         stored = replace(user, message_id=user_id)
-        return fit_window(counter, budget, config.system, history, stored, recall)
+        fitted = fit_window(counter, budget, config.system, history, stored, recall)
+        if not config.truncate:
+            refuse_truncation(fitted, config, len(history), recall)
+        return fitted
+
+
+def refuse_truncation(
+    fitted: Fitted, config: TurnConfig, candidates: int, recall: Recall | None
+) -> None:
+    """`truncation: disabled`: ContextLengthExceeded (in the turn's first transaction:
+    nothing is stored) when the window leaves out history, by the message cap, the
+    token budget or a summary it has no room for."""
+    left_out = fitted.plan.left_out[0] + max(candidates - (config.max_messages - 1), 0)
+    summary_dropped = recall is not None and recall.summary is not None
+    summary_dropped = summary_dropped and fitted.plan.summary_id is None
+    if left_out or summary_dropped:
+        what = "older messages" if left_out else "the conversation's summary"
+        raise ContextLengthExceeded(
+            f"the conversation does not fit the model's context with truncation disabled:"
+            f" {what} would be left out (budget {fitted.plan.budget_tokens} tokens, at most"
+            f" {config.max_messages} messages); send truncation: auto to let the window"
+            " leave the oldest out"
+        )
 
 
 def counter_for(counter: Counter, model: str | None) -> Counter:

@@ -168,9 +168,7 @@ class TurnStore:
             check_tool_results(db, session_id, parent_id, ask.user.tool_results)
         self._refuse_over_stream_limit(db, caller)
         config = ask.configure(opened.system, read_profile(db, opened.profile_id))
-        history, recall = read_candidates(
-            db, parent_id, config.memory_type, config.max_messages - 1
-        )
+        history, recall = read_candidates(db, parent_id, config.memory_type, config.candidates)
         fitted = ask.fit(config, history, user_message_id, recall)
         assistant = _message_row(session_id, assistant_message_id, last_seq, Role.ASSISTANT, now)
         rows = [assistant | {"status": MessageStatus.STREAMING, "heartbeat_at": now}]

@@ -176,9 +176,8 @@ class TurnService:
             settings.llm_retry_backoff_seconds,
             settings.llm_retry_deadline_seconds,
         )
-        return stream_with_retries(
-            self.llm, turn.request, policy, turn.has_output, _with_half_history(turn.start.window)
-        )
+        shorter = _with_half_history(turn.start.window, turn.start.config.truncate)
+        return stream_with_retries(self.llm, turn.request, policy, turn.has_output, shorter)
 
     async def _ending(
         self, turn: PreparedTurn, stopped: bool, finish_reason: str | None, usage: Usage | None
@@ -231,10 +230,15 @@ def _emit_tool_calls(turn: PreparedTurn, live: LiveTurn) -> None:
         live.emit("tool_call", tool_call_payload(call))
 
 
-def _with_half_history(window: list[ChatMessage]) -> Callable[[LLMRequest], LLMRequest | None]:
-    """The request with the history in its window cut to half; None without history."""
+def _with_half_history(
+    window: list[ChatMessage], truncate: bool
+) -> Callable[[LLMRequest], LLMRequest | None]:
+    """The request with the history in its window cut to half; None without history,
+    or without truncation (the server's refusal then stands)."""
 
     def shorter(request: LLMRequest) -> LLMRequest | None:
+        if not truncate:
+            return None
         halved = halve_history(window)
         if len(halved) == len(window):
             return None
