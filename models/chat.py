@@ -11,6 +11,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -178,6 +179,18 @@ class ChatRequest(TurnOptions, ChatTarget):
     message: Text | None = Field(
         None, validate_default=True, description=MESSAGE_DOC + "; required unless tool_results"
     )
+
+    # What the /v1 door echoes back for this turn's reply (a response's metadata,
+    # instructions, tools...), stored with the reply; never from a request body.
+    _echo: dict[str, Any] | None = PrivateAttr(None)
+
+    def with_echo(self, echo: dict[str, Any]) -> ChatRequest:
+        self._echo = echo
+        return self
+
+    @property
+    def echo(self) -> dict[str, Any] | None:
+        return self._echo
 
     @field_validator("message")
     @classmethod

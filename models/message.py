@@ -122,6 +122,11 @@ class MessageRecord(SQLModel, table=True):
     tool_results: list[dict[str, Any]] | None = TableField(
         default=None, sa_column=Column(JSON(none_as_null=True))
     )
+    # A reply asked through the /v1 door: what its request said that a retrieve echoes
+    # (a response's metadata, instructions, tools...). None for others.
+    echo: dict[str, Any] | None = TableField(
+        default=None, sa_column=Column(JSON(none_as_null=True))
+    )
 
 
 MESSAGE_EXAMPLE: dict[str, Any] = {

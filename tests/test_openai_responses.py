@@ -197,3 +197,34 @@ def test_response_errors_are_the_sdks_own_types(client_sdk: OpenAI, fake_llm: Fa
     assert events[-1].type == "response.failed"
     assert events[-1].response.status == "failed"
     assert events[-1].response.error is not None
+
+
+def test_each_response_keeps_what_its_request_asked(client_sdk: OpenAI) -> None:
+    """metadata, instructions, sampling, tools and truncation are the response's own:
+    a retrieve (or a resumed stream) echoes them, from any process."""
+    tool: Any = {"type": "function", "name": "lookup", "parameters": {"type": "object"}}
+    first = client_sdk.responses.create(
+        model="m",
+        input="one",
+        instructions="Be brief.",
+        metadata={"ticket": "T-1"},
+        temperature=0.3,
+        tools=[tool],
+        tool_choice="none",
+    )
+    second = client_sdk.responses.create(
+        model="m", input="two", previous_response_id=first.id, metadata={"ticket": "T-2"}
+    )
+    again = client_sdk.responses.retrieve(first.id)
+    assert (again.metadata, again.instructions, again.temperature) == (
+        {"ticket": "T-1"},
+        "Be brief.",
+        0.3,
+    )
+    assert [t.name for t in again.tools] == ["lookup"]  # type: ignore[union-attr]
+    assert again.tool_choice == "none"
+    later = client_sdk.responses.retrieve(second.id)
+    assert later.metadata == {"ticket": "T-2"}
+    assert later.previous_response_id == first.id
+    resumed = list(client_sdk.responses.retrieve(second.id, stream=True, starting_after=0))
+    assert resumed[-1].response.metadata == {"ticket": "T-2"}  # type: ignore[union-attr]

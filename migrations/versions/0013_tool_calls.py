@@ -1,5 +1,6 @@
 """Tool calls: a reply's `tool_calls`, a `tool` message's `tool_results`, and the
-`tool` role those messages have.
+`tool` role those messages have; and `echo`, what a /v1 response's request said that
+retrieving it gives back (its metadata, instructions, tools...).
 
 The role is a CHECK constraint: SQLite cannot alter one, so the messages table is
 copied once (alembic's batch mode); PostgreSQL swaps the constraint in place.
@@ -33,6 +34,7 @@ def upgrade() -> None:
     with op.batch_alter_table("messages") as batch:
         batch.add_column(sa.Column("tool_calls", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("tool_results", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("echo", sa.JSON(), nullable=True))
         if had_check:
             batch.drop_constraint("ck_messages_role", type_="check")
         batch.create_check_constraint("ck_messages_role", ROLES_AFTER)
@@ -43,5 +45,6 @@ def downgrade() -> None:
     with op.batch_alter_table("messages") as batch:
         batch.drop_constraint("ck_messages_role", type_="check")
         batch.create_check_constraint("ck_messages_role", ROLES_BEFORE)
+        batch.drop_column("echo")
         batch.drop_column("tool_results")
         batch.drop_column("tool_calls")

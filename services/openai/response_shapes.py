@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from models.message import MessageStatus
@@ -30,6 +30,7 @@ from models.openai_responses import (
 from models.openai_tool_items import (
     FunctionCallItem,
     FunctionCallOutputItem,
+    FunctionChoice,
     FunctionTool,
     ItemStatus,
     ResponseToolChoice,
@@ -63,6 +64,22 @@ class Asked:
     tool_choice: ResponseToolChoice = "auto"
     truncation: str = "auto"
     store: bool = True
+
+    def to_stored(self) -> dict[str, Any]:
+        """As kept with the reply (messages.echo), so a retrieve echoes it too."""
+        stored = asdict(self)
+        stored["tools"] = [tool.model_dump(exclude_none=True) for tool in self.tools]
+        choice = self.tool_choice
+        stored["tool_choice"] = choice if isinstance(choice, str) else choice.model_dump()
+        return stored
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> Asked:
+        tools = [FunctionTool.model_validate(tool) for tool in stored.get("tools", [])]
+        choice = stored.get("tool_choice", "auto")
+        named = FunctionChoice.model_validate(choice) if isinstance(choice, dict) else choice
+        known = {name: stored[name] for name in stored if name in cls.__dataclass_fields__}
+        return cls(**known | {"tools": tools, "tool_choice": named})
 
 
 def response_id(message_id: str) -> str:

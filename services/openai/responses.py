@@ -112,7 +112,7 @@ class OpenAIResponses:
 
     async def retrieve(self, response_id: str, caller: Caller) -> ResponseObject:
         reply = await self._load(response_id, caller)
-        return response_of(reply, Asked(previous_response_id=await self._previous(reply)))
+        return response_of(reply, await self._echoed(reply))
 
     async def resume(self, response_id: str, starting_after: int, caller: Caller) -> ResponseStream:
         """The response's stream after `starting_after`, live or stored, from any
@@ -123,7 +123,11 @@ class OpenAIResponses:
         if events is None:  # ended, and every event up to its end was sent
             events = _aiter(reply.events_after(reply.terminal_id - 1))
         stream = ResponseEvents(
-            reply.session_id, Asked(), self._stored(caller), starting_after, reply.message_id
+            reply.session_id,
+            await self._echoed(reply),
+            self._stored(caller),
+            starting_after,
+            reply.message_id,
         )
         return ResponseStream(response_id, stream.events(events))
 
@@ -189,7 +193,8 @@ class OpenAIResponses:
             truncation=ask.truncation,
             on_disconnect="continue" if ask.store else "cancel",
         )
-        return turn, _asked(ask), made
+        asked = _asked(ask)
+        return turn.with_echo(asked.to_stored()), asked, made
 
     async def _new_session(
         self,
@@ -240,6 +245,13 @@ class OpenAIResponses:
             return await self.replay.load(response_id.removeprefix(RESPONSE_PREFIX), caller)
         except MessageNotFound as exc:
             raise ResponseNotFound(response_id) from exc
+
+    async def _echoed(self, reply: StoredReply) -> Asked:
+        """What its request asked, as stored with it; a reply made on /api (or before
+        echoes were kept) echoes the response it went on from, at least."""
+        if reply.echo is not None:
+            return Asked.from_stored(reply.echo)
+        return Asked(previous_response_id=await self._previous(reply))
 
     async def _previous(self, reply: StoredReply) -> str | None:
         """The response this one went on from: its user message's parent reply."""

@@ -115,7 +115,8 @@ class TurnPreparer:
         default = await self._default_system_prompt()
         configure = partial(resolve, ask, self.settings, default_system=default)
         fit = partial(self._fit, counter, user)
-        turn_ask = TurnAsk(session_id, user, configure, fit, placement)
+        echo = ask.echo if isinstance(ask, ChatRequest) else None
+        turn_ask = TurnAsk(session_id, user, configure, fit, placement, echo)
         start = await self.store.begin(turn_ask, caller, claim)
         request = _llm_request(ask, start.config, wire_messages(start.window))
         return PreparedTurn(start, request, counter_for(counter, start.config.model))

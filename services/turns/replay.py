@@ -58,6 +58,7 @@ class StoredReply:
     prompt_tokens: int | None  # from its context plan
     model: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
+    echo: dict[str, Any] | None = None  # what its /v1 request asked to have echoed
 
     @property
     def last_delta_id(self) -> int:
@@ -242,4 +243,5 @@ class TurnReplay:
             created_at=row.created_at,
             model=row.model,
             tool_calls=row.tool_calls,
+            echo=row.echo,
         )

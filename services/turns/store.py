@@ -102,6 +102,7 @@ class TurnAsk:
     configure: Configure
     fit: WindowFitter
     placement: Placement = PLAIN
+    echo: dict[str, Any] | None = None  # stored with the reply (the /v1 door's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +174,7 @@ class TurnStore:
         assistant = _message_row(session_id, assistant_message_id, last_seq, Role.ASSISTANT, now)
         rows = [assistant | {"status": MessageStatus.STREAMING, "heartbeat_at": now}]
         rows[0] |= {"parent_id": user_message_id, "context_plan": fitted.plan.to_stored()}
+        rows[0]["echo"] = ask.echo
         if ask.placement.new_user_message:
             rows.insert(0, _new_message_row(ask.user, session_id, user_message_id, last_seq, now))
             rows[0]["parent_id"] = parent_id
@@ -279,4 +281,5 @@ def _message_row(
         "token_counter": None,
         "context_plan": None,
         "tool_results": None,
+        "echo": None,
     }
