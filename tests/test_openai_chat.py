@@ -218,3 +218,28 @@ def test_models_union_the_servers_that_answer_and_fail_when_none_does(
     with sdk(make_app(llm_server_url=dead)) as none, pytest.raises(openai.APIStatusError) as down:
         none.models.list()
     assert (down.value.status_code, down.value.code) == (503, "llm_unavailable")
+
+
+def test_a_refused_turn_leaves_no_session_behind(make_app: Any, fake_llm: FakeLLM) -> None:
+    """Without a session the request is stored as one first; a turn then refused
+    before it began (its message over MAX_MESSAGE_CHARS) takes that session with it,
+    as a refused /api turn leaves nothing. A turn that began and failed keeps it."""
+    app: App = make_app(max_message_chars=40)
+    messages: list[Any] = [
+        {"role": "user", "content": "earlier"},
+        {"role": "assistant", "content": "reply"},
+        {"role": "user", "content": "x" * 41},
+    ]
+    with sdk(app) as client, app.client() as http:
+        with pytest.raises(openai.APIStatusError) as refused:
+            client.chat.completions.create(model=MODEL, messages=messages)
+        assert refused.value.status_code == 413
+        with pytest.raises(openai.APIStatusError):
+            client.responses.create(model=MODEL, input=messages, stream=True)
+        assert http.get("/api/sessions").json()["items"] == []
+        fake_llm.script({"status": 400, "error": "bad prompt"})
+        with pytest.raises(openai.APIStatusError) as failed:
+            client.chat.completions.create(model=MODEL, messages=HELLO)
+        assert failed.value.status_code == 502
+        (kept,) = http.get("/api/sessions").json()["items"]
+        assert [m["status"] for m in history(http, kept["session_id"])] == ["complete", "failed"]

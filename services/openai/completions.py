@@ -27,6 +27,7 @@ from services.chat import ChatService
 from services.llm.pool import LLMPool
 from services.openai.chunks import ChunkStream, completion_of
 from services.openai.errors import SessionConflict
+from services.openai.imported import Imported, gone_if_refused
 from services.openai.profile_models import ProfileModels
 from services.openai.tool_messages import SYSTEM_ROLES, new_part, stored_history, tool_results
 from services.sessions import SessionService
@@ -52,15 +53,17 @@ class OpenAIChat:
     async def complete(
         self, ask: ChatCompletionRequest, header_session: str | None, caller: Caller
     ) -> ChatCompletion:
-        turn = await self._turn(ask, header_session, caller)
-        reply = await self.chat.complete(turn, None, caller)
+        turn, imported = await self._turn(ask, header_session, caller)
+        async with gone_if_refused(self.sessions, imported, caller):
+            reply = await self.chat.complete(turn, None, caller)
         return completion_of(reply.value, ask.model)
 
     async def stream(
         self, ask: ChatCompletionRequest, header_session: str | None, caller: Caller
     ) -> StartedStream:
-        turn = await self._turn(ask, header_session, caller)
-        events = await self.chat.stream(turn, None, caller)
+        turn, imported = await self._turn(ask, header_session, caller)
+        async with gone_if_refused(self.sessions, imported, caller):
+            events = await self.chat.stream(turn, None, caller)
         include_usage = ask.stream_options is not None and ask.stream_options.include_usage
         chunks = ChunkStream(ask.model, include_usage).chunks(events.value)
         assert turn.session_id is not None
@@ -77,12 +80,14 @@ class OpenAIChat:
 
     async def _turn(
         self, ask: ChatCompletionRequest, header_session: str | None, caller: Caller
-    ) -> ChatRequest:
+    ) -> tuple[ChatRequest, Imported | None]:
         """Our turn for the request: its session found, or made from its messages."""
         session_id = _one_session(header_session, ask.session_id)
         profile_id = await self.profile_models.profile_id(ask.model, caller)
+        imported = None
         if session_id is None:
-            session_id = await self._new_session(ask, profile_id, caller)
+            imported = await self._new_session(ask, profile_id, caller)
+            session_id = imported.session_id
         elif profile_id is not None:
             session = await self.sessions.get(session_id, caller)
             if session.profile_id != profile_id:
@@ -92,7 +97,7 @@ class OpenAIChat:
                 )
         new = ask.messages[new_part(ask.messages) :]
         results = tool_results(new) if new[0].role == "tool" else None
-        return ChatRequest(
+        turn = ChatRequest(
             session_id=session_id,
             message=None if results else new[0].text,
             tool_results=results,
@@ -104,10 +109,11 @@ class OpenAIChat:
             stop=ask.stop,
             model=self.profile_models.upstream_model(ask.model),
         )
+        return turn, imported
 
     async def _new_session(
         self, ask: ChatCompletionRequest, profile_id: str | None, caller: Caller
-    ) -> str:
+    ) -> Imported:
         earlier = ask.messages[: new_part(ask.messages)]
         system = "\n\n".join(m.text for m in earlier if m.role in SYSTEM_ROLES and m.text)
         history = stored_history(ask.messages)[:-1]  # all checked, before anything is stored
@@ -115,7 +121,7 @@ class OpenAIChat:
         session = await self.sessions.create_with_history(
             caller, history, metadata, system or None, profile_id
         )
-        return session.session_id
+        return Imported(session.session_id, len(history))
 
 
 def _one_session(header: str | None, in_metadata: str | None) -> str | None:

@@ -8,7 +8,7 @@ active path, and neither starts a new session holding the request's items.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from services.branches import BranchService
 from services.chat import ChatService
 from services.errors import MessageNotFound
 from services.openai.errors import ResponseNotFound, SessionConflict
+from services.openai.imported import Imported, gone_if_refused
 from services.openai.profile_models import ProfileModels
 from services.openai.response_events import ResponseEvents, turn_event_after
 from services.openai.response_shapes import (
@@ -44,7 +45,6 @@ from services.openai.tool_messages import (
 from services.openai.unstored import Unstored, UnstoredTurn
 from services.sessions import SessionService
 from services.storage import Database
-from services.turns.events import TurnEvent
 from services.turns.replay import StoredReply, TurnReplay
 from services.turns.runner import TurnRunner
 
@@ -70,45 +70,31 @@ class OpenAIResponses:
 
     async def create(self, ask: ResponseRequest, caller: Caller) -> ResponseObject:
         """A whole response, or (`background`) one answered at once, still generating."""
-        turn, asked, made = await self._turn(ask, caller)
+        turn, asked, imported = await self._turn(ask, caller)
         if ask.background:
-            events = (await self.chat.stream(turn, None, caller)).value
+            async with gone_if_refused(self.sessions, imported, caller):
+                events = (await self.chat.stream(turn, None, caller)).value
             start = await anext(aiter(events))
             await events.aclose()  # type: ignore[attr-defined]
             assert turn.session_id is not None
             return skeleton(start.data["message_id"], turn.session_id, asked)
-        reply = (await self.chat.complete(turn, None, caller)).value
+        async with gone_if_refused(self.sessions, imported, caller):
+            reply = (await self.chat.complete(turn, None, caller)).value
         response = response_of(await self.replay.load(reply.message_id, caller), asked)
         if not ask.store:
-            ended = UnstoredTurn(reply.session_id, reply.user_message_id, reply.message_id, made)
-            await self.unstored.forget(ended, caller)
+            ids = (reply.session_id, reply.user_message_id, reply.message_id)
+            await self.unstored.forget(UnstoredTurn(*ids, imported is not None), caller)
         return response
 
     async def stream(self, ask: ResponseRequest, caller: Caller) -> ResponseStream:
-        turn, asked, made = await self._turn(ask, caller)
-        events = (await self.chat.stream(turn, None, caller)).value
+        turn, asked, imported = await self._turn(ask, caller)
+        async with gone_if_refused(self.sessions, imported, caller):
+            events = (await self.chat.stream(turn, None, caller)).value
         assert turn.session_id is not None
         if not ask.store:
-            events = self._forgotten_after(events, made, caller)
+            events = self.unstored.after_stream(events, imported is not None, caller)
         stream = ResponseEvents(turn.session_id, asked, self._stored(caller))
         return ResponseStream("", stream.events(events))
-
-    async def _forgotten_after(
-        self, events: AsyncIterator[TurnEvent], made: bool, caller: Caller
-    ) -> AsyncGenerator[TurnEvent, None]:
-        """The turn's events; once they end or are dropped, the turn is deleted
-        (`store: false`), after it has ended."""
-        start: dict[str, Any] = {}
-        try:
-            async for event in events:
-                start = start or event.data
-                yield event
-        finally:
-            if (close := getattr(events, "aclose", None)) is not None:
-                await close()
-            if start:
-                ids = (start["session_id"], start["user_message_id"], start["message_id"])
-                self.unstored.forget_after_end(UnstoredTurn(*ids, made), caller)
 
     async def retrieve(self, response_id: str, caller: Caller) -> ResponseObject:
         reply = await self._load(response_id, caller)
@@ -159,8 +145,10 @@ class OpenAIResponses:
             return item_page(output_items(user.message_id, user.tool_results), has_more=False)
         return item_page([item_of(user.message_id, user.role, user.content)], has_more=False)
 
-    async def _turn(self, ask: ResponseRequest, caller: Caller) -> tuple[ChatRequest, Asked, bool]:
-        """Our turn for the request, what to echo, and whether it made the session."""
+    async def _turn(
+        self, ask: ResponseRequest, caller: Caller
+    ) -> tuple[ChatRequest, Asked, Imported | None]:
+        """Our turn for the request, what to echo, and the session it made, if any."""
         if ask.previous_response_id and ask.conversation_id:
             raise SessionConflict("give previous_response_id or conversation, not both")
         profile_id = await self.models.profile_id(ask.model, caller)
@@ -172,9 +160,10 @@ class OpenAIResponses:
             session_id, parent_id = previous.session_id, previous.message_id
         elif ask.conversation_id:
             session_id = ask.conversation_id
-        made = session_id is None
+        imported = None
         if session_id is None:
-            session_id = await self._new_session(ask, messages, profile_id, caller)
+            imported = await self._new_session(ask, messages, profile_id, caller)
+            session_id = imported.session_id
         else:
             await self._check_continuation(ask, start, session_id, profile_id, caller)
         new = messages[start:]
@@ -194,7 +183,7 @@ class OpenAIResponses:
             on_disconnect="continue" if ask.store else "cancel",
         )
         asked = _asked(ask)
-        return turn.with_echo(asked.to_stored()), asked, made
+        return turn.with_echo(asked.to_stored()), asked, imported
 
     async def _new_session(
         self,
@@ -202,7 +191,7 @@ class OpenAIResponses:
         messages: list[OpenAIMessage],
         profile_id: str | None,
         caller: Caller,
-    ) -> str:
+    ) -> Imported:
         earlier = messages[: new_part(messages)]
         system = [ask.instructions or ""] + [m.text for m in earlier if m.role in SYSTEM_ROLES]
         history = stored_history(messages)[:-1]  # all checked, before anything is stored
@@ -210,7 +199,7 @@ class OpenAIResponses:
         made = await self.sessions.create_with_history(
             caller, history, ask.metadata, prompt, profile_id
         )
-        return made.session_id
+        return Imported(made.session_id, len(history))
 
     async def _check_continuation(
         self,

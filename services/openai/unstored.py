@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from models.auth import Caller
 from services.branches import BranchService
 from services.errors import ServiceError
 from services.sessions import SessionService
+from services.turns.events import TurnEvent
 from services.turns.runner import TurnRunner
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,23 @@ class Unstored:
         task = asyncio.create_task(self._after_end(turn, caller))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+    async def after_stream(
+        self, events: AsyncIterator[TurnEvent], new_session: bool, caller: Caller
+    ) -> AsyncGenerator[TurnEvent, None]:
+        """The turn's events; once they end or are dropped, its turn is forgotten
+        (after the turn has ended)."""
+        start: dict[str, Any] = {}
+        try:
+            async for event in events:
+                start = start or event.data
+                yield event
+        finally:
+            if (close := getattr(events, "aclose", None)) is not None:
+                await close()
+            if start:
+                ids = (start["session_id"], start["user_message_id"], start["message_id"])
+                self.forget_after_end(UnstoredTurn(*ids, new_session), caller)
 
     async def _after_end(self, turn: UnstoredTurn, caller: Caller) -> None:
         live = self.runner.live.get(turn.message_id)
