@@ -23,6 +23,7 @@ from services.memory.summarizer import Summarizer
 from services.openai.completions import OpenAIChat
 from services.openai.conversations import OpenAIConversations
 from services.openai.profile_models import ProfileModels
+from services.openai.response_sessions import ResponseSessions
 from services.openai.responses import OpenAIResponses
 from services.openai.unstored import Unstored
 from services.profiles.service import ProfileService
@@ -121,6 +122,7 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
             profile_models,
             database,
             Unstored(sessions, branches, runner),
+            ResponseSessions(sessions, branches),
         ),
         bus=bus,
     )

@@ -105,9 +105,11 @@ def append_to_path(
     session_id: str,
     visible: ColumnElement[bool],
     history: Sequence[ChatMessage],
+    below: str | None = None,
 ) -> list[str]:
-    """Add `history` (messages, oldest first) below the session's active leaf, as
-    its new end; their ids. SessionNotFound unless the session is visible;
+    """Add `history` (messages, oldest first) below the session's active leaf (or
+    the message `below`, one of the session's), as the active path's new end; their
+    ids. SessionNotFound unless the session is visible;
     TurnInProgress while a reply is being generated there (it would end up above
     the new messages)."""
     found = db.execute(
@@ -125,7 +127,7 @@ def append_to_path(
     first_seq = found.last_seq + 1
     db.execute(
         insert(messages_table),
-        _chain(session_id, ids, history, first_seq, found.active_leaf_id, now),
+        _chain(session_id, ids, history, first_seq, below or found.active_leaf_id, now),
     )
     db.execute(
         update(sessions_table)

@@ -146,11 +146,16 @@ class SessionService:
         return await self.database.write(insert, caller, metadata or {}, system_prompt, history)
 
     async def append(
-        self, session_id: str, caller: Caller, history: Sequence[ChatMessage]
+        self,
+        session_id: str,
+        caller: Caller,
+        history: Sequence[ChatMessage],
+        below: str | None = None,
     ) -> list[str]:
-        """Add messages (oldest first) at the end of the active path."""
+        """Add messages (oldest first) at the end of the active path, or below the
+        message `below` (which becomes the path they end)."""
         visible = self.visible(caller, utcnow())
-        return await self.database.write(append_to_path, session_id, visible, history)
+        return await self.database.write(append_to_path, session_id, visible, history, below)
 
     async def create_once(
         self, body: SessionCreate, key: str | None, caller: Caller

@@ -228,3 +228,42 @@ def test_each_response_keeps_what_its_request_asked(client_sdk: OpenAI) -> None:
     assert later.previous_response_id == first.id
     resumed = list(client_sdk.responses.retrieve(second.id, stream=True, starting_after=0))
     assert resumed[-1].response.metadata == {"ticket": "T-2"}  # type: ignore[union-attr]
+
+
+def test_going_on_with_several_items_appends_them_first(
+    client_sdk: OpenAI, client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    """A client that keeps its own list sends several items with previous_response_id:
+    the earlier ones go below that response, the turn below them; refused, they go."""
+    first = client_sdk.responses.create(model="m", input="one")
+    items: Any = [
+        {"role": "user", "content": "an aside"},
+        {"role": "assistant", "content": "noted"},
+        {"role": "user", "content": "two"},
+    ]
+    second = client_sdk.responses.create(model="m", input=items, previous_response_id=first.id)
+    assert second.output_text == "Echo: two"
+    session_id = second.conversation.id if second.conversation else ""
+    assert [m["content"] for m in history(client, session_id)] == [
+        "one", "Echo: one", "an aside", "noted", "two", "Echo: two",
+    ]  # fmt: skip
+    assert [m[1] for m in upstream_messages(fake_llm)][-4:] == [
+        "Echo: one",
+        "an aside",
+        "noted",
+        "two",
+    ]
+    before = history(client, session_id)
+    with pytest.raises(openai.APIStatusError) as too_long:  # refused after the append
+        client_sdk.responses.create(
+            model="m",
+            input=[*items[:2], {"role": "user", "content": "x" * 32_001}],
+            previous_response_id=second.id,
+        )
+    assert too_long.value.status_code == 413
+    assert history(client, session_id) == before
+    fake_llm.script({"status": 400, "error": "no"})  # a turn that began keeps its items
+    with pytest.raises(openai.APIStatusError):
+        client_sdk.responses.create(model="m", input=items, conversation=session_id)
+    assert len(history(client, session_id)) == len(before) + 4
+    assert history(client, session_id)[-1]["status"] == "failed"

@@ -102,9 +102,10 @@ def test_a_streamed_round_trip_without_a_session(
     sent = fake_llm.last_body()["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "tool", "tool"]
     assert sent[1]["tool_calls"][0]["function"]["arguments"] == '{"city": "Lisbon"}'
-    paths = [history(client, s["session_id"]) for s in client.get("/api/sessions").json()["items"]]
-    first_turn = [path for path in paths if path[-1]["message_id"] == first.id[len("chatcmpl-") :]]
-    assert [m["role"] for m in first_turn[0]] == ["user", "assistant"]
+    # a reply is a response too: its conversation is the first turn's session
+    as_response = client_sdk.responses.retrieve("resp_" + first.id.removeprefix("chatcmpl-"))
+    first_session = as_response.conversation.id if as_response.conversation else ""
+    assert [m["role"] for m in history(client, first_session)] == ["user", "assistant"]
     stored = history(client, raw.headers["X-Session-Id"])  # the whole list, then the reply
     assert [m["role"] for m in stored] == ["user", "assistant", "tool", "assistant"]
     assert stored[1]["tool_calls"][1]["function"]["arguments"] == '{"city": "Porto"}'

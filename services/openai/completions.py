@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from models.auth import Caller
@@ -121,7 +122,8 @@ class OpenAIChat:
         session = await self.sessions.create_with_history(
             caller, history, metadata, system or None, profile_id
         )
-        return Imported(session.session_id, len(history))
+        undo = partial(self.sessions.delete, session.session_id, caller)
+        return Imported(session.session_id, session.active_leaf_id, undo)
 
 
 def _one_session(header: str | None, in_metadata: str | None) -> str | None:

@@ -1,17 +1,19 @@
-"""A session a /v1 request made from its own messages, before its turn ran.
+"""Messages a /v1 request stored from its own list, before its turn ran.
 
-A request that names no session is stored as a new one first, so nothing of it is
+A request that names no session is stored as a new one first, and one that goes on
+in a session with several items appends the earlier ones first, so nothing of it is
 lost. If the turn is then refused before it stored anything (a message over the
 context, `context_length_exceeded`, the key's stream limit, the service draining),
-the client got a 4xx or 503 for a request that left nothing behind on /api, and the
-door must not leave a half conversation behind either: the session goes. A turn that
-began and failed (the LLM server down) keeps it, with its `failed` reply.
+the client got a 4xx or 503 for a request that leaves nothing behind on /api, and
+the door must not leave half a conversation behind either: the new session, or the
+appended messages, go. A turn that began (its reply became the active leaf) and then
+failed keeps them, with its `failed` reply.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -25,7 +27,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Imported:
     session_id: str
-    messages: int  # how many it was made with
+    leaf_id: str | None  # the active leaf once stored: a turn that begins moves it
+    undo: Callable[[], Awaitable[None]]  # deletes what was stored
 
 
 @asynccontextmanager
@@ -44,7 +47,7 @@ async def gone_if_refused(
 async def _drop_unanswered(sessions: SessionService, imported: Imported, caller: Caller) -> None:
     try:
         session = await sessions.get(imported.session_id, caller)
-        if session.message_count == imported.messages:  # the turn stored nothing
-            await sessions.delete(imported.session_id, caller)
+        if session.active_leaf_id == imported.leaf_id:  # the turn stored nothing
+            await imported.undo()
     except ServiceError as exc:
         log.warning("session %s, made for a refused turn, kept: %s", imported.session_id, exc)

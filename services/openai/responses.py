@@ -17,7 +17,6 @@ from sqlalchemy import select
 from models.auth import Caller
 from models.chat import ChatRequest
 from models.message import messages_table
-from models.openai import OpenAIMessage
 from models.openai_responses import RESPONSE_PREFIX, ItemList, ResponseObject, ResponseRequest
 from models.openai_tool_items import chat_tool_choice
 from services.branches import BranchService
@@ -27,6 +26,7 @@ from services.openai.errors import ResponseNotFound, SessionConflict
 from services.openai.imported import Imported, gone_if_refused
 from services.openai.profile_models import ProfileModels
 from services.openai.response_events import ResponseEvents, turn_event_after
+from services.openai.response_sessions import ResponseSessions
 from services.openai.response_shapes import (
     Asked,
     item_of,
@@ -36,10 +36,8 @@ from services.openai.response_shapes import (
     skeleton,
 )
 from services.openai.tool_messages import (
-    SYSTEM_ROLES,
     chat_messages_of,
     new_part,
-    stored_history,
     tool_results,
 )
 from services.openai.unstored import Unstored, UnstoredTurn
@@ -67,6 +65,7 @@ class OpenAIResponses:
     models: ProfileModels
     database: Database
     unstored: Unstored
+    placing: ResponseSessions
 
     async def create(self, ask: ResponseRequest, caller: Caller) -> ResponseObject:
         """A whole response, or (`background`) one answered at once, still generating."""
@@ -153,20 +152,20 @@ class OpenAIResponses:
             raise SessionConflict("give previous_response_id or conversation, not both")
         profile_id = await self.models.profile_id(ask.model, caller)
         messages = chat_messages_of(ask.items)
-        start = new_part(messages)
         parent_id = session_id = None
         if ask.previous_response_id:
             previous = await self._load(ask.previous_response_id, caller)
             session_id, parent_id = previous.session_id, previous.message_id
         elif ask.conversation_id:
             session_id = ask.conversation_id
-        imported = None
+        imported: Imported | None = None
         if session_id is None:
-            imported = await self._new_session(ask, messages, profile_id, caller)
+            imported = await self.placing.start(ask, messages, profile_id, caller)
             session_id = imported.session_id
         else:
-            await self._check_continuation(ask, start, session_id, profile_id, caller)
-        new = messages[start:]
+            at = (session_id, parent_id)
+            parent_id, imported = await self.placing.go_on(ask, messages, at, profile_id, caller)
+        new = messages[new_part(messages) :]
         results = tool_results(new) if new[0].role == "tool" else None
         turn = ChatRequest(
             session_id=session_id,
@@ -184,48 +183,6 @@ class OpenAIResponses:
         )
         asked = _asked(ask)
         return turn.with_echo(asked.to_stored()), asked, imported
-
-    async def _new_session(
-        self,
-        ask: ResponseRequest,
-        messages: list[OpenAIMessage],
-        profile_id: str | None,
-        caller: Caller,
-    ) -> Imported:
-        earlier = messages[: new_part(messages)]
-        system = [ask.instructions or ""] + [m.text for m in earlier if m.role in SYSTEM_ROLES]
-        history = stored_history(messages)[:-1]  # all checked, before anything is stored
-        prompt = "\n\n".join(part for part in system if part) or None
-        made = await self.sessions.create_with_history(
-            caller, history, ask.metadata, prompt, profile_id
-        )
-        return Imported(made.session_id, len(history))
-
-    async def _check_continuation(
-        self,
-        ask: ResponseRequest,
-        new_from: int,
-        session_id: str,
-        profile_id: str | None,
-        caller: Caller,
-    ) -> None:
-        """Going on in a session: one new user message (or the outputs of the last
-        response's calls), and nothing the session would have to change for (its
-        system prompt, its profile)."""
-        if new_from > 0:
-            raise SessionConflict(
-                "going on from a response or in a conversation takes one user message (or"
-                " function call outputs) as input (add earlier items with the"
-                " conversation's items)"
-            )
-        session = await self.sessions.get(session_id, caller)
-        if ask.instructions is not None and ask.instructions != session.system_prompt:
-            raise SessionConflict(
-                "instructions differ from the conversation's system prompt; change it with"
-                " PATCH /api/sessions/{id}"
-            )
-        if profile_id is not None and profile_id != session.profile_id:
-            raise SessionConflict(f"model {ask.model!r} is not the conversation's profile")
 
     async def _load(self, response_id: str, caller: Caller) -> StoredReply:
         if not response_id.startswith(RESPONSE_PREFIX):
