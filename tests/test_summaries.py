@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from models.tools import TOOL_EXAMPLE
 from services.memory.summary_text import SUMMARY_HEADING, SUMMARY_INSTRUCTION
 from tests.conftest import App, FakeLLM
 from tests.helpers import chat, history, new_session, wait_for
@@ -251,3 +252,31 @@ def test_a_fork_keeps_the_summaries_of_its_path(summarizing: App, fake_llm: Fake
     assert summary["text"] in fake_llm.last_body()["messages"][0]["content"]
     assert deleted.status_code == 204
     assert kept == copied  # the source's deletion leaves the fork's memory whole
+
+
+def test_tool_calls_and_results_are_summarized_and_never_sent_apart(
+    summarizing: App, fake_llm: FakeLLM, summary_llm: FakeLLM
+) -> None:
+    """What tools brought in is in the summary request; once summarized, a call and its
+    result leave the window together."""
+    calls = [{"id": "call_w", "name": "get_weather", "arguments": '{"city": "Lisbon"}'}]
+    with summarizing.client() as http:
+        session_id = new_session(http)
+        chat(http, session_id=session_id, message="hi")  # the counter's first probes
+        fake_llm.script({"reply": "", "tool_calls": calls})
+        called = chat(http, session_id=session_id, message="weather?", tools=[TOOL_EXAMPLE])
+        assert called["finish_reason"] == "tool_calls"
+        results = [{"tool_call_id": "call_w", "content": "18 C and sunny"}]
+        chat(http, session_id=session_id, tool_results=results)
+        turns_until_left_out_passes_trigger(http, session_id)
+        wait_for(lambda: summaries(http, session_id), seconds=10)
+        chat(http, session_id=session_id, message="and now?")
+        sent = fake_llm.last_body()["messages"]
+    text = summary_llm.requests()[0]["body"]["messages"][1]["content"]
+    assert 'assistant: [called get_weather({"city": "Lisbon"})]' in text
+    assert "tool results: 18 C and sunny" in text
+    roles = [m["role"] for m in sent]
+    for index, role in enumerate(roles):
+        if role == "tool":
+            assert roles[index - 1] in ("assistant", "tool")
+            assert "tool_calls" in sent[index - 1] or roles[index - 1] == "tool"

@@ -109,13 +109,16 @@ def _chunk_from(payload: Any) -> StreamChunk:
         return StreamChunk(usage=usage, model=model)
     choice = choices[0] if isinstance(choices[0], dict) else {}
     delta = choice.get("delta") or {}
-    text = delta.get("content") if isinstance(delta, dict) else None
+    if not isinstance(delta, dict):
+        delta = {}
+    text = delta.get("content")
+    pieces = delta.get("tool_calls")
     return StreamChunk(
         text=storable(text) if isinstance(text, str) else "",
         finish_reason=choice.get("finish_reason"),
         usage=usage,
         model=model,
-        tool_calls=tool_call_deltas(delta.get("tool_calls") if isinstance(delta, dict) else None),
+        tool_calls=tool_call_deltas(pieces) if pieces else (),
     )
 
 

@@ -32,10 +32,24 @@ SEPARATOR = "\n\n"
 
 def summary_request_text(previous: str | None, messages: Sequence[ChatMessage]) -> str:
     """The user message of a summary request."""
-    lines = "\n".join(f"{message.role}: {message.content}" for message in messages)
+    lines = "\n".join(transcript_line(message) for message in messages)
     if previous:
         return f"Previous summary:\n{previous}\n\nNew messages:\n{lines}"
     return f"Messages:\n{lines}"
+
+
+def transcript_line(message: ChatMessage) -> str:
+    """A message as the summarizer reads it: its text, and the tools it called or the
+    results it holds, so that facts a tool brought in are kept too."""
+    if message.tool_results:
+        results = "; ".join(result["content"] for result in message.tool_results)
+        return f"tool results: {results}"
+    calls = ", ".join(
+        f"{call['function']['name']}({call['function']['arguments']})"
+        for call in message.tool_calls or ()
+    )
+    text = " ".join(part for part in (message.content, calls and f"[called {calls}]") if part)
+    return f"{message.role}: {text}"
 
 
 def summary_part(text: str) -> str:

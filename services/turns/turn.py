@@ -156,7 +156,8 @@ class TurnService:
             async for chunk in chunks:
                 turn.llm_server = chunk.server or turn.llm_server
                 turn.model = chunk.model or turn.model
-                turn.calls.add(chunk.tool_calls)
+                if chunk.tool_calls:
+                    turn.calls.add(chunk.tool_calls)
                 if text := chunk.text[:room]:
                     room -= len(text)
                     turn.parts.append(text)
