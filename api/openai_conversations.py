@@ -26,7 +26,7 @@ from models.openai_conversations import (
     ConversationUpdate,
     ItemsCreate,
 )
-from models.openai_responses import AnyItem, ItemList
+from models.openai_items import AnyItem, ItemList
 from services.openai.conversations import OpenAIConversations
 
 router = APIRouter(

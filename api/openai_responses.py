@@ -15,12 +15,8 @@ from api.deps import SettingsDep, get_services, require_json_body
 from api.openai_docs import openai_errors
 from api.responses import LLM_ERRORS, ROUTER_ERRORS, error_doc
 from api.sse import EventStream
-from models.openai_responses import (
-    ItemList,
-    ResponseDeleted,
-    ResponseObject,
-    ResponseRequest,
-)
+from models.openai_items import ItemList
+from models.openai_responses import ResponseDeleted, ResponseObject, ResponseRequest
 from services.openai.responses import OpenAIResponses
 
 router = APIRouter(prefix="/v1/responses", tags=["openai"], responses=openai_errors(ROUTER_ERRORS))

@@ -19,7 +19,7 @@ from pydantic import (
 
 from models.message import TokenUsage
 from models.text import Text
-from models.tools import MAX_TOOL_RESULTS, ToolCall, ToolOptions, ToolResult
+from models.tools import MAX_TOOL_RESULTS, TOOL_EXAMPLE, ToolCall, ToolOptions, ToolResult
 
 MAX_STOP_SEQUENCES = 4
 
@@ -163,6 +163,16 @@ class ChatRequest(TurnOptions, ChatTarget):
                     "session_id": "3f2b8c1e-5d6a-4e8f-9a0b-1c2d3e4f5a6b",
                     "message": "Hello! Answer in French, please.",
                     "edit_of": "1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d",
+                },
+                {
+                    "session_id": "3f2b8c1e-5d6a-4e8f-9a0b-1c2d3e4f5a6b",
+                    "message": "What is the weather in Lisbon?",
+                    "tools": [TOOL_EXAMPLE],
+                },
+                {
+                    "session_id": "3f2b8c1e-5d6a-4e8f-9a0b-1c2d3e4f5a6b",
+                    "tool_results": [{"tool_call_id": "call_0", "content": "18 C, sunny"}],
+                    "tools": [TOOL_EXAMPLE],
                 },
             ]
         },

@@ -66,11 +66,26 @@ RESPONSE_REQUEST_EXAMPLE: dict[str, Any] = {
 }
 
 
+RESPONSE_TOOLS_EXAMPLE: dict[str, Any] = {
+    "model": "profile:travel-planner",
+    "previous_response_id": "resp_9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+    "input": [{"type": "function_call_output", "call_id": "call_0", "output": "18 C, sunny"}],
+    "tools": [
+        {
+            "type": "function",
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        }
+    ],
+}
+
+
 class ResponseRequest(BaseModel):
     """POST /v1/responses."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [RESPONSE_REQUEST_EXAMPLE]}
+        extra="forbid",
+        json_schema_extra={"examples": [RESPONSE_REQUEST_EXAMPLE, RESPONSE_TOOLS_EXAMPLE]},
     )
 
     model: Text | None = Field(
@@ -249,47 +264,3 @@ class ResponseDeleted(BaseModel):
     id: str
     object: Literal["response.deleted"] = "response.deleted"
     deleted: bool = True
-
-
-ITEM_EXAMPLE: dict[str, Any] = {
-    "type": "message",
-    "id": "msg_1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d",
-    "role": "user",
-    "status": "completed",
-    "content": [{"type": "input_text", "text": "Where should I go in May?"}],
-}
-ITEMS_EXAMPLE: dict[str, Any] = {
-    "object": "list",
-    "data": [ITEM_EXAMPLE],
-    "first_id": ITEM_EXAMPLE["id"],
-    "last_id": ITEM_EXAMPLE["id"],
-    "has_more": False,
-}
-
-
-class Item(BaseModel):
-    """A message item (of a response's input, or of a conversation): user, system and
-    developer text is `input_text`, the assistant's `output_text`."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [ITEM_EXAMPLE]})
-
-    type: Literal["message"] = "message"
-    id: str
-    role: str
-    status: Literal["completed", "in_progress", "incomplete"]
-    content: list[dict[str, Any]]
-
-
-AnyItem = Item | FunctionCallItem | FunctionCallOutputItem
-"""A stored message is one item, or several: a reply's calls follow its message; a
-`tool` message is one `function_call_output` per result."""
-
-
-class ItemList(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [ITEMS_EXAMPLE]})
-
-    object: Literal["list"] = "list"
-    data: list[AnyItem]
-    first_id: str | None
-    last_id: str | None
-    has_more: bool

@@ -18,7 +18,8 @@ from models.openai_conversations import (
     ConversationCreate,
     ConversationObject,
 )
-from models.openai_responses import ITEM_PREFIX, AnyItem, InputItem, ItemList
+from models.openai_items import AnyItem, ItemList
+from models.openai_responses import ITEM_PREFIX, InputItem
 from models.openai_tool_items import CALL_ITEM_PREFIX
 from models.session import SessionPublic, SessionUpdate
 from services.branches import BranchService

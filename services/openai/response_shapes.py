@@ -14,13 +14,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from models.message import MessageStatus
+from models.openai_items import AnyItem, Item, ItemList
 from models.openai_responses import (
     ITEM_PREFIX,
     RESPONSE_PREFIX,
-    AnyItem,
     ConversationRef,
-    Item,
-    ItemList,
     OutputMessage,
     OutputText,
     ResponseError,

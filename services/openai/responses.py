@@ -17,7 +17,8 @@ from sqlalchemy import select
 from models.auth import Caller
 from models.chat import ChatRequest
 from models.message import messages_table
-from models.openai_responses import RESPONSE_PREFIX, ItemList, ResponseObject, ResponseRequest
+from models.openai_items import ItemList
+from models.openai_responses import RESPONSE_PREFIX, ResponseObject, ResponseRequest
 from models.openai_tool_items import chat_tool_choice
 from services.branches import BranchService
 from services.chat import ChatService
