@@ -137,3 +137,13 @@ def _print_keys(keys: list[KeyInfo]) -> None:
         revoked = key.revoked_at.strftime("%Y-%m-%d %H:%M:%S") if key.revoked_at else "-"
         admin = "yes" if key.admin else "no"
         print(f"{key.key_id:<13} {key.name:<24} {admin:<6} {created:<20} {revoked}")
+
+
+def run_command(name: str, args: list[str]) -> int:
+    """One of main.COMMANDS with its arguments; its exit status."""
+    commands = {
+        "backup": backup_command,
+        "keys": keys_command,
+        "copy-database": copy_database_command,
+    }
+    return commands[name](args)

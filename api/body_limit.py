@@ -1,6 +1,6 @@
 """A request whose Content-Length is over MAX_BODY_BYTES: 413 in our error shape.
 
-Starlette's RequestBodyLimitMiddleware (main.py) counts the bytes of every body,
+Starlette's RequestBodyLimitMiddleware (application.py) counts the bytes of every body,
 chunked ones too, and stops reading past the limit, before anything is parsed; its
 413 then reaches our error handler. But for a body whose declared length is already
 too large it answers plain text. This check runs outside it, on the header alone,
