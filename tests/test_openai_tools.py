@@ -225,6 +225,19 @@ def test_the_responses_stream_helper_assembles_calls_and_a_resume_repeats_them(
     assert [c.arguments for c in calls] == [c["arguments"] for c in CALLS]
     assert final.output_text == "Let me see."
     again = list(client_sdk.responses.retrieve(final.id, stream=True, starting_after=2))
+    first_call = next(
+        e for e in events if e.type == "response.output_item.added" and e.output_index == 1
+    )
+    later = list(
+        client_sdk.responses.retrieve(
+            final.id, stream=True, starting_after=first_call.sequence_number
+        )
+    )
+    assert [(e.type, e.sequence_number) for e in later] == [
+        (e.type, e.sequence_number)
+        for e in events
+        if e.sequence_number > first_call.sequence_number
+    ]
     # the stored text comes back as one delta; every other event as it was sent
     not_text = [(e.sequence_number, e.type) for e in events[3:] if "text.delta" not in e.type]
     assert [(e.sequence_number, e.type) for e in again if "text.delta" not in e.type] == not_text

@@ -92,6 +92,7 @@ def test_a_stream_sends_each_call_whole_as_a_tool_call_event(
     assert result.ids == [1, 2, 3, 4, 5]
     calls = [event["tool_call"] for event in result.events if event["type"] == "tool_call"]
     assert calls == wire_calls(LISBON, PORTO)
+    assert [e["index"] for e in result.events if e["type"] == "tool_call"] == [0, 1]
     assert result.last["finish_reason"] == "tool_calls"
     message_id = result.events[0]["message_id"]
     resumed = read_stream(client, "GET", f"/api/messages/{message_id}/stream")
@@ -102,6 +103,7 @@ def test_a_stream_sends_each_call_whole_as_a_tool_call_event(
         client, "GET", f"/api/messages/{message_id}/stream", headers={"Last-Event-ID": "3"}
     )
     assert after.types == ["tool_call", "done"]
+    assert after.events[0]["index"] == 1
     assert after.ids == [4, 5]
 
 

@@ -69,7 +69,6 @@ class ChunkStream:
     include_usage: bool
     created: int = 0
     chunk_id: str = ""
-    calls: int = 0  # tool calls sent so far: the next one's index
 
     async def chunks(
         self, events: AsyncIterator[TurnEvent]
@@ -94,8 +93,7 @@ class ChunkStream:
         if event.type == "delta":
             return [self._chunk({"content": data["content"]}, None)]
         if event.type == "tool_call":
-            self.calls += 1
-            call = {"index": self.calls - 1, **data["tool_call"]}
+            call = {"index": data["index"], **data["tool_call"]}
             return [self._chunk({"tool_calls": [call]}, None)]
         if event.type == "done":
             last = [self._chunk({}, finish_reason(data.get("finish_reason")))]

@@ -55,7 +55,6 @@ class ResponseEvents:
     stored: Callable[[str], Awaitable[StoredReply]]
     starting_after: int = -1
     message_id: str = ""
-    calls: int = 0  # function_call items added so far
 
     async def events(self, turn: AsyncIterator[TurnEvent]) -> AsyncGenerator[dict[str, Any], None]:
         """The stream's events past `starting_after`; closing it closes `turn`."""
@@ -75,12 +74,10 @@ class ResponseEvents:
         if event.type == "delta":
             return [(event.id + 2, self._delta(event.data["content"]))]
         if event.type == "tool_call":
-            self.calls += 1
-            item = call_item(
-                self.message_id, self.calls - 1, event.data["tool_call"], "in_progress"
-            )
-            added = {"type": "response.output_item.added", "output_index": self.calls}
-            return [(event.id + 2, added | {"item": item.model_dump()})]
+            index, call = event.data["index"], event.data["tool_call"]
+            item = call_item(self.message_id, index, call, "in_progress").model_dump()
+            added = {"type": "response.output_item.added", "output_index": index + 1}
+            return [(event.id + 2, added | {"item": item})]
         if event.is_terminal:
             ending = self._ending(await self._final(event))
             return [(event.id + 2 + n, payload) for n, payload in enumerate(ending)]

@@ -50,9 +50,10 @@ def done_payload(
     }
 
 
-def tool_call_payload(call: dict[str, Any]) -> dict[str, Any]:
-    """A `tool_call` event: one whole call of the reply (models/tools.py's ToolCall)."""
-    return {"tool_call": call}
+def tool_call_payload(call: dict[str, Any], index: int) -> dict[str, Any]:
+    """A `tool_call` event: one whole call of the reply (models/tools.py's ToolCall)
+    and its place among the reply's calls (0-based), which a resumed stream keeps."""
+    return {"tool_call": call, "index": index}
 
 
 def error_payload(exc: Exception) -> dict[str, Any]:

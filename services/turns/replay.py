@@ -83,9 +83,9 @@ class StoredReply:
         if after < self.last_delta_id and offset < len(self.content):
             rest = self.content[offset:]
             events.append(TurnEvent(self.last_delta_id, "delta", {"content": rest}))
-        for place, call in enumerate(self.tool_calls or (), start=self.last_delta_id + 1):
-            if after < place:
-                events.append(TurnEvent(place, "tool_call", tool_call_payload(call)))
+        for index, call in enumerate(self.tool_calls or ()):
+            if after < (place := self.last_delta_id + 1 + index):
+                events.append(TurnEvent(place, "tool_call", tool_call_payload(call, index)))
         if self.ended and after < self.terminal_id:
             events.append(TurnEvent(self.terminal_id, *self._terminal()))
         return events

@@ -227,8 +227,8 @@ def _emit_tool_calls(turn: PreparedTurn, live: LiveTurn) -> None:
     """The reply's calls, whole, once its stream has ended: a `tool_call` event each,
     after the text (the ids a replay from the stored reply gives them too)."""
     turn.tool_calls = turn.calls.calls()
-    for call in turn.tool_calls:
-        live.emit("tool_call", tool_call_payload(call))
+    for index, call in enumerate(turn.tool_calls):
+        live.emit("tool_call", tool_call_payload(call, index))
 
 
 def _with_half_history(
