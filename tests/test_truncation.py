@@ -89,8 +89,13 @@ def test_an_unstored_response_is_answered_then_gone(capped: App, fake_llm: FakeL
         kept = client.responses.create(model="m", input="keep me")
         conversation = kept.conversation.id if kept.conversation else ""
         before = history(http, conversation)
+        several: Any = [
+            {"role": "user", "content": "an aside"},
+            {"role": "assistant", "content": "noted"},
+            {"role": "user", "content": "and forget this"},
+        ]
         with client.responses.stream(
-            model="m", input="and forget this", conversation=conversation, store=False
+            model="m", input=several, conversation=conversation, store=False
         ) as stream:
             streamed = stream.get_final_response()
         assert streamed.output_text == "Echo: and forget this"

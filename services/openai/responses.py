@@ -83,7 +83,7 @@ class OpenAIResponses:
         response = response_of(await self.replay.load(reply.message_id, caller), asked)
         if not ask.store:
             ids = (reply.session_id, reply.user_message_id, reply.message_id)
-            await self.unstored.forget(UnstoredTurn(*ids, imported is not None), caller)
+            await self.unstored.forget(UnstoredTurn(*ids, imported), caller)
         return response
 
     async def stream(self, ask: ResponseRequest, caller: Caller) -> ResponseStream:
@@ -92,7 +92,7 @@ class OpenAIResponses:
             events = (await self.chat.stream(turn, None, caller)).value
         assert turn.session_id is not None
         if not ask.store:
-            events = self.unstored.after_stream(events, imported is not None, caller)
+            events = self.unstored.after_stream(events, imported, caller)
         stream = ResponseEvents(turn.session_id, asked, self._stored(caller))
         return ResponseStream("", stream.events(events))
 

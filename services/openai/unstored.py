@@ -2,10 +2,11 @@
 
 Every turn is stored while it runs (that is what makes it stoppable, resumable and
 safe from crashes); a response asked with `store: false` is then deleted as soon as
-it has ended: its turn (the new input and the reply, as DELETE /api/messages/{id}),
-or its whole session when the response started one. It cannot be retrieved or gone
-on from afterwards, as with OpenAI. A stream dropped before the end stops the reply
-(`on_disconnect: cancel`) and the deletion waits for the turn to end.
+it has ended: its turn (the new input and the reply, as DELETE /api/messages/{id})
+with the earlier items it appended, or its whole session when it started one. It
+cannot be retrieved or gone on from afterwards, as with OpenAI. A stream dropped
+before the end stops the reply (`on_disconnect: cancel`) and the deletion waits for
+the turn to end.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from models.auth import Caller
 from services.branches import BranchService
 from services.errors import ServiceError
+from services.openai.imported import Imported
 from services.sessions import SessionService
 from services.turns.events import TurnEvent
 from services.turns.runner import TurnRunner
@@ -31,7 +33,9 @@ class UnstoredTurn:
     session_id: str
     user_message_id: str
     message_id: str
-    new_session: bool  # the response started the session: it goes too
+    # What the request stored before its turn (services/openai/imported.py): the
+    # session it started, or the items it appended; they go instead, turn and all.
+    imported: Imported | None
 
 
 @dataclass
@@ -45,8 +49,8 @@ class Unstored:
         """Delete the ended turn (or its session); a failure is logged, not raised:
         the response was answered."""
         try:
-            if turn.new_session:
-                await self.sessions.delete(turn.session_id, caller)
+            if turn.imported is not None:
+                await turn.imported.undo()
             else:
                 await self.branches.delete(turn.user_message_id, caller)
         except ServiceError as exc:
@@ -59,7 +63,7 @@ class Unstored:
         task.add_done_callback(self._pending.discard)
 
     async def after_stream(
-        self, events: AsyncIterator[TurnEvent], new_session: bool, caller: Caller
+        self, events: AsyncIterator[TurnEvent], imported: Imported | None, caller: Caller
     ) -> AsyncGenerator[TurnEvent, None]:
         """The turn's events; once they end or are dropped, its turn is forgotten
         (after the turn has ended)."""
@@ -73,7 +77,7 @@ class Unstored:
                 await close()
             if start:
                 ids = (start["session_id"], start["user_message_id"], start["message_id"])
-                self.forget_after_end(UnstoredTurn(*ids, new_session), caller)
+                self.forget_after_end(UnstoredTurn(*ids, imported), caller)
 
     async def _after_end(self, turn: UnstoredTurn, caller: Caller) -> None:
         live = self.runner.live.get(turn.message_id)
