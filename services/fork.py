@@ -46,7 +46,16 @@ SU = summaries_table.c
 FORK_SCOPE = "fork"
 # What a copied message keeps; its id, session, position and parent are the fork's.
 COPIED = ("role", "content", "status", "finish_reason", "token_usage", "error", "created_at")
-COPIED_TOO = ("delta_lengths", "llm_server", "token_count", "token_counter", "context_plan")
+COPIED_TOO = (
+    "delta_lengths",
+    "llm_server",
+    "token_count",
+    "token_counter",
+    "context_plan",
+    "model",
+    "tool_calls",
+    "tool_results",
+)
 
 
 class ForkService:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import httpx
 
+from models.tools import TOOL_EXAMPLE
 from tests.conftest import FakeLLM
 from tests.helpers import chat, history, new_session, streaming_turn
 from tests.test_branching import ids, sent
@@ -100,3 +101,27 @@ def test_fork_refuses_what_is_not_the_sessions_or_still_generating(
         list(events)
     before = client.get("/api/sessions", params={"limit": 100}).json()["items"]
     assert sum(1 for s in before if (s["forked_from"] or {}).get("session_id") == source) == 1
+
+
+def test_a_fork_keeps_tool_calls_and_results_and_goes_on_from_them(
+    client: httpx.Client, fake_llm: FakeLLM
+) -> None:
+    session_id = new_session(client)
+    calls = [{"id": "call_f", "name": "lookup", "arguments": '{"q": "fork"}'}]
+    fake_llm.script({"reply": "", "tool_calls": calls})
+    chat(client, session_id=session_id, message="look it up", tools=[TOOL_EXAMPLE])
+    results = [{"tool_call_id": "call_f", "content": "found it"}]
+    answer = chat(client, session_id=session_id, tool_results=results)
+    forked = client.post(
+        f"/api/sessions/{session_id}/fork", json={"message_id": answer["message_id"]}
+    )
+    assert forked.status_code == 201, forked.text
+    copy = history(client, forked.json()["session_id"])
+    original = history(client, session_id)
+    assert [m["tool_calls"] for m in copy] == [m["tool_calls"] for m in original]
+    assert [m["tool_results"] for m in copy] == [m["tool_results"] for m in original]
+    assert [m["model"] for m in copy] == [m["model"] for m in original]
+    chat(client, session_id=forked.json()["session_id"], message="and then?")
+    sent = fake_llm.last_body()["messages"]
+    assert [m["role"] for m in sent[-4:]] == ["assistant", "tool", "assistant", "user"]
+    assert sent[-3] == {"role": "tool", "tool_call_id": "call_f", "content": "found it"}
