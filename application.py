@@ -32,6 +32,7 @@ from api import (
     openai_conversations,
     openai_responses,
     profiles,
+    search,
     sessions,
     ws,
 )
@@ -221,7 +222,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(AdmissionGate)  # outermost: a waiting turn start costs next to nothing
     install_error_handlers(app)
-    routers = (sessions, profiles, chat, messages, health, audit, ws)
+    routers = (sessions, search, profiles, chat, messages, health, audit, ws)
     for module in (*routers, openai, openai_responses, openai_conversations):
         app.include_router(module.router)
     document_auth(app, settings.auth_required)

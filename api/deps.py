@@ -18,6 +18,7 @@ from services.health import HealthService
 from services.history import HistoryService
 from services.memory.summaries import SummaryService
 from services.profiles.service import ProfileService
+from services.search.messages import MessageSearch
 from services.sessions import SessionService
 from services.turns.replay import TurnReplay
 from services.turns.runner import TurnRunner
@@ -83,6 +84,10 @@ def _summaries(request: Request) -> SummaryService:
     return get_services(request).summaries
 
 
+def _search(request: Request) -> MessageSearch:
+    return get_services(request).search
+
+
 def _profiles(request: Request) -> ProfileService:
     return get_services(request).profiles
 
@@ -90,6 +95,7 @@ def _profiles(request: Request) -> ProfileService:
 SessionsDep = Annotated[SessionService, Depends(_sessions)]
 ProfilesDep = Annotated[ProfileService, Depends(_profiles)]
 SummariesDep = Annotated[SummaryService, Depends(_summaries)]
+SearchDep = Annotated[MessageSearch, Depends(_search)]
 HistoryDep = Annotated[HistoryService, Depends(_history)]
 TurnsDep = Annotated[TurnService, Depends(_turns)]
 RunnerDep = Annotated[TurnRunner, Depends(_runner)]

@@ -62,6 +62,15 @@ BAD_CURSOR = error_doc(
     "cursor 'x' is not one this service handed out",
     "invalid_cursor",
 )
+LIST_ERRORS = error_examples(
+    422,
+    "A malformed or foreign cursor, a query with no words, a bad filter or limit",
+    {
+        "invalid_cursor": "cursor 'x' is not one this service handed out",
+        "invalid_search": "q has no words to search for (letters or digits)",
+        "validation_error": "sort: Input should be 'last_accessed', 'created_at' or 'title'",
+    },
+)
 PATH_UNPROCESSABLE = error_examples(
     422,
     "A `before` or `leaf` that is no message of the session, or a bad limit",

@@ -3,9 +3,9 @@ summaries, export, turn status, stop."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from api.auth import CallerDep
 from api.deps import (
@@ -19,11 +19,13 @@ from api.deps import (
     mark_replayed,
     require_json_body,
 )
+from api.query_filters import metadata_filters
 from api.responses import (
     BAD_CURSOR,
     BODY_ERRORS,
     CREATE_UNPROCESSABLE,
     FORK_UNPROCESSABLE,
+    LIST_ERRORS,
     PATH_UNPROCESSABLE,
     ROUTER_ERRORS,
     SESSION_NOT_FOUND,
@@ -34,6 +36,7 @@ from models.chat import StopResult, TurnStatus
 from models.message import MessagePage, SessionExport, TreePage
 from models.session import ForkRequest, SessionCreate, SessionPage, SessionPublic, SessionUpdate
 from models.summary import SummaryPage
+from services.session_list import SessionQuery, SortKey
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ROUTER_ERRORS)
 
@@ -63,16 +66,41 @@ async def create_session(
     return result.value
 
 
-@router.get("", response_model=SessionPage, responses=BAD_CURSOR)
+@router.get("", response_model=SessionPage, responses=LIST_ERRORS)
 async def list_sessions(
+    request: Request,
     sessions: SessionsDep,
     caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 20,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            description="Full-text search over titles and message text: sessions holding"
+            " every word (each as a word or its start, any case)",
+            examples=["busan ferry"],
+        ),
+    ] = None,
+    profile_id: Annotated[str | None, Query(description="Only this chat profile's")] = None,
+    pinned: Annotated[bool | None, Query(description="Only pinned (true) or unpinned")] = None,
+    archived: Annotated[
+        bool, Query(description="true: the archived sessions instead of the others")
+    ] = False,
+    sort: Annotated[SortKey, Query(description="The order's key")] = "last_accessed",
+    order: Annotated[Literal["asc", "desc"], Query(description="Its direction")] = "desc",
 ) -> SessionPage:
     """List the caller's live sessions (an admin key's: everyone's), most recently
-    accessed first, keyset-paginated."""
-    return await sessions.list_page(limit, cursor, caller)
+    accessed first unless `sort`/`order` say otherwise, keyset-paginated (a cursor
+    belongs to the sort it came from).
+
+    `metadata.<key>=<value>` (repeatable, up to 8 keys) keeps the sessions whose
+    metadata has that value at that key: `?metadata.user_id=example`. Archived
+    sessions are left out unless `archived=true`, which lists only them.
+    """
+    query = SessionQuery(
+        limit, cursor, q, metadata_filters(request), profile_id, pinned, archived, sort, order
+    )
+    return await sessions.list_page(query, caller)
 
 
 @router.get("/{session_id}", response_model=SessionPublic, responses=SESSION_NOT_FOUND)
@@ -90,9 +118,10 @@ async def get_session(session_id: str, sessions: SessionsDep, caller: CallerDep)
 async def update_session(
     session_id: str, body: SessionUpdate, sessions: SessionsDep, caller: CallerDep
 ) -> SessionPublic:
-    """Replace the metadata, the system prompt and/or the chat profile; fields left out
-    are kept, `profile_id: null` takes the profile away. A turn takes each setting
-    from its request, else the session, else its profile, else the service's."""
+    """Replace the metadata, the system prompt, the chat profile, the title, `pinned`
+    and/or `archived`; fields left out are kept, `profile_id: null` takes the profile
+    away and `title: null` the title. A turn takes each setting from its request,
+    else the session, else its profile, else the service's."""
     return await sessions.update(session_id, caller, body)
 
 

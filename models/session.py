@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import JSON, Column, Index, Table
+from sqlalchemy import JSON, Column, Index, Table, false
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
 
@@ -17,6 +17,7 @@ from models.types import UTCDateTime
 
 MAX_METADATA_BYTES = 16 * 1024
 MAX_SYSTEM_PROMPT_CHARS = 32000
+MAX_TITLE_CHARS = 200
 
 
 class SessionRecord(SQLModel, table=True):
@@ -26,6 +27,7 @@ class SessionRecord(SQLModel, table=True):
     __table_args__ = (
         Index("ix_sessions_last_accessed", "last_accessed", "session_id"),
         Index("ix_sessions_owner", "owner", "last_accessed", "session_id"),
+        Index("ix_sessions_owner_created", "owner", "created_at", "session_id"),
     )
 
     session_id: str = TableField(primary_key=True, max_length=36)
@@ -51,6 +53,11 @@ class SessionRecord(SQLModel, table=True):
     # an existing table without rebuilding it, and a rebuild's DROP would cascade to
     # every message; the profile's delete clears it in the same transaction instead.
     profile_id: str | None = TableField(default=None, max_length=36)
+    # Set by PATCH, or written by the LLM after the first exchange (services/titles.py)
+    # while it is still None. Full-text indexed with the messages (models/search.py).
+    title: str | None = TableField(default=None, max_length=MAX_TITLE_CHARS)
+    pinned: bool = TableField(default=False, sa_column_kwargs={"server_default": false()})
+    archived: bool = TableField(default=False, sa_column_kwargs={"server_default": false()})
 
 
 SESSION_EXAMPLE: dict[str, Any] = {
@@ -64,6 +71,9 @@ SESSION_EXAMPLE: dict[str, Any] = {
     "active_leaf_id": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
     "forked_from": None,
     "profile_id": None,
+    "title": "Planning a trip to Busan",
+    "pinned": False,
+    "archived": False,
 }
 sessions_table: Table = SessionRecord.__table__  # type: ignore[attr-defined]
 
@@ -99,17 +109,39 @@ class SessionCreate(BaseModel):
         description="A chat profile of the caller (POST /api/profiles): the session's"
         " defaults for the fields it does not set itself",
     )
+    title: Text | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_TITLE_CHARS,
+        description="Shown in session lists and searched by `q`; without one, the LLM"
+        " writes one after the first exchange (AUTO_TITLE)",
+    )
+    pinned: bool | None = Field(None, description="Listed apart (`pinned=true`) by clients")
+    archived: bool | None = Field(
+        None, description="Hidden from GET /api/sessions unless `archived=true` is asked"
+    )
 
     _metadata_size = field_validator("metadata")(_check_metadata_size)
 
+    def labels(self) -> dict[str, Any]:
+        """The title, pinned and archived the body sets, as column values."""
+        labels = {"title": self.title, "pinned": self.pinned, "archived": self.archived}
+        return {name: value for name, value in labels.items() if value is not None}
+
 
 class SessionUpdate(SessionCreate):
-    """Body of PATCH /api/sessions/{id}; a field left out stays as it is, and
-    `profile_id: null` takes the session's profile away."""
+    """Body of PATCH /api/sessions/{id}; a field left out stays as it is,
+    `profile_id: null` takes the session's profile away and `title: null` its title."""
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"metadata": {"topic": "travel"}}]},
+        json_schema_extra={
+            "examples": [
+                {"metadata": {"topic": "travel"}},
+                {"title": "Trip to Busan", "pinned": True},
+                {"archived": True},
+            ]
+        },
     )
 
 
@@ -143,6 +175,11 @@ class SessionPublic(BaseModel):
         None, description="For a fork (POST /api/sessions/{id}/fork): what it copied"
     )
     profile_id: str | None = Field(None, description="Its chat profile, if any")
+    title: str | None = Field(
+        None, description="Set by PATCH, or written by the LLM after the first exchange"
+    )
+    pinned: bool = False
+    archived: bool = Field(False, description="Hidden from the session list by default")
 
     @model_validator(mode="before")
     @classmethod

@@ -28,6 +28,7 @@ from services.openai.responses import OpenAIResponses
 from services.openai.unstored import Unstored
 from services.profiles.service import ProfileService
 from services.rate_limits import RequestRate, storage_for
+from services.search.messages import MessageSearch
 from services.sessions import SessionService
 from services.storage import Database
 from services.turns.admission import TurnAdmission
@@ -60,6 +61,7 @@ class Services:
     forks: ForkService
     request_rate: RequestRate
     summaries: SummaryService
+    search: MessageSearch
     summarizer: Summarizer
     profiles: ProfileService
     openai: OpenAIChat
@@ -109,6 +111,7 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
             database,
         ),
         summaries=SummaryService(database, sessions),
+        search=MessageSearch(database, sessions),
         summarizer=summarizer,
         profiles=profiles,
         openai=OpenAIChat(chat, sessions, profile_models, llm),

@@ -319,3 +319,10 @@ class TooManyStreams(RateLimited):
             "(RATE_LIMIT_CONCURRENT_STREAMS); wait for one to end",
         )
         self.retry_after = self.RETRY_SECONDS
+
+
+class InvalidSearch(ServiceError):
+    """A search or list query that cannot be run (no words, too long, a bad filter)."""
+
+    status_code = 422
+    code = "invalid_search"

@@ -5,7 +5,7 @@ audit trail, a creation under an Idempotency-Key."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,9 +42,11 @@ def insert_session(
     forked_from: ForkOrigin | None = None,
     system_count: Count | None = None,
     profile_id: str | None = None,
+    labels: Mapping[str, Any] | None = None,
 ) -> SessionPublic:
     """Insert a new session of the caller's key, and its audit event, inside the
-    transaction `db`. InvalidProfile unless the caller may use `profile_id`."""
+    transaction `db`. InvalidProfile unless the caller may use `profile_id`.
+    `labels`: its title, pinned and archived when set (SessionCreate.labels)."""
     if profile_id is not None:
         require_profile(db, caller, profile_id)
     now = utcnow()
@@ -62,6 +64,7 @@ def insert_session(
         "forked_from_session_id": forked_from.session_id if forked_from else None,
         "forked_from_message_id": forked_from.message_id if forked_from else None,
         "profile_id": profile_id,
+        **(labels or {}),
     }
     db.execute(INSERT_SESSION, values | system_count_values(system_count))
     record_event(db, caller, "session.create", session_id)
@@ -77,6 +80,7 @@ def insert_session_with_history(
     *,
     system_count: Count | None = None,
     profile_id: str | None = None,
+    labels: Mapping[str, Any] | None = None,
 ) -> SessionPublic:
     """A new session that already holds `history` (messages, oldest first)
     as its active path: a conversation brought in whole, such as the messages of an
@@ -93,6 +97,7 @@ def insert_session_with_history(
         active_leaf_id=ids[-1] if ids else None,
         system_count=system_count,
         profile_id=profile_id,
+        labels=labels,
     )
     rows = _chain(session.session_id, ids, history, 1, None, session.created_at)
     if rows:
@@ -203,6 +208,7 @@ def create_claimed(
         body.system_prompt,
         system_count=count,
         profile_id=body.profile_id,
+        labels=body.labels(),
     )
     record(db, claim, now, session.session_id, response=session.model_dump(mode="json"))
     return session

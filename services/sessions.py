@@ -24,7 +24,6 @@ from sqlalchemy import (
     delete,
     select,
     true,
-    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -39,7 +38,6 @@ from models.session import (
     sessions_table,
 )
 from models.types import utcnow
-from services.cursors import decode_time_cursor, encode_cursor
 from services.errors import DatabaseUnavailable, SessionNotFound
 from services.idempotency import (
     Repeated,
@@ -51,6 +49,7 @@ from services.idempotency import (
 )
 from services.memory.counting import Count, TokenCounter, system_count_values
 from services.memory.window import ChatMessage
+from services.session_list import SessionQuery, page_of, page_statement
 from services.session_writes import (
     append_to_path,
     create_claimed,
@@ -129,8 +128,11 @@ class SessionService:
         metadata: dict[str, Any] | None = None,
         system_prompt: str | None = None,
         profile_id: str | None = None,
+        labels: dict[str, Any] | None = None,
     ) -> SessionPublic:
-        return await self.create_with_history(caller, (), metadata, system_prompt, profile_id)
+        return await self.create_with_history(
+            caller, (), metadata, system_prompt, profile_id, labels
+        )
 
     async def create_with_history(
         self,
@@ -139,10 +141,13 @@ class SessionService:
         metadata: dict[str, Any] | None = None,
         system_prompt: str | None = None,
         profile_id: str | None = None,
+        labels: dict[str, Any] | None = None,
     ) -> SessionPublic:
         """A new session holding `history` (oldest first) as its path."""
         count = await self._system_count(system_prompt)
-        insert = partial(insert_session_with_history, system_count=count, profile_id=profile_id)
+        insert = partial(
+            insert_session_with_history, system_count=count, profile_id=profile_id, labels=labels
+        )
         return await self.database.write(insert, caller, metadata or {}, system_prompt, history)
 
     async def append(
@@ -163,7 +168,9 @@ class SessionService:
         """create(), or with an Idempotency-Key this caller used here the session it created."""
         claim = idempotency_claim(SESSION_SCOPE, key, body, self.key_hours, caller)
         if claim is None:
-            session = await self.create(caller, body.metadata, body.system_prompt, body.profile_id)
+            session = await self.create(
+                caller, body.metadata, body.system_prompt, body.profile_id, body.labels()
+            )
             return Replayable(session)
         count = await self._system_count(body.system_prompt)
         create = partial(create_claimed, caller, body, count)
@@ -200,6 +207,9 @@ class SessionService:
             changes |= system_count_values(await self._system_count(body.system_prompt))
         if "profile_id" in body.model_fields_set:
             changes["profile_id"] = body.profile_id
+        changes |= body.labels()
+        if "title" in body.model_fields_set:
+            changes["title"] = body.title  # null takes it away (the LLM may write another)
         return await self._update(session_id, caller, changes)
 
     async def delete(self, session_id: str, caller: Caller) -> None:
@@ -210,22 +220,14 @@ class SessionService:
         if not await self.database.write(delete_audited, statement, caller, session_id):
             raise SessionNotFound(session_id)
 
-    async def list_page(self, limit: int, cursor: str | None, caller: Caller) -> SessionPage:
-        """The caller's sessions (an admin's: all), newest-accessed first,
-        keyset-paginated on (last_accessed, session_id)."""
-        query = select(sessions_table).where(self.visible(caller, utcnow()))
-        if cursor:
-            last_accessed, session_id = decode_time_cursor(cursor)
-            query = query.where(tuple_(S.last_accessed, S.session_id) < (last_accessed, session_id))
-        query = query.order_by(S.last_accessed.desc(), S.session_id.desc()).limit(limit + 1)
+    async def list_page(self, query: SessionQuery, caller: Caller) -> SessionPage:
+        """The caller's sessions (an admin's: all), filtered and sorted as `query`
+        asks (services/session_list.py), keyset-paginated."""
+        visible = self.visible(caller, utcnow())
+        statement = page_statement(query, self.database.engine.dialect.name, visible)
         async with self.database.read() as db:
-            rows = (await db.execute(query)).mappings().all()
-        items = [SessionPublic(**row) for row in rows[:limit]]
-        last = items[-1] if len(rows) > limit else None
-        next_cursor = (
-            encode_cursor(last.last_accessed.isoformat(), last.session_id) if last else None
-        )
-        return SessionPage(items=items, next_cursor=next_cursor)
+            rows = (await db.execute(statement)).mappings().all()
+        return page_of([dict(row) for row in rows], query)
 
     async def purge_expired(self) -> int:
         """Delete expired sessions (and, by cascade, their messages); returns the count."""

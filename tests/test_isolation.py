@@ -160,6 +160,7 @@ NOT_FOUND: dict[tuple[str, str], Probe] = {
 # Routes without an id: each has its own test below, named here.
 OWN_TEST = {
     ("get", "/api/sessions"): "test_the_list_shows_only_the_callers_sessions",
+    ("get", "/api/search"): "test_search_finds_only_the_callers_messages",
     ("post", "/api/sessions"): "test_creating_with_anothers_idempotency_key_makes_a_new_session",
     ("get", "/api/audit"): "test_the_audit_trail_is_for_admin_keys_only",
     ("get", "/api/profiles"): "test_profiles_are_listed_and_used_by_their_owner_only",
@@ -350,6 +351,26 @@ def test_the_list_shows_only_the_callers_sessions(tenants: Tenants, alice: Alice
         assert admin.get(f"/api/sessions/{alice.session_id}").status_code == 200
     assert owners[alice.session_id] == "alice"
     assert owners[own] == "bob"
+
+
+def test_search_finds_only_the_callers_messages(tenants: Tenants, alice: AliceSession) -> None:
+    """Alice's words are found by Alice and by an admin key, never by Bob: neither
+    her messages (GET /api/search) nor her session (the list's `q`)."""
+    with tenants.client(tenants.bob) as bob:
+        own = new_session(bob, metadata={"secret": "alice's"})
+        chat(bob, session_id=own, message="my secret plan too")
+        found = bob.get("/api/search", params={"q": "secret plan"}).json()["items"]
+        listed = bob.get("/api/sessions", params={"q": "secret"}).json()["items"]
+        by_metadata = bob.get("/api/sessions", params={"metadata.secret": "alice's"}).json()
+    assert {hit["session_id"] for hit in found} == {own}
+    assert [s["session_id"] for s in listed] == [own]
+    assert [s["session_id"] for s in by_metadata["items"]] == [own]
+    with tenants.client(tenants.alice) as http:
+        mine = http.get("/api/search", params={"q": "secret"}).json()["items"]
+    assert {hit["session_id"] for hit in mine} == {alice.session_id}
+    with tenants.client(tenants.admin) as admin:
+        everyone = admin.get("/api/search", params={"q": "secret", "limit": 100}).json()
+    assert {alice.session_id, own} <= {hit["session_id"] for hit in everyone["items"]}
 
 
 def test_creating_with_anothers_idempotency_key_makes_a_new_session(

@@ -10,6 +10,7 @@ import httpx
 EXPECTED_ROUTES = {
     ("post", "/api/sessions"),
     ("get", "/api/sessions"),
+    ("get", "/api/search"),
     ("get", "/api/sessions/{session_id}"),
     ("patch", "/api/sessions/{session_id}"),
     ("delete", "/api/sessions/{session_id}"),

@@ -20,6 +20,9 @@ SESSION_FIELDS = {
     "active_leaf_id",
     "forked_from",
     "profile_id",
+    "title",
+    "pinned",
+    "archived",
 }
 
 

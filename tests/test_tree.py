@@ -110,7 +110,7 @@ def test_a_database_of_the_previous_release_becomes_chains(
     workdir.mkdir()
     database_of_the_previous_release(workdir / "chat.db")
     app: App = make_app(database_url=str(workdir / "chat.db"))
-    assert "database schema migrated from 0006 to 0013" in app.output()
+    assert "database schema migrated from 0006 to 0014" in app.output()
     with sqlite3.connect(workdir / "chat.db") as db:
         parents = dict(db.execute("SELECT message_id, parent_id FROM messages").fetchall())
         leaves = dict(db.execute("SELECT session_id, active_leaf_id FROM sessions").fetchall())

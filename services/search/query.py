@@ -1,0 +1,89 @@
+"""A search's words, and the SQL conditions that match them on either database.
+
+A query is read as words: letters and digits, everything else a separator, as both
+databases' indexes split text. Every word must appear (AND), each as a word or the
+start of one ("bus" finds "Busan"), case-insensitively. Nothing of the query's
+syntax reaches the database: FTS5 gets each word quoted, PostgreSQL a tsquery built
+from word characters only, so no input can make a query fail.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, bindparam, column, func, literal_column, select, table
+from sqlalchemy.sql import Subquery
+
+from models.message import MessageStatus, messages_table
+from models.search import MAX_QUERY_CHARS, MAX_QUERY_WORDS, TS_CONFIG
+from models.session import sessions_table
+from services.errors import InvalidSearch
+
+M = messages_table.c
+S = sessions_table.c
+WORD = re.compile(r"[^\W_]+")
+MESSAGE_FTS = table("message_fts", column("rowid"))
+SESSION_FTS = table("session_fts", column("rowid"))
+# What the indexes hold: no reply while it is being generated (migration 0014).
+INDEXED: ColumnElement[bool] = M.status != literal_column(f"'{MessageStatus.STREAMING.value}'")
+
+
+def words_of(query: str) -> list[str]:
+    """The query's words, lower-cased; InvalidSearch when it has none or too many."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidSearch(f"q must be at most {MAX_QUERY_CHARS} characters")
+    words = list(dict.fromkeys(word.lower() for word in WORD.findall(query)))
+    if not words:
+        raise InvalidSearch("q has no words to search for (letters or digits)")
+    if len(words) > MAX_QUERY_WORDS:
+        raise InvalidSearch(f"q may hold at most {MAX_QUERY_WORDS} words")
+    return words
+
+
+def fts5_query(words: Sequence[str]) -> str:
+    """SQLite FTS5: every word, each a quoted prefix."""
+    return " AND ".join(f'"{word}"*' for word in words)
+
+
+def ts_query(words: Sequence[str]) -> str:
+    """PostgreSQL to_tsquery: every word, each a prefix."""
+    return " & ".join(f"{word}:*" for word in words)
+
+
+class Matcher:
+    """The conditions that find `words` in messages and titles, on one dialect."""
+
+    def __init__(self, dialect: str, words: Sequence[str]) -> None:
+        self.sqlite = dialect == "sqlite"
+        self.words = list(words)
+        self.query = fts5_query(words) if self.sqlite else ts_query(words)
+
+    def message_matches(self) -> ColumnElement[bool]:
+        """The row of `messages` holds every word (and is not being generated)."""
+        if self.sqlite:
+            matching = select(MESSAGE_FTS.c.rowid).where(_fts_match("message_fts", self.query))
+            return literal_column("messages.rowid").in_(matching.scalar_subquery())
+        return _ts_match("messages.content", self.query) & INDEXED
+
+    def title_matches(self) -> ColumnElement[bool]:
+        """The row of `sessions` has a title holding every word."""
+        if self.sqlite:
+            matching = select(SESSION_FTS.c.rowid).where(_fts_match("session_fts", self.query))
+            return literal_column("sessions.rowid").in_(matching.scalar_subquery())
+        return _ts_match("sessions.title", self.query) & S.title.is_not(None)
+
+    def sessions_with_matching_messages(self) -> Subquery:
+        """The ids of sessions one of whose messages matches."""
+        found = select(M.session_id).where(self.message_matches()).distinct()
+        return found.subquery("matching_sessions")
+
+
+def _fts_match(fts_table: str, query: str) -> ColumnElement[bool]:
+    return literal_column(fts_table).op("MATCH")(bindparam("fts_q", query, unique=True))
+
+
+def _ts_match(document: str, query: str) -> ColumnElement[bool]:
+    config: ColumnElement[str] = literal_column(f"'{TS_CONFIG}'")
+    vector = func.to_tsvector(config, literal_column(document))
+    return vector.op("@@")(func.to_tsquery(config, bindparam("ts_q", query, unique=True)))
