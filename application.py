@@ -133,7 +133,8 @@ def make_lifespan(settings: Settings) -> Any:
                 for task in background:
                     task.cancel()
                 await services.runner.shutdown()
-                await services.summarizer.shutdown()
+                await services.summarizer.jobs.shutdown()
+                await services.titler.jobs.shutdown()
                 await services.bus.close()
                 await http.aclose()
                 await database.close()

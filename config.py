@@ -113,6 +113,11 @@ class Settings(BaseSettings):
         "", description="Send summaries to this server instead (a cheaper model); empty = the LLM"
     )
     summary_model: str = Field("", description="The model for summaries; empty = LLM_MODEL's")
+    auto_title: bool = Field(
+        True,
+        description="After the first exchange of a session without a title, the LLM"
+        " (SUMMARY_LLM_SERVER_URL's when set) writes one, in the background",
+    )
     default_max_tokens: int = Field(256, ge=1, le=32768)
     default_temperature: float = Field(0.7, ge=0, le=2)
     default_system_prompt: str = ""

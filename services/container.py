@@ -29,6 +29,7 @@ from services.openai.unstored import Unstored
 from services.profiles.service import ProfileService
 from services.rate_limits import RequestRate, storage_for
 from services.search.messages import MessageSearch
+from services.search.titles import Titler
 from services.sessions import SessionService
 from services.storage import Database
 from services.turns.admission import TurnAdmission
@@ -63,6 +64,7 @@ class Services:
     summaries: SummaryService
     search: MessageSearch
     summarizer: Summarizer
+    titler: Titler
     profiles: ProfileService
     openai: OpenAIChat
     responses: OpenAIResponses
@@ -78,8 +80,12 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
     )
     drain = Drain(settings.shutdown_grace_seconds)
     store = TurnStore(database, sessions, settings.rate_limit_concurrent_streams)
-    summarizer = Summarizer(database, create_summary_llm(settings, http, llm), counter, settings)
-    turns = TurnService(store, llm, settings, drain, counter, summarizer)
+    background_llm = create_summary_llm(settings, http, llm)
+    summarizer = Summarizer(database, background_llm, counter, settings)
+    titler = Titler(database, background_llm, settings.summary_model or None)
+    turns = TurnService(
+        store, llm, settings, drain, counter, summarizer, titler if settings.auto_title else None
+    )
     bus = create_bus(database.url, database.engine.dialect.name)
     runner = TurnRunner(turns, TurnStops(database, sessions), RemoteTurns(bus))
     replay = TurnReplay(database, sessions, runner, drain)
@@ -113,6 +119,7 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         summaries=SummaryService(database, sessions),
         search=MessageSearch(database, sessions),
         summarizer=summarizer,
+        titler=titler,
         profiles=profiles,
         openai=OpenAIChat(chat, sessions, profile_models, llm),
         conversations=OpenAIConversations(sessions, history, branches, database),

@@ -178,6 +178,9 @@ class App:
             LLM_RETRY_BACKOFF_SECONDS="0.05",
             SSE_KEEPALIVE_SECONDS="0.3",
             LOG_LEVEL="INFO",
+            # Titles are written where a test asks (tests/test_search.py): their request
+            # would change what every other test's fake LLM sees.
+            AUTO_TITLE="false",
             # Temporary files (the local model's log, which a kill -9 leaves behind)
             # in the test's own folder, not the system's temporary directory.
             TMPDIR=str(workdir),

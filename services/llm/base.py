@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import httpx
@@ -97,6 +97,12 @@ class ProbeResult:
     model: str | None
     latency_ms: float
     error: str | None = None
+
+
+class Streams(Protocol):
+    """A client or a pool: what background work (summaries, titles) is asked of."""
+
+    def stream(self, request: LLMRequest) -> AsyncGenerator[StreamChunk, None]: ...
 
 
 @dataclass

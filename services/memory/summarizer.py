@@ -16,20 +16,20 @@ waits for it, and a summary that fails is logged and left for a later turn.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from sqlalchemy import Connection, insert, select
 
 from config import Settings
 from models.summary import summaries_table
 from models.types import utcnow
+from services.background import LatestPerSession
 from services.errors import ServiceError
-from services.llm import LLMRequest, StreamChunk
+from services.llm import LLMRequest
+from services.llm.base import Streams
 from services.memory.counting import ESTIMATE_KEY, Count, Counter, TokenCounter
 from services.memory.plan import message_cost
 from services.memory.recall import PathSince, read_path_since_summary
@@ -48,12 +48,6 @@ ROUNDS_PER_TURN = 4
 SUMMARY_TEMPERATURE = 0.2
 # Tokens a "role: " prefix and the line break add to a message in the request.
 LINE_TOKENS = 4
-
-
-class Streams(Protocol):
-    """An LLM pool or client: what a summary is asked of."""
-
-    def stream(self, request: LLMRequest) -> AsyncGenerator[StreamChunk, None]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,41 +73,11 @@ class Summarizer:
         self, database: Database, llm: Streams, counter: TokenCounter, settings: Settings
     ) -> None:
         self.database, self.llm, self.counter, self.settings = database, llm, counter, settings
-        self._running: dict[str, asyncio.Task[None]] = {}
-        self._next: dict[str, Job] = {}
+        self.jobs: LatestPerSession[Job] = LatestPerSession(self._summarize, "summary")
 
     def after_turn(self, job: Job) -> None:
         """Look at the session's left-out history soon, in the background."""
-        if job.session_id in self._running:
-            self._next[job.session_id] = job  # the newest turn is what matters
-            return
-        task = asyncio.create_task(self._run(job), name=f"summary {job.session_id}")
-        self._running[job.session_id] = task
-
-    async def idle(self) -> None:
-        """Until no summary is being written (tests and shutdown)."""
-        while self._running:
-            await asyncio.wait(list(self._running.values()))
-
-    async def shutdown(self) -> None:
-        """Drop the summaries being written: a later turn asks again."""
-        for task in list(self._running.values()):
-            task.cancel()
-        await asyncio.gather(*self._running.values(), return_exceptions=True)
-
-    async def _run(self, job: Job) -> None:
-        """This job, then the newest one queued for its session meanwhile, if any."""
-        session_id = job.session_id
-        current: Job | None = job
-        try:
-            while current is not None:
-                try:
-                    await self._summarize(current)
-                except Exception as exc:  # a summary never fails anything else
-                    log.warning("summary of session %s not written: %s", session_id, exc)
-                current = self._next.pop(session_id, None)
-        finally:
-            self._running.pop(session_id, None)
+        self.jobs.submit(job.session_id, job)
 
     async def _summarize(self, job: Job) -> None:
         for _ in range(ROUNDS_PER_TURN):

@@ -2,11 +2,12 @@
 first, each with its session's title and a snippet around the match.
 
 Every message is searched, on every branch (an edited message's older version too),
-except replies still being generated. Keyset-paged on (created_at, message_id).
+except replies still being generated. Keyset-paged on (created_at, seq, message_id).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select, tuple_
@@ -16,7 +17,8 @@ from models.message import messages_table
 from models.search import SearchHit, SearchPage
 from models.session import sessions_table
 from models.types import utcnow
-from services.cursors import decode_time_cursor, encode_cursor
+from services.cursors import decode_cursor, encode_cursor
+from services.errors import InvalidCursor
 from services.search.query import Matcher, words_of
 from services.search.snippets import snippet, word_pattern
 from services.sessions import SessionService
@@ -43,7 +45,10 @@ class MessageSearch:
         pattern = word_pattern(words)
         hits = [_hit(row, pattern) for row in rows[:limit]]
         last = hits[-1] if len(rows) > limit else None
-        next_cursor = encode_cursor(last.created_at.isoformat(), last.message_id) if last else None
+        next_cursor = None
+        if last is not None:
+            seq = str(rows[limit - 1].seq)
+            next_cursor = encode_cursor(last.created_at.isoformat(), seq, last.message_id)
         return SearchPage(items=hits, next_cursor=next_cursor)
 
     def _statement(
@@ -56,18 +61,26 @@ class MessageSearch:
                 M.role,
                 M.created_at,
                 M.content,
+                M.seq,
                 S.title.label("session_title"),
             )
             .join(sessions_table, S.session_id == M.session_id)
             .where(matcher.message_matches(), self.sessions.visible(caller, utcnow()))
         )
         if cursor:
-            created_at, message_id = decode_time_cursor(cursor)
-            statement = statement.where(
-                tuple_(M.created_at, M.message_id) < (created_at, message_id)
-            )
-        order = (M.created_at.desc(), M.message_id.desc())
+            statement = statement.where(tuple_(M.created_at, M.seq, M.message_id) < _decode(cursor))
+        order = (M.created_at.desc(), M.seq.desc(), M.message_id.desc())
         return statement.order_by(*order).limit(limit + 1)
+
+
+def _decode(cursor: str) -> tuple[datetime, int, str]:
+    """(created_at, seq, message_id): seq orders a turn's user message before its
+    reply, which share their time."""
+    stamp, seq, message_id = decode_cursor(cursor, 3)
+    try:
+        return datetime.fromisoformat(stamp), int(seq), message_id
+    except ValueError as exc:
+        raise InvalidCursor(cursor) from exc
 
 
 def _hit(row: Any, pattern: Any) -> SearchHit:

@@ -86,6 +86,7 @@ class OpenedSession:
     system: ChatMessage | None  # its own system prompt, with its count
     parent_id: str | None  # the message the turn's user message goes below
     profile_id: str | None = None
+    titled: bool = False  # whether the session has a title (else one is written after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +209,14 @@ def open_session_for_turn(
             reserved.system_prompt_tokens,
             reserved.system_prompt_counter,
         )
-    return OpenedSession(session_id, reserved.last_seq, system, parent_id, reserved.profile_id)
+    return OpenedSession(
+        session_id,
+        reserved.last_seq,
+        system,
+        parent_id,
+        reserved.profile_id,
+        reserved.title is not None,
+    )
 
 
 def _reserve(expiry: bool, owner: bool) -> Update:
@@ -229,6 +237,7 @@ def _reserve(expiry: bool, owner: bool) -> Update:
             S.system_prompt_counter,
             S.active_leaf_id,
             S.profile_id,
+            S.title,
         )
     )
 

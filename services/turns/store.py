@@ -90,6 +90,7 @@ class TurnStart:
     window: list[ChatMessage]
     plan: Plan
     config: TurnConfig
+    titled: bool = True  # False: the session has no title yet (services/search/titles.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +191,7 @@ class TurnStore:
             window=fitted.messages,
             plan=fitted.plan,
             config=config,
+            titled=opened.titled,
         )
 
     def _refuse_over_stream_limit(self, db: Connection, caller: Caller) -> None:

@@ -41,6 +41,7 @@ from services.memory.counting import ESTIMATE_KEY, Count, TokenCounter
 from services.memory.summarizer import Job, Summarizer
 from services.memory.tool_pairs import halve_history
 from services.memory.window import ChatMessage, estimate_tokens, wire_messages
+from services.search.titles import TitleJob, Titler
 from services.turns.checkpoint import Checkpointer, CheckpointQueue
 from services.turns.ends import TurnEnds
 from services.turns.events import (
@@ -70,6 +71,7 @@ class TurnService:
         drain: Drain,
         counter: TokenCounter,
         summarizer: Summarizer | None = None,
+        titler: Titler | None = None,
     ) -> None:
         self.store = store
         self.llm = llm
@@ -79,6 +81,7 @@ class TurnService:
         self.ends = TurnEnds(store)
         self.counter = counter
         self.summarizer = summarizer
+        self.titler = titler
         # Count, store, fit (services/turns/prepare.py): the turn, ready to generate.
         self.prepare = TurnPreparer(store, counter, settings, drain).prepare
 
@@ -128,6 +131,7 @@ class TurnService:
             raise
         live.result = stored
         self._after(start)
+        self._title(start, stored.content)
         counts = stored.token_usage.model_dump() if stored.token_usage else None
         prompt = start.plan.prompt_tokens
         live.emit("done", done_payload(stored.message_id, stored.finish_reason, counts, prompt))
@@ -143,6 +147,13 @@ class TurnService:
             return
         sent = frozenset(part[1] for part in start.plan.parts if part[0] == "message" and part[1])
         self.summarizer.after_turn(Job(start.session_id, start.assistant_message_id, sent))
+
+    def _title(self, start: TurnStart, reply: str) -> None:
+        """An untitled session with a reply gets a title written in the background."""
+        if self.titler is None or start.titled or not reply:
+            return
+        user = next((m.content for m in reversed(start.window) if m.role == "user"), "")
+        self.titler.after_turn(TitleJob(start.session_id, user, reply))
 
     async def _relay(
         self, turn: PreparedTurn, live: LiveTurn, checkpoint: Checkpointer
