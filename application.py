@@ -28,6 +28,7 @@ from api import (
     chat,
     health,
     messages,
+    metrics,
     openai,
     openai_conversations,
     openai_responses,
@@ -223,7 +224,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(AdmissionGate)  # outermost: a waiting turn start costs next to nothing
     install_error_handlers(app)
-    routers = (sessions, search, profiles, chat, messages, health, audit, ws)
+    routers = (sessions, search, profiles, chat, messages, health, audit, metrics, ws)
     for module in (*routers, openai, openai_responses, openai_conversations):
         app.include_router(module.router)
     document_auth(app, settings.auth_required)

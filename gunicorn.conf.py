@@ -12,6 +12,10 @@ marks turns left `streaming` by a previous run as `interrupted` (a worker doing 
 would interrupt its live siblings' turns), and with LLM_SERVER_URL unset or `local`
 it starts the local model server and hands its URL to the workers
 through the environment: `-w 4` means four API workers sharing one model.
+
+Metrics: the master gives the workers a fresh PROMETHEUS_MULTIPROC_DIR (unless one
+is set), so that a scrape of any worker adds up all of them; a worker that exits
+is marked dead there, so its gauges leave the sum (services/metrics.py).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import shutil
+import tempfile
 from typing import Any
 
 import uvicorn_worker
@@ -31,6 +37,10 @@ from services.storage import Database
 from services.turns.orphans import interrupt_at_startup
 
 _local_model: list[LocalModelServer] = []
+_metrics_dirs: list[str] = []
+# services/metrics.py reads it; named here, not imported: prometheus-client picks its
+# mode when first imported, and the workers inherit the master's modules.
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class UvicornWorker(uvicorn_worker.UvicornWorker):  # type: ignore[misc]  # untyped
@@ -60,6 +70,7 @@ def on_starting(server: Any) -> None:
     settings = get_settings()  # a bad setting stops the master here, with one clear line
     get_settings.cache_clear()  # workers must read the environment again, as set below
     _exit_if_an_address_is_in_use(server)
+    _metrics_directory()
     if unreachable := unreachable_message(settings.database_url):
         server.log.error(unreachable)
         raise SystemExit(2)
@@ -85,6 +96,22 @@ def on_starting(server: Any) -> None:
         _local_model.append(model)
         os.environ["LLM_SERVER_URL"] = model.url
         server.log.info("local model server at %s for all workers", model.url)
+
+
+def _metrics_directory() -> None:
+    """A directory of its own for the workers' metric files, emptied at exit."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        return
+    directory = tempfile.mkdtemp(prefix="chat-metrics-")
+    os.environ[MULTIPROCESS_ENV] = directory
+    _metrics_dirs.append(directory)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """The worker's live gauges (replies generating) leave the sum."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
 def _exit_if_an_address_is_in_use(server: Any) -> None:
@@ -123,3 +150,5 @@ async def _migrate_and_interrupt_orphans(settings: Settings) -> tuple[Migration 
 def on_exit(server: Any) -> None:
     while _local_model:
         _local_model.pop().stop()
+    while _metrics_dirs:
+        shutil.rmtree(_metrics_dirs.pop(), ignore_errors=True)

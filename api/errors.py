@@ -104,20 +104,30 @@ async def deny_websocket(socket: WebSocket, exc: ServiceError, close_code: int) 
         await socket.close(close_code, exc.message[:120])
 
 
+def _count(request: Request, status: int, code: str) -> None:
+    """The error response in the metrics (chat_http_errors_total)."""
+    services = getattr(request.state, "services", None)
+    if services is not None:
+        services.metrics.http_errors.labels(str(status), code).inc()
+
+
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
+    _count(request, exc.status_code, exc.code)
     return service_error_response(exc, request.url.path)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     summary, errors = summarize_validation(exc.errors())
+    _count(request, 422, "validation_error")
     return error_response(422, summary, "validation_error", request.url.path, errors=errors)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    _count(request, exc.status_code, code)
     detail = str(exc.detail)
     if exc.status_code == 413 and (limit := request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)):
         detail = too_large_detail(limit)
@@ -143,6 +153,7 @@ def _allowed_methods(request: Request) -> list[str]:
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    _count(request, 500, "internal_error")
     response = error_response(500, "Internal server error", "internal_error", request.url.path)
     # This handler runs outside every middleware (Starlette's ServerErrorMiddleware), so
     # it sets the request id and the security headers itself.

@@ -22,6 +22,7 @@ class LatestPerSession(Generic[J]):
         self.work, self.what = work, what
         self._running: dict[str, asyncio.Task[None]] = {}
         self._next: dict[str, J] = {}
+        self.report: Callable[[bool], None] | None = None  # told each job's end: done?
 
     def submit(self, session_id: str, job: J) -> None:
         """Run `job` soon, in the background."""
@@ -43,6 +44,10 @@ class LatestPerSession(Generic[J]):
             task.cancel()
         await asyncio.gather(*self._running.values(), return_exceptions=True)
 
+    def _report(self, done: bool) -> None:
+        if self.report is not None:
+            self.report(done)
+
     async def _run(self, session_id: str, job: J) -> None:
         """This job, then the newest one queued for its session meanwhile, if any."""
         current: J | None = job
@@ -52,6 +57,9 @@ class LatestPerSession(Generic[J]):
                     await self.work(current)
                 except Exception as exc:  # background work never fails anything else
                     log.warning("%s of session %s not written: %s", self.what, session_id, exc)
+                    self._report(False)
+                else:
+                    self._report(True)
                 current = self._next.pop(session_id, None)
         finally:
             self._running.pop(session_id, None)

@@ -20,6 +20,7 @@ from services.llm import LLMPool, create_llm_pool
 from services.llm.factory import create_summary_llm, create_token_counter
 from services.memory.summaries import SummaryService
 from services.memory.summarizer import Summarizer
+from services.metrics import Metrics
 from services.openai.completions import OpenAIChat
 from services.openai.conversations import OpenAIConversations
 from services.openai.profile_models import ProfileModels
@@ -65,11 +66,20 @@ class Services:
     search: MessageSearch
     summarizer: Summarizer
     titler: Titler
+    metrics: Metrics
     profiles: ProfileService
     openai: OpenAIChat
     responses: OpenAIResponses
     conversations: OpenAIConversations
     bus: NoBus
+
+
+def _metrics(database: Database, llm: LLMPool) -> Metrics:
+    """The app's metrics, told of every database write and reading the pool's state."""
+    metrics = Metrics()
+    database.observe_write = metrics.db_writes.observe
+    metrics.watch_upstream(llm.breaker_states)
+    return metrics
 
 
 def build_services(settings: Settings, database: Database, http: httpx.AsyncClient) -> Services:
@@ -80,11 +90,21 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
     )
     drain = Drain(settings.shutdown_grace_seconds)
     store = TurnStore(database, sessions, settings.rate_limit_concurrent_streams)
+    metrics = _metrics(database, llm)
     background_llm = create_summary_llm(settings, http, llm)
     summarizer = Summarizer(database, background_llm, counter, settings)
+    summarizer.jobs.report = metrics.job_ended("summary")
     titler = Titler(database, background_llm, settings.summary_model or None)
+    titler.jobs.report = metrics.job_ended("title")
     turns = TurnService(
-        store, llm, settings, drain, counter, summarizer, titler if settings.auto_title else None
+        store,
+        llm,
+        settings,
+        drain,
+        counter,
+        summarizer,
+        titler if settings.auto_title else None,
+        metrics,
     )
     bus = create_bus(database.url, database.engine.dialect.name)
     runner = TurnRunner(turns, TurnStops(database, sessions), RemoteTurns(bus))
@@ -120,6 +140,7 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         search=MessageSearch(database, sessions),
         summarizer=summarizer,
         titler=titler,
+        metrics=metrics,
         profiles=profiles,
         openai=OpenAIChat(chat, sessions, profile_models, llm),
         conversations=OpenAIConversations(sessions, history, branches, database),

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
@@ -70,6 +71,8 @@ class Database:
         self.engine = engine
         self.url = engine.url.render_as_string(hide_password=False)
         self._writer = _WriterThread(writer, here) if writer is not None else None
+        # Told each write's seconds, from asking to committed or failed (metrics).
+        self.observe_write: Callable[[float], None] | None = None
 
     @classmethod
     def open(
@@ -97,10 +100,15 @@ class Database:
         return await self._write(lambda conn: work(conn, *args, **kwargs), now=True)
 
     async def _write(self, call: Callable[[Connection], T], now: bool) -> T:
-        with _translated_failures():
-            if self._writer is not None:
-                return await (self._writer.run_here(call) if now else self._writer.run(call))
-            return await asyncio.shield(self._async_transaction(call))
+        began = time.perf_counter()
+        try:
+            with _translated_failures():
+                if self._writer is not None:
+                    return await (self._writer.run_here(call) if now else self._writer.run(call))
+                return await asyncio.shield(self._async_transaction(call))
+        finally:
+            if self.observe_write is not None:
+                self.observe_write(time.perf_counter() - began)
 
     async def _async_transaction(self, call: Callable[[Connection], T]) -> T:
         """Other databases: the same work through run_sync, shielded by the caller."""

@@ -163,6 +163,7 @@ OWN_TEST = {
     ("get", "/api/search"): "test_search_finds_only_the_callers_messages",
     ("post", "/api/sessions"): "test_creating_with_anothers_idempotency_key_makes_a_new_session",
     ("get", "/api/audit"): "test_the_audit_trail_is_for_admin_keys_only",
+    ("get", "/metrics"): "test_metrics_are_for_admin_keys_only",
     ("get", "/api/profiles"): "test_profiles_are_listed_and_used_by_their_owner_only",
     ("post", "/api/profiles"): "test_profiles_are_listed_and_used_by_their_owner_only",
     ("get", "/api/health"): "test_health_routes_carry_no_session_data",
@@ -396,6 +397,20 @@ def test_the_audit_trail_is_for_admin_keys_only(tenants: Tenants) -> None:
     assert refused.json()["code"] == "admin_required"
     with tenants.client(tenants.admin) as admin:
         assert admin.get("/api/audit").status_code == 200
+
+
+def test_metrics_are_for_admin_keys_only(tenants: Tenants, alice: AliceSession) -> None:
+    """Counts of everyone's turns are an operator's: a plain key gets 403. Nothing in
+    them names a session, a key or a word of a message."""
+    with tenants.client(tenants.bob) as bob:
+        refused = bob.get("/metrics")
+    assert (refused.status_code, refused.json()["code"]) == (403, "admin_required")
+    with tenants.client(tenants.admin) as admin:
+        scraped = admin.get("/metrics")
+    assert scraped.status_code == 200
+    assert "chat_turns_total" in scraped.text
+    for private in (alice.session_id, "alice", "secret"):
+        assert private not in scraped.text
 
 
 def test_health_routes_carry_no_session_data(tenants: Tenants, alice: AliceSession) -> None:

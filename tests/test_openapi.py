@@ -11,6 +11,7 @@ EXPECTED_ROUTES = {
     ("post", "/api/sessions"),
     ("get", "/api/sessions"),
     ("get", "/api/search"),
+    ("get", "/metrics"),
     ("get", "/api/sessions/{session_id}"),
     ("patch", "/api/sessions/{session_id}"),
     ("delete", "/api/sessions/{session_id}"),

@@ -68,7 +68,11 @@ def test_the_active_turn_is_found_through_the_partial_index(database: Path) -> N
     sweep = "UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'"
     with sqlite3.connect(database) as db:
         steps = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {sweep}")]
-    assert steps == ["SCAN messages USING INDEX ix_messages_streaming"]  # the partial one
+    # The partial one (read as a covering index since the FTS triggers of 0014).
+    assert steps in (
+        ["SCAN messages USING INDEX ix_messages_streaming"],
+        ["SCAN messages USING COVERING INDEX ix_messages_streaming"],
+    )
 
 
 @pytest.fixture(scope="module")

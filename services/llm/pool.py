@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 from services.llm.base import LLMClient, LLMRequest, ProbeResult, StreamChunk
 from services.llm.errors import (
@@ -124,6 +125,14 @@ class LLMPool:
             raise error
         return list(dict.fromkeys(model for models in lists for model in models))
 
+    def breaker_states(self) -> list[tuple[str, bool, int]]:
+        """Each server's (URL, in use, failures in a row), without asking it anything."""
+        now = time.monotonic()
+        return [
+            (_without_userinfo(s.url), not s.breaker.is_open(now), s.breaker.failures)
+            for s in self.servers
+        ]
+
     async def states(self) -> list[ServerState]:
         """Every server's probe and breaker, probed concurrently."""
         probes = await asyncio.gather(*(s.client.probe() for s in self.servers))
@@ -139,6 +148,16 @@ class LLMPool:
             )
             for server, probe in zip(self.servers, probes, strict=True)
         ]
+
+
+def _without_userinfo(url: str) -> str:
+    """The URL without a user:password part, for labels and reports."""
+    parts = urlsplit(url)
+    if not parts.username and not parts.password:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _is_server_fault(error: LLMError) -> bool:

@@ -17,6 +17,7 @@ import anyio
 
 from models.message import MessagePublic
 from services.errors import DatabaseUnavailable, ReplyNotStored, SessionNotFound
+from services.metrics import Metrics
 from services.turns.store import TurnOutcome, TurnStart, TurnStore
 
 log = logging.getLogger(__name__)
@@ -25,13 +26,16 @@ RETRY_SECONDS = 1.0
 
 
 class TurnEnds:
-    def __init__(self, store: TurnStore) -> None:
+    def __init__(self, store: TurnStore, metrics: Metrics) -> None:
         self.store = store
+        self.metrics = metrics
         self.pending: dict[str, tuple[TurnStart, TurnOutcome]] = {}
 
     async def save(self, start: TurnStart, outcome: TurnOutcome) -> MessagePublic:
         """Store how a turn ended; shielded, so a client leaving cannot cut it in half.
         Kept for later, and ReplyNotStored raised, when the database refuses it."""
+        usage, model = outcome.token_usage, outcome.model
+        self.metrics.turn_ended(outcome.status.value, outcome.error, usage, model)
         try:
             stored = await self._finish(start, outcome)
         except DatabaseUnavailable as exc:

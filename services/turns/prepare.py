@@ -10,6 +10,7 @@ history it reads there, so its plan is stored with the reply's placeholder.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -49,6 +50,8 @@ class PreparedTurn:
     model: str | None = None  # the model that answered, as the server named it
     calls: ToolCallAssembler = field(default_factory=ToolCallAssembler)
     tool_calls: list[dict[str, Any]] | None = None  # the calls, once the reply is whole
+    began: float = field(default_factory=time.perf_counter)  # for the metrics' timings
+    first_text_at: float | None = None
 
     @property
     def text(self) -> str:

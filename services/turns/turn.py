@@ -18,6 +18,7 @@ A client leaving does not end the turn: generation runs in its own task
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import replace
@@ -41,6 +42,7 @@ from services.memory.counting import ESTIMATE_KEY, Count, TokenCounter
 from services.memory.summarizer import Job, Summarizer
 from services.memory.tool_pairs import halve_history
 from services.memory.window import ChatMessage, estimate_tokens, wire_messages
+from services.metrics import Metrics
 from services.search.titles import TitleJob, Titler
 from services.turns.checkpoint import Checkpointer, CheckpointQueue
 from services.turns.ends import TurnEnds
@@ -72,13 +74,15 @@ class TurnService:
         counter: TokenCounter,
         summarizer: Summarizer | None = None,
         titler: Titler | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.llm = llm
         self.settings = settings
         self.drain = drain
         self.checkpoints = CheckpointQueue(store)
-        self.ends = TurnEnds(store)
+        self.metrics = metrics or Metrics()
+        self.ends = TurnEnds(store, self.metrics)
         self.counter = counter
         self.summarizer = summarizer
         self.titler = titler
@@ -86,6 +90,19 @@ class TurnService:
         self.prepare = TurnPreparer(store, counter, settings, drain).prepare
 
     async def generate(self, turn: PreparedTurn, live: LiveTurn) -> None:
+        """_generate, counted among the replies generating and timed (metrics)."""
+        metrics = self.metrics
+        metrics.generating.inc()
+        try:
+            await self._generate(turn, live)
+        finally:
+            metrics.generating.dec()
+            ended = time.perf_counter()
+            metrics.turn_seconds.observe(ended - turn.began)
+            if turn.first_text_at is not None:
+                metrics.first_token.observe(turn.first_text_at - turn.began)
+
+    async def _generate(self, turn: PreparedTurn, live: LiveTurn) -> None:
         """Stream the reply into `live` (start, delta..., done or error) and store it.
 
         Runs in its own task (TurnRunner). A stop cancels only the scope around the
@@ -170,6 +187,8 @@ class TurnService:
                 if chunk.tool_calls:
                     turn.calls.add(chunk.tool_calls)
                 if text := chunk.text[:room]:
+                    if not turn.parts:
+                        turn.first_text_at = time.perf_counter()
                     room -= len(text)
                     turn.parts.append(text)
                     live.emit("delta", {"content": text})
