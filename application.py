@@ -21,7 +21,6 @@ from asgi_correlation_id import CorrelationIdFilter, CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
-from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from api import (
     audit,
@@ -39,12 +38,13 @@ from api import (
 )
 from api.admission_gate import AdmissionGate
 from api.auth import document_auth
-from api.body_limit import DeclaredBodyLimit
+from api.body_limit import BodyLimits, CountedBodyLimit, DeclaredBodyLimit
 from api.body_timeout import BodyTimeout
 from api.drain_gate import DrainGate
 from api.errors import install_error_handlers
 from api.log_hygiene import install_log_hygiene
 from api.security_headers import SecurityHeaders
+from api.sessions import IMPORT_PATH
 from api.url_guard import NoNulInUrl
 from config import APP_VERSION, Settings, get_settings, is_loopback
 from models.database import PoolSize, migrate, printable_url, unreachable_message
@@ -204,8 +204,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(DrainGate)  # after SIGTERM: 503 to all new requests (services/drain.py)
     # Bodies over MAX_BODY_BYTES: Starlette's limit counts every byte (chunked too);
     # the declared-length check, outside it, answers in our error shape.
-    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
-    app.add_middleware(DeclaredBodyLimit, max_body_bytes=settings.max_body_bytes)
+    # An import's file may be larger: MAX_IMPORT_BYTES on its path.
+    limits = BodyLimits(
+        settings.max_body_bytes, {IMPORT_PATH: (settings.max_import_bytes, "MAX_IMPORT_BYTES")}
+    )
+    app.add_middleware(CountedBodyLimit, limits=limits)
+    app.add_middleware(DeclaredBodyLimit, limits=limits)
     # An explicit allow-list; `*` (alone) allows any origin, but then never with
     # credentials (cookies, HTTP auth): browsers forbid the pair, and it would let
     # any page act as the user.

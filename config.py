@@ -134,6 +134,16 @@ class Settings(BaseSettings):
         "they are parsed",
     )
 
+    max_import_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024,
+        description="POST /api/sessions/import takes files up to this many bytes (a"
+        " ChatGPT export is often larger than MAX_BODY_BYTES)",
+    )
+    max_import_messages: int = Field(
+        10_000, ge=1, description="An imported conversation with more messages is left out"
+    )
+
     request_body_timeout_seconds: float = Field(
         30.0,
         gt=0,

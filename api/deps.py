@@ -16,6 +16,7 @@ from services.container import Services
 from services.fork import ForkService
 from services.health import HealthService
 from services.history import HistoryService
+from services.imports.service import ImportService
 from services.memory.summaries import SummaryService
 from services.profiles.service import ProfileService
 from services.search.messages import MessageSearch
@@ -84,6 +85,10 @@ def _summaries(request: Request) -> SummaryService:
     return get_services(request).summaries
 
 
+def _imports(request: Request) -> ImportService:
+    return get_services(request).imports
+
+
 def _search(request: Request) -> MessageSearch:
     return get_services(request).search
 
@@ -96,6 +101,7 @@ SessionsDep = Annotated[SessionService, Depends(_sessions)]
 ProfilesDep = Annotated[ProfileService, Depends(_profiles)]
 SummariesDep = Annotated[SummaryService, Depends(_summaries)]
 SearchDep = Annotated[MessageSearch, Depends(_search)]
+ImportsDep = Annotated[ImportService, Depends(_imports)]
 HistoryDep = Annotated[HistoryService, Depends(_history)]
 TurnsDep = Annotated[TurnService, Depends(_turns)]
 RunnerDep = Annotated[TurnRunner, Depends(_runner)]

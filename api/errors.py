@@ -46,8 +46,12 @@ HTTP_CODES = {
 }
 
 
-def too_large_detail(limit: int) -> str:
-    return f"request body over MAX_BODY_BYTES ({limit} bytes); nothing was stored"
+# The setting whose limit a request's body is held to (api/body_limit.py puts it here).
+LIMIT_SETTING_SCOPE_KEY = "chat.body_limit_setting"
+
+
+def too_large_detail(limit: int, setting: str = "MAX_BODY_BYTES") -> str:
+    return f"request body over {setting} ({limit} bytes); nothing was stored"
 
 
 def error_response(
@@ -130,7 +134,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     _count(request, exc.status_code, code)
     detail = str(exc.detail)
     if exc.status_code == 413 and (limit := request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)):
-        detail = too_large_detail(limit)
+        detail = too_large_detail(
+            limit, request.scope.get(LIMIT_SETTING_SCOPE_KEY, "MAX_BODY_BYTES")
+        )
     response = error_response(exc.status_code, detail, code, request.url.path)
     response.headers.update(exc.headers or {})
     if exc.status_code == 405:

@@ -71,6 +71,14 @@ LIST_ERRORS = error_examples(
         "validation_error": "sort: Input should be 'last_accessed', 'created_at' or 'title'",
     },
 )
+IMPORT_ERRORS = error_examples(
+    422,
+    "Nothing in the file can be imported (each conversation's reason is named)",
+    {
+        "invalid_import": "nothing could be imported: conversation 0 (id 'x'): `mapping` is"
+        " missing or empty",
+    },
+)
 PATH_UNPROCESSABLE = error_examples(
     422,
     "A `before` or `leaf` that is no message of the session, or a bad limit",

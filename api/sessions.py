@@ -3,7 +3,7 @@ summaries, export, turn status, stop."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
@@ -12,6 +12,7 @@ from api.deps import (
     ForksDep,
     HistoryDep,
     IdempotencyKey,
+    ImportsDep,
     RunnerDep,
     SessionsDep,
     SummariesDep,
@@ -25,6 +26,7 @@ from api.responses import (
     BODY_ERRORS,
     CREATE_UNPROCESSABLE,
     FORK_UNPROCESSABLE,
+    IMPORT_ERRORS,
     LIST_ERRORS,
     PATH_UNPROCESSABLE,
     ROUTER_ERRORS,
@@ -33,12 +35,14 @@ from api.responses import (
     UPDATE_UNPROCESSABLE,
 )
 from models.chat import StopResult, TurnStatus
+from models.imports import IMPORT_EXAMPLES, ImportReport
 from models.message import MessagePage, SessionExport, TreePage
 from models.session import ForkRequest, SessionCreate, SessionPage, SessionPublic, SessionUpdate
 from models.summary import SummaryPage
 from services.session_list import SessionQuery, SortKey
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ROUTER_ERRORS)
+IMPORT_PATH = "/api/sessions/import"
 
 
 @router.post(
@@ -64,6 +68,30 @@ async def create_session(
     result = await sessions.create_once(body, key, caller)
     mark_replayed(response, result.replayed)
     return result.value
+
+
+@router.post(
+    "/import",
+    response_model=ImportReport,
+    responses={**IMPORT_ERRORS, **BODY_ERRORS},
+    dependencies=[Depends(require_json_body)],
+)
+async def import_sessions(
+    imports: ImportsDep,
+    caller: CallerDep,
+    body: Annotated[Any, Body(openapi_examples=IMPORT_EXAMPLES)],
+) -> ImportReport:
+    """Bring conversations in as new sessions of the caller, trees included: this
+    service's export (one `{session, messages}` or a list), or ChatGPT's data export
+    (`conversations.json` as it is), or `{"conversations": [...]}` of either.
+
+    Each conversation goes in whole or not at all. One that cannot (malformed, over a
+    limit) is reported `invalid` with the reason, naming it, and the others go in; a
+    file none of which can go in is 422 `invalid_import`. A conversation imported
+    before and unchanged is reported `duplicate` with its session: importing the same
+    file twice makes no copies. Files up to MAX_IMPORT_BYTES.
+    """
+    return await imports.run(body, caller)
 
 
 @router.get("", response_model=SessionPage, responses=LIST_ERRORS)

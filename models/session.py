@@ -28,6 +28,7 @@ class SessionRecord(SQLModel, table=True):
         Index("ix_sessions_last_accessed", "last_accessed", "session_id"),
         Index("ix_sessions_owner", "owner", "last_accessed", "session_id"),
         Index("ix_sessions_owner_created", "owner", "created_at", "session_id"),
+        Index("ix_sessions_import", "owner", "import_key", unique=True),
     )
 
     session_id: str = TableField(primary_key=True, max_length=36)
@@ -58,6 +59,8 @@ class SessionRecord(SQLModel, table=True):
     title: str | None = TableField(default=None, max_length=MAX_TITLE_CHARS)
     pinned: bool = TableField(default=False, sa_column_kwargs={"server_default": false()})
     archived: bool = TableField(default=False, sa_column_kwargs={"server_default": false()})
+    # An imported session: a digest of the conversation it came from (services/imports/).
+    import_key: str | None = TableField(default=None, max_length=64)
 
 
 SESSION_EXAMPLE: dict[str, Any] = {

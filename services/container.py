@@ -15,6 +15,7 @@ from services.drain import Drain
 from services.fork import ForkService
 from services.health import HealthService
 from services.history import HistoryService
+from services.imports.service import ImportService
 from services.keys import KeyService
 from services.llm import LLMPool, create_llm_pool
 from services.llm.factory import create_summary_llm, create_token_counter
@@ -64,6 +65,7 @@ class Services:
     request_rate: RequestRate
     summaries: SummaryService
     search: MessageSearch
+    imports: ImportService
     summarizer: Summarizer
     titler: Titler
     metrics: Metrics
@@ -138,6 +140,7 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         ),
         summaries=SummaryService(database, sessions),
         search=MessageSearch(database, sessions),
+        imports=ImportService(database, settings.max_import_messages, settings.max_reply_chars),
         summarizer=summarizer,
         titler=titler,
         metrics=metrics,

@@ -326,3 +326,10 @@ class InvalidSearch(ServiceError):
 
     status_code = 422
     code = "invalid_search"
+
+
+class InvalidImport(ServiceError):
+    """An import file of which nothing can go in; the message says why."""
+
+    status_code = 422
+    code = "invalid_import"

@@ -22,7 +22,6 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    or_,
     select,
     tuple_,
 )
@@ -97,8 +96,7 @@ def _filters(query: SessionQuery, dialect: str) -> list[ColumnElement[bool]]:
         conditions.append(_metadata_value(key, dialect) == value)
     if query.q is not None:
         matcher = Matcher(dialect, words_of(query.q))
-        in_messages = S.session_id.in_(select(matcher.sessions_with_matching_messages()))
-        conditions.append(or_(matcher.title_matches(), in_messages))
+        conditions.append(S.session_id.in_(matcher.matching_sessions()))
     return conditions
 
 

@@ -46,7 +46,8 @@ def insert_session(
 ) -> SessionPublic:
     """Insert a new session of the caller's key, and its audit event, inside the
     transaction `db`. InvalidProfile unless the caller may use `profile_id`.
-    `labels`: its title, pinned and archived when set (SessionCreate.labels)."""
+    `labels`: its title, pinned and archived when set (SessionCreate.labels); for
+    an import also its original `created_at` and its `import_key`."""
     if profile_id is not None:
         require_profile(db, caller, profile_id)
     now = utcnow()

@@ -162,6 +162,7 @@ OWN_TEST = {
     ("get", "/api/sessions"): "test_the_list_shows_only_the_callers_sessions",
     ("get", "/api/search"): "test_search_finds_only_the_callers_messages",
     ("post", "/api/sessions"): "test_creating_with_anothers_idempotency_key_makes_a_new_session",
+    ("post", "/api/sessions/import"): "test_an_import_is_its_importers_only",
     ("get", "/api/audit"): "test_the_audit_trail_is_for_admin_keys_only",
     ("get", "/metrics"): "test_metrics_are_for_admin_keys_only",
     ("get", "/api/profiles"): "test_profiles_are_listed_and_used_by_their_owner_only",
@@ -367,11 +368,33 @@ def test_search_finds_only_the_callers_messages(tenants: Tenants, alice: AliceSe
     assert [s["session_id"] for s in listed] == [own]
     assert [s["session_id"] for s in by_metadata["items"]] == [own]
     with tenants.client(tenants.alice) as http:
-        mine = http.get("/api/search", params={"q": "secret"}).json()["items"]
-    assert {hit["session_id"] for hit in mine} == {alice.session_id}
+        mine = {
+            hit["session_id"]
+            for hit in http.get("/api/search", params={"q": "secret"}).json()["items"]
+        }
+    assert alice.session_id in mine
+    assert own not in mine
     with tenants.client(tenants.admin) as admin:
         everyone = admin.get("/api/search", params={"q": "secret", "limit": 100}).json()
     assert {alice.session_id, own} <= {hit["session_id"] for hit in everyone["items"]}
+
+
+def test_an_import_is_its_importers_only(tenants: Tenants, alice: AliceSession) -> None:
+    """Bob imports Alice's exported file (a copy of it reached him): the sessions are
+    Bob's, Alice's are untouched, and Alice importing the same file gets her own copy,
+    not a `duplicate` pointing at Bob's."""
+    with tenants.client(tenants.alice) as http:
+        export = http.get(f"/api/sessions/{alice.session_id}/export").json()
+    with tenants.client(tenants.bob) as bob:
+        report = bob.post("/api/sessions/import", json=export).json()
+        bobs = report["items"][0]["session_id"]
+        assert bob.get(f"/api/sessions/{bobs}").json()["owner"] == "bob"
+    with tenants.client(tenants.alice) as http:
+        assert http.get(f"/api/sessions/{bobs}").status_code == 404
+        again = http.post("/api/sessions/import", json=export).json()["items"][0]
+        assert again["status"] == "imported"
+        assert again["session_id"] not in (bobs, alice.session_id)
+        assert _snapshot(http, alice.session_id) == alice.snapshot
 
 
 def test_creating_with_anothers_idempotency_key_makes_a_new_session(

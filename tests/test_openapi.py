@@ -11,6 +11,7 @@ EXPECTED_ROUTES = {
     ("post", "/api/sessions"),
     ("get", "/api/sessions"),
     ("get", "/api/search"),
+    ("post", "/api/sessions/import"),
     ("get", "/metrics"),
     ("get", "/api/sessions/{session_id}"),
     ("patch", "/api/sessions/{session_id}"),

@@ -1,5 +1,7 @@
 """Finding a conversation: a session's `title`, `pinned` and `archived`, and full-text
-indexes over titles and message text (models/search.py names them).
+indexes over titles and message text (models/search.py names them). Bringing history
+in: `import_key`, what an imported session was imported from (a re-import of the same
+conversation finds it instead of making another).
 
 SQLite: two FTS5 tables with external content (the text stays in `messages` and
 `sessions`; the index holds only the words), kept by triggers, so that every write
@@ -90,7 +92,9 @@ def upgrade() -> None:
     op.add_column(
         "sessions", sa.Column("archived", sa.Boolean(), nullable=False, server_default=sa.false())
     )
+    op.add_column("sessions", sa.Column("import_key", sa.String(length=64), nullable=True))
     op.create_index("ix_sessions_owner_created", "sessions", ["owner", "created_at", "session_id"])
+    op.create_index("ix_sessions_import", "sessions", ["owner", "import_key"], unique=True)
     sqlite = op.get_bind().dialect.name == "sqlite"
     for statement in SQLITE_UP if sqlite else POSTGRES_UP:
         op.execute(statement)
@@ -100,8 +104,10 @@ def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     for statement in SQLITE_DOWN if sqlite else POSTGRES_DOWN:
         op.execute(statement)
+    op.drop_index("ix_sessions_import", table_name="sessions")
     op.drop_index("ix_sessions_owner_created", table_name="sessions")
     with op.batch_alter_table("sessions") as batch:
+        batch.drop_column("import_key")
         batch.drop_column("archived")
         batch.drop_column("pinned")
         batch.drop_column("title")

@@ -11,9 +11,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, column, func, literal_column, select, table
-from sqlalchemy.sql import Subquery
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    union,
+)
 
 from models.message import MessageStatus, messages_table
 from models.search import MAX_QUERY_CHARS, MAX_QUERY_WORDS, TS_CONFIG
@@ -73,10 +83,13 @@ class Matcher:
             return literal_column("sessions.rowid").in_(matching.scalar_subquery())
         return _ts_match("sessions.title", self.query) & S.title.is_not(None)
 
-    def sessions_with_matching_messages(self) -> Subquery:
-        """The ids of sessions one of whose messages matches."""
-        found = select(M.session_id).where(self.message_matches()).distinct()
-        return found.subquery("matching_sessions")
+    def matching_sessions(self) -> CompoundSelect[Any]:
+        """The ids of sessions whose title or one of whose messages matches: one set,
+        each half found through its index. (An OR of the two conditions on the session
+        list would be read row by row: PostgreSQL then computes every title's vector.)"""
+        by_title = select(S.session_id).where(self.title_matches())
+        by_message = select(M.session_id).where(self.message_matches())
+        return union(by_title, by_message)
 
 
 def _fts_match(fts_table: str, query: str) -> ColumnElement[bool]:
