@@ -121,6 +121,7 @@ def make_lifespan(settings: Settings) -> Any:
                     )
                 ),
                 asyncio.create_task(services.runner.watch_forever(serving.orphan_after_seconds)),
+                asyncio.create_task(services.indexer.run_forever()),
             ]
             await services.bus.start()
             undo_signal_hooks = stop_on_signals(services.drain, services.runner)

@@ -19,7 +19,11 @@ from models.message import Role
 FTS_TABLES = ("message_fts", "session_fts")
 FTS_SHADOWS = ("data", "idx", "docsize", "config", "content")
 SEARCH_TABLE_NAMES = frozenset(
-    {*FTS_TABLES, *(f"{table}_{shadow}" for table in FTS_TABLES for shadow in FTS_SHADOWS)}
+    {
+        *FTS_TABLES,
+        *(f"{table}_{shadow}" for table in FTS_TABLES for shadow in FTS_SHADOWS),
+        "search_backlog",  # SQLite: messages waiting to be indexed
+    }
 )
 # The text-search configuration both databases' indexes and queries name.
 TS_CONFIG = "simple"

@@ -30,6 +30,7 @@ from services.openai.responses import OpenAIResponses
 from services.openai.unstored import Unstored
 from services.profiles.service import ProfileService
 from services.rate_limits import RequestRate, storage_for
+from services.search.indexer import SearchIndexer
 from services.search.messages import MessageSearch
 from services.search.titles import Titler
 from services.sessions import SessionService
@@ -65,6 +66,7 @@ class Services:
     request_rate: RequestRate
     summaries: SummaryService
     search: MessageSearch
+    indexer: SearchIndexer
     imports: ImportService
     summarizer: Summarizer
     titler: Titler
@@ -93,6 +95,8 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
     drain = Drain(settings.shutdown_grace_seconds)
     store = TurnStore(database, sessions, settings.rate_limit_concurrent_streams)
     metrics = _metrics(database, llm)
+    indexer = SearchIndexer(database)
+    sessions.indexer = indexer
     background_llm = create_summary_llm(settings, http, llm)
     summarizer = Summarizer(database, background_llm, counter, settings)
     summarizer.jobs.report = metrics.job_ended("summary")
@@ -139,7 +143,8 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
             database,
         ),
         summaries=SummaryService(database, sessions),
-        search=MessageSearch(database, sessions),
+        search=MessageSearch(database, sessions, indexer),
+        indexer=indexer,
         imports=ImportService(database, settings.max_import_messages, settings.max_reply_chars),
         summarizer=summarizer,
         titler=titler,

@@ -49,6 +49,7 @@ from services.idempotency import (
 )
 from services.memory.counting import Count, TokenCounter, system_count_values
 from services.memory.window import ChatMessage
+from services.search.indexer import SearchIndexer
 from services.session_list import SessionQuery, page_of, page_statement
 from services.session_writes import (
     append_to_path,
@@ -76,6 +77,8 @@ class SessionService:
         self.timeout_hours = timeout_hours
         self.key_hours = key_hours  # how long an Idempotency-Key is remembered
         self.counter = counter  # counts a system prompt once, when it is set
+        # Brings SQLite's search index up to date before a list with `q`.
+        self.indexer: SearchIndexer | None = None
 
     async def _system_count(self, system_prompt: str | None) -> Count | None:
         """The system prompt's count; None (estimated when a window needs it) when the
@@ -225,6 +228,8 @@ class SessionService:
         asks (services/session_list.py), keyset-paginated."""
         visible = self.visible(caller, utcnow())
         statement = page_statement(query, self.database.engine.dialect.name, visible)
+        if query.q is not None and self.indexer is not None:
+            await self.indexer.catch_up()
         async with self.database.read() as db:
             rows = (await db.execute(statement)).mappings().all()
         return page_of([dict(row) for row in rows], query)

@@ -275,3 +275,26 @@ def wait_for_title(http: httpx.Client, session_id: str) -> str | None:
             return str(title)
         time.sleep(0.05)
     return None
+
+
+@pytest.mark.sqlite_only("the FTS5 index and its backlog are SQLite's")
+def test_the_sqlite_index_stays_whole_through_the_backlog(app: Any, client: httpx.Client) -> None:
+    """Messages wait in the backlog and are indexed in batches; one deleted while it
+    waits and one deleted once indexed both leave the index whole and the search right."""
+    word = tag()
+    session = new_session(client)
+    waiting = chat(client, session_id=session, message=f"{word} first")
+    db = app.db()
+    backlog = db.execute("SELECT count(*) FROM search_backlog").fetchone()[0]
+    assert backlog >= 2 or found(client, word)  # unless the indexer's tick came between
+    assert client.delete(f"/api/messages/{waiting['user_message_id']}").status_code == 204
+    kept = chat(client, session_id=session, message=f"{word} second")
+    assert {h["message_id"] for h in found(client, word)} == {
+        kept["user_message_id"],
+        kept["message_id"],
+    }
+    assert db.execute("SELECT count(*) FROM search_backlog").fetchone()[0] == 0
+    assert client.delete(f"/api/messages/{kept['message_id']}").status_code == 204
+    assert [h["message_id"] for h in found(client, word)] == [kept["user_message_id"]]
+    db.execute("INSERT INTO message_fts(message_fts) VALUES ('integrity-check')")
+    db.execute("INSERT INTO session_fts(session_fts) VALUES ('integrity-check')")

@@ -19,6 +19,7 @@ from models.session import sessions_table
 from models.types import utcnow
 from services.cursors import decode_cursor, encode_cursor
 from services.errors import InvalidCursor
+from services.search.indexer import SearchIndexer
 from services.search.query import Matcher, words_of
 from services.search.snippets import snippet, word_pattern
 from services.sessions import SessionService
@@ -29,8 +30,10 @@ S = sessions_table.c
 
 
 class MessageSearch:
-    def __init__(self, database: Database, sessions: SessionService) -> None:
-        self.database, self.sessions = database, sessions
+    def __init__(
+        self, database: Database, sessions: SessionService, indexer: SearchIndexer
+    ) -> None:
+        self.database, self.sessions, self.indexer = database, sessions, indexer
 
     async def search(
         self, query: str, caller: Caller, limit: int, cursor: str | None
@@ -40,6 +43,7 @@ class MessageSearch:
         words = words_of(query)
         matcher = Matcher(self.database.engine.dialect.name, words)
         statement = self._statement(matcher, caller, limit, cursor)
+        await self.indexer.catch_up()
         async with self.database.read() as db:
             rows = (await db.execute(statement)).mappings().all()
         pattern = word_pattern(words)
