@@ -20,6 +20,7 @@ import uvicorn
 from asgi_correlation_id import CorrelationIdFilter, CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from api import (
@@ -31,6 +32,7 @@ from api import (
     openai,
     openai_conversations,
     openai_responses,
+    page,
     profiles,
     search,
     sessions,
@@ -43,6 +45,7 @@ from api.body_timeout import BodyTimeout
 from api.drain_gate import DrainGate
 from api.errors import install_error_handlers
 from api.log_hygiene import install_log_hygiene
+from api.page import PAGE_ASSETS_URL, PAGE_DIR
 from api.security_headers import SecurityHeaders
 from api.sessions import IMPORT_PATH
 from api.url_guard import NoNulInUrl
@@ -223,13 +226,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed", "X-Session-Id"],
     )
     app.add_middleware(NoNulInUrl)  # before any route or the database sees the URL
-    app.add_middleware(SecurityHeaders, static_prefixes=(DOCS_ASSETS_URL + "/",))
+    app.add_middleware(
+        SecurityHeaders, static_prefixes=(DOCS_ASSETS_URL + "/", PAGE_ASSETS_URL + "/")
+    )
+    app.mount(PAGE_ASSETS_URL, StaticFiles(directory=PAGE_DIR), name="page-assets")
     app.add_middleware(
         CorrelationIdMiddleware, header_name="X-Request-ID", validator=_valid_request_id
     )
     app.add_middleware(AdmissionGate)  # outermost: a waiting turn start costs next to nothing
     install_error_handlers(app)
-    routers = (sessions, search, profiles, chat, messages, health, audit, metrics, ws)
+    routers = (sessions, search, profiles, chat, messages, health, audit, metrics, ws, page)
     for module in (*routers, openai, openai_responses, openai_conversations):
         app.include_router(module.router)
     document_auth(app, settings.auth_required)

@@ -342,6 +342,22 @@ def _nothing_left_behind() -> Iterator[None]:
     assert litter() <= before, f"the tests left {sorted(litter() - before)} behind"
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A browser test that fails leaves a screenshot of its page (tests/browser.py)."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    page = getattr(item, "funcargs", {}).get("page")
+    if report.when == "call" and report.failed and page is not None:
+        from tests.browser import SCREENSHOTS
+
+        SCREENSHOTS.mkdir(exist_ok=True)
+        path = SCREENSHOTS / f"{item.name.replace('/', '_')}.png"
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(path), full_page=True)
+            report.sections.append(("screenshot", str(path)))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A `sqlite_only` test's PostgreSQL run is left out (its marker says why)."""
     kept: list[pytest.Item] = []

@@ -8,35 +8,18 @@ a self-hosted machine without internet.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 
 import httpx
 import pytest
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from tests.conftest import App
 
-CHROMIUM = shutil.which("chromium")
-# Flags for a root user in a closed network: no sandbox, no background traffic.
-QUIET_HEADLESS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-]
+QUIET_HEADLESS = ["--headless", *CHROMIUM_ARGS]
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="chromium is not installed (apt-get install chromium); CI has it"
-    ),
-]
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 def rendered(url: str) -> str:
