@@ -146,7 +146,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _allowed_methods(request: Request) -> list[str]:
     """Every method some route takes at this path (RFC 9110 asks a 405 to list them);
-    Starlette's own Allow names only the first route that matched the path."""
+    Starlette's own Allow names only the first route that matched the path. A path
+    that is a route of its own (/api/sessions/import) is that resource, not an id of
+    the routes around it (/api/sessions/{session_id})."""
+    documented = request.app.openapi().get("paths", {}).get(request.url.path)
+    if documented:
+        return [method for method in METHODS if method.lower() in documented]
     return [
         method
         for method in METHODS

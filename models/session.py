@@ -6,7 +6,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import JSON, Column, Index, Table, false
 from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
@@ -119,8 +126,8 @@ class SessionCreate(BaseModel):
         description="Shown in session lists and searched by `q`; without one, the LLM"
         " writes one after the first exchange (AUTO_TITLE)",
     )
-    pinned: bool | None = Field(None, description="Listed apart (`pinned=true`) by clients")
-    archived: bool | None = Field(
+    pinned: StrictBool | None = Field(None, description="Listed apart (`pinned=true`) by clients")
+    archived: StrictBool | None = Field(
         None, description="Hidden from GET /api/sessions unless `archived=true` is asked"
     )
 
