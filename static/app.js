@@ -1,77 +1,18 @@
 // The chat page: the service's public API only (the same routes as any client).
 // Replies are Markdown rendered by markdown-it with raw HTML off, then DOMPurify;
 // everything else the page shows from the server is set as text, never as HTML.
-"use strict";
+import { ApiError, KEY_STORAGE, api, auth, failure, headers, readEvents } from "./api.js";
+import { $, el } from "./dom.js";
+import { loadProfiles, loadSessions, showSession, toggle, view } from "./sidebar.js";
 
-const KEY_STORAGE = "chat.apiKey";
-const state = { sessionId: null, archived: false, controller: null, key: sessionStorage.getItem(KEY_STORAGE) };
-const $ = (id) => document.getElementById(id);
+// The open session is the sidebar's (view.sessionId); the turn being streamed, here.
+const state = { controller: null };
 let markdown = null;
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (name === "class") node.className = value;
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
-
-class ApiError extends Error {}
-
-function headers(json) {
-  const result = {};
-  if (state.key) result.Authorization = `Bearer ${state.key}`;
-  if (json) result["Content-Type"] = "application/json";
-  return result;
-}
-
-async function failure(response) {
-  if (response.status === 401) $("key-form").hidden = false;
-  let detail = response.statusText;
-  try { detail = (await response.json()).detail || detail; } catch (_) { /* not JSON */ }
-  return new ApiError(`${response.status}: ${detail}`);
-}
-
-async function api(method, path, body) {
-  const response = await fetch(path, {
-    method, headers: headers(body !== undefined),
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!response.ok) throw await failure(response);
-  return response.status === 204 ? null : response.json();
-}
 
 function showError(error) {
   $("error").hidden = !error;
   $("error").textContent = error ? String(error.message || error) : "";
-}
-
-// ---- Server-Sent Events over fetch (EventSource can neither POST nor send a key)
-
-async function readEvents(response, onEvent) {
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, "\n");
-    let cut;
-    while ((cut = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      let type = "message";
-      const data = [];
-      for (const line of block.split("\n")) {
-        if (line.startsWith("event:")) type = line.slice(6).trim();
-        else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
-      }
-      if (data.length) onEvent(type, JSON.parse(data.join("\n")));
-    }
-  }
 }
 
 // ---- Messages
@@ -121,8 +62,8 @@ function messageItem(message) {
 
 async function loadHistory() {
   const list = $("messages");
-  if (!state.sessionId) { list.replaceChildren(); return; }
-  const page = await api("GET", `/api/sessions/${state.sessionId}/messages?limit=500`);
+  if (!view.sessionId) { list.replaceChildren(); return; }
+  const page = await api("GET", `/api/sessions/${view.sessionId}/messages?limit=500`);
   list.replaceChildren(...page.items.map(messageItem));
   list.scrollTop = list.scrollHeight;
 }
@@ -131,7 +72,7 @@ async function allNodes() {
   const nodes = [];
   let after = "";
   for (;;) {
-    const page = await api("GET", `/api/sessions/${state.sessionId}/tree?limit=1000${after}`);
+    const page = await api("GET", `/api/sessions/${view.sessionId}/tree?limit=1000${after}`);
     nodes.push(...page.items);
     if (!page.next_cursor) return nodes;
     after = `&after=${encodeURIComponent(page.next_cursor)}`;
@@ -196,7 +137,7 @@ async function runStream(method, path, body) {
 }
 
 async function ensureSession() {
-  if (state.sessionId) return;
+  if (view.sessionId) return;
   const profile = $("profile").value;
   const session = await api("POST", "/api/sessions", profile ? { profile_id: profile } : {});
   openSession(session.session_id, false);
@@ -205,7 +146,7 @@ async function ensureSession() {
 async function send(text) {
   await ensureSession();
   $("messages").append(messageItem({ role: "user", content: text, sibling_count: 1 }));
-  await runStream("POST", "/api/chat/stream", { session_id: state.sessionId, message: text });
+  await runStream("POST", "/api/chat/stream", { session_id: view.sessionId, message: text });
 }
 
 async function regenerate(messageId) {
@@ -223,7 +164,7 @@ function startEdit(message) {
     dropFrom(message.message_id);
     $("messages").append(messageItem({ role: "user", content: text, sibling_count: 1 }));
     runStream("POST", "/api/chat/stream",
-      { session_id: state.sessionId, message: text, edit_of: message.message_id }).catch(showError);
+      { session_id: view.sessionId, message: text, edit_of: message.message_id }).catch(showError);
   };
   item.querySelector(".body").replaceChildren(area,
     el("div", { class: "meta" },
@@ -233,78 +174,18 @@ function startEdit(message) {
 }
 
 async function resumeIfGenerating() {
-  const status = await api("GET", `/api/sessions/${state.sessionId}/status`);
+  const status = await api("GET", `/api/sessions/${view.sessionId}/status`);
   if (!status.active) return;
   dropFrom(status.message_id); // the stream replays the reply from its first event
   await runStream("GET", `/api/messages/${status.message_id}/stream`);
 }
 
 async function stop() {
-  if (state.sessionId) await api("POST", `/api/sessions/${state.sessionId}/stop`);
-}
-
-// ---- Sessions
-
-function highlighted(snippet, ranges) {
-  const parts = [];
-  let at = 0;
-  for (const [start, end] of ranges) {
-    parts.push(snippet.slice(at, start), el("mark", {}, snippet.slice(start, end)));
-    at = end;
-  }
-  parts.push(snippet.slice(at));
-  return el("span", { class: "snippet" }, ...parts);
-}
-
-function sessionItem(session, extra = []) {
-  const classes = [session.pinned ? "pinned" : "", session.session_id === state.sessionId ? "current" : ""];
-  return el("li", { class: classes.join(" ").trim(), "data-id": session.session_id },
-    el("a", { href: `#/s/${session.session_id}` }, session.title || "New chat", ...extra));
-}
-
-async function loadSessions() {
-  const q = $("search").value.trim();
-  const params = new URLSearchParams({ limit: "100", archived: String(state.archived) });
-  if (q) params.set("q", q);
-  const page = await api("GET", `/api/sessions?${params}`);
-  const ordered = [...page.items.filter((s) => s.pinned), ...page.items.filter((s) => !s.pinned)];
-  const items = ordered.map((session) => sessionItem(session));
-  if (q) {
-    const hits = await api("GET", `/api/search?${new URLSearchParams({ q, limit: "10" })}`);
-    for (const hit of hits.items) {
-      items.push(sessionItem({ session_id: hit.session_id, title: hit.session_title },
-        [highlighted(hit.snippet, hit.highlights)]));
-    }
-  }
-  $("sessions").replaceChildren(...items);
-  const current = page.items.find((s) => s.session_id === state.sessionId);
-  if (current) showSession(current);
-}
-
-function showSession(session) {
-  $("title").textContent = session.title || "New chat";
-  $("pin").hidden = $("archive").hidden = false;
-  $("pin").textContent = session.pinned ? "Unpin" : "Pin";
-  $("archive").textContent = session.archived ? "Unarchive" : "Archive";
-  $("pin").dataset.on = String(session.pinned);
-  $("archive").dataset.on = String(session.archived);
-}
-
-async function toggle(field) {
-  const on = $(field).dataset.on === "true";
-  const session = await api("PATCH", `/api/sessions/${state.sessionId}`, { [field === "pin" ? "pinned" : "archived"]: !on });
-  showSession(session);
-  await loadSessions();
-}
-
-async function loadProfiles() {
-  const page = await api("GET", "/api/profiles?limit=100");
-  const options = page.items.map((p) => el("option", { value: p.profile_id }, p.name));
-  $("profile").replaceChildren(el("option", { value: "" }, "No profile"), ...options);
+  if (view.sessionId) await api("POST", `/api/sessions/${view.sessionId}/stop`);
 }
 
 function openSession(sessionId, load = true) {
-  state.sessionId = sessionId;
+  view.sessionId = sessionId;
   if (location.hash !== `#/s/${sessionId}`) history.replaceState(null, "", `#/s/${sessionId}`);
   $("app").classList.remove("sidebar-open");
   if (!load) return Promise.resolve();
@@ -322,7 +203,7 @@ function fromHash() {
 }
 
 function newChat() {
-  state.sessionId = null;
+  view.sessionId = null;
   history.replaceState(null, "", location.pathname);
   $("title").textContent = "New chat";
   $("pin").hidden = $("archive").hidden = true;
@@ -355,7 +236,7 @@ function wire() {
   });
   for (const [id, archived] of [["show-chats", false], ["show-archived", true]]) {
     $(id).addEventListener("click", () => {
-      state.archived = archived;
+      view.archived = archived;
       $("show-chats").setAttribute("aria-pressed", String(!archived));
       $("show-archived").setAttribute("aria-pressed", String(archived));
       loadSessions().catch(showError);
@@ -363,14 +244,14 @@ function wire() {
   }
   $("key-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    state.key = $("api-key").value.trim();
-    sessionStorage.setItem(KEY_STORAGE, state.key);
+    auth.key = $("api-key").value.trim();
+    sessionStorage.setItem(KEY_STORAGE, auth.key);
     $("key-form").hidden = true;
     start().catch(showError);
   });
   window.addEventListener("hashchange", () => {
     const id = fromHash();
-    if (id && id !== state.sessionId) openSession(id).catch(showError);
+    if (id && id !== view.sessionId) openSession(id).catch(showError);
   });
 }
 
@@ -382,7 +263,7 @@ async function start() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  if (state.key) $("api-key").value = state.key;
+  if (auth.key) $("api-key").value = auth.key;
   wire();
   start().catch(showError);
 });
