@@ -7,7 +7,6 @@ reply to end; by default (1000) it does not.
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -18,30 +17,28 @@ from tests.helpers import chat, new_session, streaming_turn
 
 
 def finish_order(app: App, fake_llm: FakeLLM) -> list[str]:
-    """A slow reply in one session, a quick one in another sent while the first
-    is generating; the order in which the slow one's last delta and the quick one's
-    reply arrive. The slow turn holds its connection until its upstream reply ends,
-    which its last delta marks; its `done` comes only after its end is stored, which
-    on a busy machine may be after the quick turn got the connection and finished."""
+    """A slow reply in one session, a quick one in another sent while the first is
+    generating: which came first at the LLM server, the slow reply's end ("slow") or
+    the quick turn's request ("quick"). Read from the fake LLM's own clock (when each
+    request arrived, when each response closed): the test's threads, on a busy
+    machine, may read their events late, and the order they see is not the pool's."""
     fake_llm.script(
         {"chunks": ["a ", "b ", "c ", "d ", "e ", "f "], "chunk_delay": 0.15},
         {"reply": "quick"},
     )
-    ended: list[tuple[str, float]] = []
 
-    def quick_turn(http: httpx.Client, session_id: str) -> float:
+    def quick_turn(http: httpx.Client, session_id: str) -> None:
         assert chat(http, session_id=session_id, message="hi")["content"] == "quick"
-        return time.monotonic()
 
     with app.client() as http, app.client() as other, ThreadPoolExecutor(1) as pool:
         slow_session, quick_session = new_session(http), new_session(other)
         with streaming_turn(http, slow_session, deltas=1) as (_start, events):
             quick = pool.submit(quick_turn, other, quick_session)
-            for event in events:
-                if event["type"] == "delta" and event["content"] == "f ":
-                    ended.append(("slow", time.monotonic()))
-        ended.append(("quick", quick.result()))
-    return [name for name, _ in sorted(ended, key=lambda item: item[1])]
+            assert [event["type"] for event in events][-1] == "done"
+        quick.result()
+    by_message = {r["body"]["messages"][-1]["content"]: r for r in fake_llm.requests()}
+    slow_end, quick_start = by_message["go slowly"]["closed_at"], by_message["hi"]["received_at"]
+    return ["slow", "quick"] if slow_end <= quick_start else ["quick", "slow"]
 
 
 def test_a_pool_of_one_makes_the_second_turn_wait_for_the_first(make_app, fake_llm) -> None:

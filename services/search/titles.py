@@ -15,7 +15,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, select, update
 
 from models.session import MAX_TITLE_CHARS, sessions_table
 from services.background import LatestPerSession
@@ -55,6 +55,8 @@ class Titler:
         self.jobs.submit(job.session_id, job)
 
     async def _title(self, job: TitleJob) -> None:
+        if await self._titled(job.session_id):
+            return  # a job queued behind the one that wrote it, or a title set by PATCH
         request = LLMRequest(
             messages=[
                 {"role": "system", "content": TITLE_INSTRUCTION},
@@ -70,6 +72,11 @@ class Titler:
             raise ValueError("the LLM wrote an empty title")
         if await self.database.write(store_title, job.session_id, title):
             log.info("session %s titled", job.session_id)
+
+    async def _titled(self, session_id: str) -> bool:
+        async with self.database.read() as db:
+            title = await db.scalar(select(S.title).where(S.session_id == session_id))
+        return title is not None
 
 
 def _conversation(job: TitleJob) -> str:
