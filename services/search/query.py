@@ -20,12 +20,13 @@ from sqlalchemy import (
     column,
     func,
     literal_column,
+    not_,
     select,
     table,
     union,
 )
 
-from models.message import MessageStatus, messages_table
+from models.message import GENERATING, messages_table
 from models.search import MAX_QUERY_CHARS, MAX_QUERY_WORDS, TS_CONFIG
 from models.session import sessions_table
 from services.errors import InvalidSearch
@@ -36,7 +37,7 @@ WORD = re.compile(r"[^\W_]+")
 MESSAGE_FTS = table("message_fts", column("rowid"))
 SESSION_FTS = table("session_fts", column("rowid"))
 # What the indexes hold: no reply while it is being generated (migration 0014).
-INDEXED: ColumnElement[bool] = M.status != literal_column(f"'{MessageStatus.STREAMING.value}'")
+INDEXED: ColumnElement[bool] = not_(GENERATING)
 
 
 def words_of(query: str) -> list[str]:
@@ -66,7 +67,6 @@ class Matcher:
 
     def __init__(self, dialect: str, words: Sequence[str]) -> None:
         self.sqlite = dialect == "sqlite"
-        self.words = list(words)
         self.query = fts5_query(words) if self.sqlite else ts_query(words)
 
     def message_matches(self) -> ColumnElement[bool]:
