@@ -41,6 +41,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class RefusedPort:
+    """A port on 127.0.0.1 where nothing listens, held until `release()`.
+
+    A port from `free_port()` is free only at the moment it is asked for: a parallel
+    test's server can bind it a moment later, and a test expecting "connection
+    refused" then talks to that server (a CI flake). This socket stays bound without
+    listening and without SO_REUSEADDR, so connections are refused and no other
+    process can bind the port while it is held."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = int(self._socket.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def release(self) -> None:
+        """Free the port, for a test that starts a server there next."""
+        self._socket.close()
+
+
+@pytest.fixture
+def refused_port() -> Iterator[RefusedPort]:
+    held = RefusedPort()
+    yield held
+    held.release()
+
+
 def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:

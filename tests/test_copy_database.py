@@ -13,7 +13,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import App, FakeLLM, free_port
+from tests.conftest import App, FakeLLM, RefusedPort
 from tests.helpers import chat
 from tests.postgres import PostgresServer
 
@@ -138,9 +138,11 @@ def test_a_non_empty_or_foreign_target_is_refused_and_left_as_it_was(
         ("postgresql://u:pw@127.0.0.1:{port}/db", "cannot reach postgresql://u:***@127.0.0.1"),
     ],
 )
-def test_a_wrong_target_is_one_line_and_exit_2(sqlite_app: Any, tmp_path: Path, to: str, says: str):
+def test_a_wrong_target_is_one_line_and_exit_2(
+    sqlite_app: Any, refused_port: RefusedPort, to: str, says: str
+) -> None:
     source: App = sqlite_app()
-    run = source.run_cli("copy-database", "--to", to.format(port=free_port()))
+    run = source.run_cli("copy-database", "--to", to.format(port=refused_port.port))
     assert run.returncode == 2
     assert run.stderr.startswith(f"Copy failed: {says}"), run.stderr
     assert len(run.stderr.strip().splitlines()) == 1

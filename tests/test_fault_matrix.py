@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import App, FakeLLM, free_port
+from tests.conftest import App, FakeLLM, RefusedPort
 from tests.helpers import chat, history, new_session, stream_chat, wait_for
 
 WORDS = ["one ", "two ", "three ", "four ", "five ", "six"]
@@ -276,17 +276,19 @@ def test_connect_timeout_is_503_llm_unavailable(make_app: Any, blackhole: str) -
         assert history(http, session_id)[-1]["status"] == "failed"
 
 
-def test_connection_refused_then_the_server_comes_back(make_app: Any, tmp_path: Any) -> None:
+def test_connection_refused_then_the_server_comes_back(
+    make_app: Any, tmp_path: Any, refused_port: RefusedPort
+) -> None:
     """Refused (retried, then 503, stored failed); once a server listens on that port
     the same session's next turn works, without restarting the service."""
-    port = free_port()
-    app: App = make_app(llm_server_url=f"http://127.0.0.1:{port}")
+    app: App = make_app(llm_server_url=refused_port.url)
     with app.client() as http:
         session_id = new_session(http)
         response = http.post("/api/chat", json={"session_id": session_id, "message": "hi"})
         assert (response.status_code, response.json()["code"]) == (503, "llm_unavailable")
         assert history(http, session_id)[-1]["status"] == "failed"
-        revived = FakeLLM(tmp_path, port)
+        refused_port.release()
+        revived = FakeLLM(tmp_path, refused_port.port)
         revived.start()
         try:
             assert chat(http, session_id=session_id, message="back?")["content"] == "Echo: back?"

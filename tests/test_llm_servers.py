@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import App, FakeLLM, free_port
+from tests.conftest import App, FakeLLM, RefusedPort
 from tests.helpers import chat, history, new_session, stream_chat
 
 
@@ -68,9 +68,9 @@ def test_failover_cooldown_and_return(make_app: Any, primary: FakeLLM, fake_llm:
 
 
 def test_unreachable_primary_fails_over_and_health_says_so(
-    make_app: Any, fake_llm: FakeLLM
+    make_app: Any, fake_llm: FakeLLM, refused_port: RefusedPort
 ) -> None:
-    dead = f"http://127.0.0.1:{free_port()}"
+    dead = refused_port.url
     app: App = make_app(llm_server_url=f"{dead},{fake_llm.url}")
     with app.client() as http:
         result = stream_chat(http, {"message": "hi"})

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from services.llm.transport import LLMTransport
-from tests.conftest import free_port
+from tests.conftest import RefusedPort
 
 pytestmark = pytest.mark.anyio
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -76,9 +76,13 @@ async def test_an_answer_arrives_through_the_httpx_api() -> None:
 
 
 async def test_a_refused_connection_is_a_connect_error() -> None:
-    async with client() as http:
-        with pytest.raises(httpx.ConnectError):
-            await http.post(f"http://127.0.0.1:{free_port()}", json={})
+    refused = RefusedPort()
+    try:
+        async with client() as http:
+            with pytest.raises(httpx.ConnectError):
+                await http.post(refused.url, json={})
+    finally:
+        refused.release()
 
 
 async def test_a_server_closing_before_answering_is_a_remote_protocol_error() -> None:

@@ -14,7 +14,7 @@ import pytest
 from openai import OpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
-from tests.conftest import App, FakeLLM, free_port
+from tests.conftest import App, FakeLLM, RefusedPort
 from tests.fake_llm import MODEL
 from tests.helpers import history, new_session
 
@@ -208,11 +208,11 @@ def test_a_failure_mid_stream_is_raised_by_the_sdk(
 
 @pytest.mark.sqlite_only("the upstream's model list: no database in it")
 def test_models_union_the_servers_that_answer_and_fail_when_none_does(
-    make_app: Any, fake_llm: FakeLLM
+    make_app: Any, fake_llm: FakeLLM, refused_port: RefusedPort
 ) -> None:
     """With a dead server before the fake one, the list is the fake's; with only dead
     servers, the upstream's own error (503), not a list of profiles alone."""
-    dead = f"http://127.0.0.1:{free_port()}"
+    dead = refused_port.url
     with sdk(make_app(llm_server_url=f"{dead},{fake_llm.url}")) as some:
         assert [m.id for m in some.models.list()] == [MODEL]
     with sdk(make_app(llm_server_url=dead)) as none, pytest.raises(openai.APIStatusError) as down:

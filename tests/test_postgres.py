@@ -21,15 +21,17 @@ import psycopg
 import pytest
 from httpx_sse import EventSource
 
-from tests.conftest import ROOT, App, FakeLLM, ServerApp, free_port, gunicorn_argv, run_main
+from tests.conftest import ROOT, App, FakeLLM, RefusedPort, ServerApp, gunicorn_argv, run_main
 from tests.helpers import chat, history, new_session, streaming_turn
 from tests.postgres import PostgresServer
 
 UNREACHABLE = "Cannot reach the database at postgresql://chat:***@127.0.0.1"
 
 
-def test_an_unreachable_database_at_startup_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    url = f"postgresql://chat:s3cret@127.0.0.1:{free_port()}/chat"
+def test_an_unreachable_database_at_startup_is_one_line_and_exit_2(
+    tmp_path: Path, refused_port: RefusedPort
+) -> None:
+    url = f"postgresql://chat:s3cret@127.0.0.1:{refused_port.port}/chat"
     env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": url, "LLM_SERVER_URL": "http://127.0.0.1:9"}
     result = run_main(tmp_path, env)
     assert result.returncode == 2
@@ -41,9 +43,9 @@ def test_an_unreachable_database_at_startup_is_one_line_and_exit_2(tmp_path: Pat
 
 
 def test_an_unreachable_database_stops_gunicorn_with_one_line(
-    tmp_path: Path, fake_llm: FakeLLM
+    tmp_path: Path, fake_llm: FakeLLM, refused_port: RefusedPort
 ) -> None:
-    url = f"postgresql://chat:s3cret@127.0.0.1:{free_port()}/chat"
+    url = f"postgresql://chat:s3cret@127.0.0.1:{refused_port.port}/chat"
     app = ServerApp(gunicorn_argv(2), tmp_path, fake_llm.url, database_url=url)
     app.run_from_repository()
     done = subprocess.run(

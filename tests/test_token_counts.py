@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import App, FakeLLM, free_port
+from tests.conftest import App, FakeLLM, RefusedPort
 from tests.helpers import chat, history, new_session, stream_chat
 
 STYLES = ["llama.cpp", "vllm", "llama-cpp-python"]
@@ -140,14 +140,16 @@ def test_a_server_without_a_tokenizer_is_counted_by_estimate(
     assert fake_llm.tokenize_calls() == []  # discovered once, at the first turn
 
 
-def test_a_server_down_at_the_first_turn_is_asked_again(make_app: Any, tmp_path: Path) -> None:
+def test_a_server_down_at_the_first_turn_is_asked_again(
+    make_app: Any, tmp_path: Path, refused_port: RefusedPort
+) -> None:
     """Unreachable says nothing about the server's tokenizer: the next turn asks again."""
-    port = free_port()
-    app: App = make_app(llm_server_url=f"http://127.0.0.1:{port}")
+    app: App = make_app(llm_server_url=refused_port.url)
     with app.client() as http:
         down = http.post("/api/chat", json={"message": "anyone there?"})
         assert (down.status_code, down.json()["code"]) == (503, "llm_unavailable")
-        later = FakeLLM(tmp_path, port)
+        refused_port.release()
+        later = FakeLLM(tmp_path, refused_port.port)
         later.start()
         try:
             later.tokenizer("llama.cpp")
