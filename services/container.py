@@ -145,7 +145,9 @@ def build_services(settings: Settings, database: Database, http: httpx.AsyncClie
         summaries=SummaryService(database, sessions),
         search=MessageSearch(database, sessions, indexer),
         indexer=indexer,
-        imports=ImportService(database, settings.max_import_messages, settings.max_reply_chars),
+        imports=ImportService(
+            database, sessions, settings.max_import_messages, settings.max_reply_chars
+        ),
         summarizer=summarizer,
         titler=titler,
         metrics=metrics,

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from typing import Any
 
 import httpx
 
 from models.imports import CHATGPT_EXAMPLE
-from tests.conftest import FakeLLM
+from tests.conftest import App, FakeLLM
 from tests.helpers import chat, history, new_session
 
 
@@ -111,6 +112,27 @@ def test_a_reimport_finds_what_came_in_before(client: httpx.Client) -> None:
     assert third["items"][0]["session_id"] != once["items"][0]["session_id"]
     client.delete(f"/api/sessions/{once['items'][0]['session_id']}")
     assert imported(client, [conversation])["imported"] == 1  # deleted: it comes in again
+
+
+def test_a_reimport_after_the_first_copy_expired_comes_in_anew(make_app: Any) -> None:
+    """A duplicate must name a session the caller can open: an expired copy (not yet
+    purged) is replaced, not reported."""
+    app: App = make_app(session_timeout_hours=1 / 3600, session_purge_interval_seconds=600)
+    conversation = chatgpt_conversation("c-expired", "Old")
+    with app.client() as http:
+        first = imported(http, [conversation])["items"][0]["session_id"]
+        assert imported(http, [conversation])["duplicates"] == 1  # still alive: found
+        time.sleep(1.2)  # expired, and the purge is ten minutes away
+        again = imported(http, [conversation])
+        assert (again["imported"], again["duplicates"]) == (1, 0)
+        fresh = again["items"][0]["session_id"]
+        assert fresh != first
+        assert again["items"][0]["messages"] == 5
+        assert http.get(f"/api/sessions/{fresh}").status_code == 200
+        assert len(history(http, fresh)) == 4  # the path where the user left off
+    with app.db() as db:
+        left = db.execute("SELECT session_id FROM sessions WHERE session_id = ?", (first,))
+        assert left.fetchone() is None  # the expired copy went, not kept beside it
 
 
 def test_our_export_comes_back_as_a_copy(client: httpx.Client, fake_llm: FakeLLM) -> None:

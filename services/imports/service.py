@@ -21,6 +21,7 @@ from services.imports.conversation import Conversation, NotImportable
 from services.imports.export import read_export
 from services.imports.store import store_conversation
 from services.imports.tree import checked
+from services.sessions import SessionService
 from services.storage import Database
 
 Reader = Callable[[dict[str, Any]], Conversation]
@@ -30,8 +31,11 @@ NAME_CHARS = 200  # of an id or a title, in the report
 
 
 class ImportService:
-    def __init__(self, database: Database, max_messages: int, max_chars: int) -> None:
-        self.database, self.max_messages, self.max_chars = database, max_messages, max_chars
+    def __init__(
+        self, database: Database, sessions: SessionService, max_messages: int, max_chars: int
+    ) -> None:
+        self.database, self.sessions = database, sessions
+        self.max_messages, self.max_chars = max_messages, max_chars
 
     async def run(self, body: Any, caller: Caller) -> ImportReport:
         items = [await self._one(index, raw, caller) for index, raw in enumerate(_items(body))]
@@ -56,8 +60,9 @@ class ImportService:
             conversation = READERS[source](raw)
             ordered = checked(conversation, self.max_messages, self.max_chars)
             item.title = conversation.title
+            now = utcnow()
             stored = await self.database.write(
-                store_conversation, caller, conversation, ordered, utcnow()
+                store_conversation, caller, conversation, ordered, now, self.sessions.alive(now)
             )
         except NotImportable as exc:
             item.error = f"conversation {index}{_named(item)}: {exc}"

@@ -1,7 +1,9 @@
 """One imported conversation stored in one transaction: a new session, owned by the
 caller, with every message under new ids and the same tree. A conversation imported
 before, unchanged (its `import_key`), is found instead: a re-import of the same file
-makes no second copy."""
+makes no second copy. An earlier copy that has expired is deleted first (the purge
+would delete it soon anyway) and the conversation comes in anew: a duplicate must
+point at a session the caller can open."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import ColumnElement, Connection, delete, insert, select
 
 from models.auth import Caller
 from models.message import messages_table
@@ -39,14 +41,20 @@ def store_conversation(
     conversation: Conversation,
     ordered: list[ImportedMessage],
     now: datetime,
+    alive: ColumnElement[bool],
 ) -> Stored:
+    """`alive`: the SQL condition of a session that has not expired at `now`."""
     key = import_key(conversation)
     owner = S.owner.is_(None) if caller.name is None else S.owner == caller.name
     found = db.execute(
-        select(S.session_id, S.message_count).where(S.import_key == key, owner)
+        select(S.session_id, S.message_count, alive.label("alive")).where(
+            S.import_key == key, owner
+        )
     ).first()
-    if found is not None:
+    if found is not None and found.alive:
         return Stored(found.session_id, found.message_count, new=False)
+    if found is not None:
+        db.execute(delete(sessions_table).where(S.session_id == found.session_id))
     ids = {message.key: str(uuid.uuid4()) for message in ordered}
     created = conversation.created_at or ordered[0].created_at or now
     leaf = ids.get(conversation.leaf_key or "") or ids[ordered[-1].key]
