@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -268,10 +269,23 @@ def blackhole() -> Iterator[str]:
 
 
 def test_connect_timeout_is_503_llm_unavailable(make_app: Any, blackhole: str) -> None:
-    app: App = make_app(llm_server_url=blackhole, llm_connect_timeout=0.3, llm_max_retries=1)
+    """LLM_CONNECT_TIMEOUT bounds every connection attempt of the turn: the model
+    lookup and the tokenizer probe before it too, which otherwise wait for their
+    whole (here 10 s) answer timeout each."""
+    app: App = make_app(
+        llm_server_url=blackhole,
+        llm_connect_timeout=0.3,
+        llm_max_retries=1,
+        llm_health_timeout=10,
+        llm_read_timeout=10,
+    )
     with app.client() as http:
         session_id = new_session(http)
-        response = http.post("/api/chat", json={"session_id": session_id, "message": "hi"})
+        started = time.monotonic()
+        response = http.post(
+            "/api/chat", json={"session_id": session_id, "message": "hi"}, timeout=60
+        )
+        assert time.monotonic() - started < 8  # six attempts of 0.3 s, not 10 s each
         assert (response.status_code, response.json()["code"]) == (503, "llm_unavailable")
         assert history(http, session_id)[-1]["status"] == "failed"
 

@@ -38,6 +38,7 @@ from services.llm.errors import (
     LLMUnavailable,
     LLMUpstreamError,
 )
+from services.upstream_timeout import answer_within
 
 UPSTREAM_DETAIL_CHARS = 200
 DONE = "[DONE]"
@@ -175,7 +176,9 @@ class LLMClient(ABC):
         # A GET changes nothing: whatever broke, asking again is safe.
         with translate_transport_errors(answered=lambda: False):
             response = await self.http.get(
-                self.base_url + path, headers=self._headers, timeout=self.health_timeout
+                self.base_url + path,
+                headers=self._headers,
+                timeout=answer_within(self.http, self.health_timeout),
             )
         raise_for_upstream_status(response)
         return parse_json(response.text)

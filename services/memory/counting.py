@@ -39,6 +39,7 @@ import httpx
 from services.errors import ServiceError
 from services.memory.errors import TokenCounterUnavailable
 from services.memory.window import MESSAGE_OVERHEAD_TOKENS, PROMPT_OVERHEAD_TOKENS, estimate_tokens
+from services.upstream_timeout import answer_within
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +210,9 @@ class TokenCounter:
         body |= {"add_special": False, "add_special_tokens": False}
         if model:
             body["model"] = model
+        wait = answer_within(self.http, seconds)
         response = await self.http.post(
-            self.base + path, json=body, headers=self.headers, timeout=seconds
+            self.base + path, json=body, headers=self.headers, timeout=wait
         )
         response.raise_for_status()
         answer = response.json()
@@ -257,7 +259,7 @@ class TokenCounter:
             self.base + "/v1/chat/completions",
             json=body,
             headers=self.headers,
-            timeout=max(self.patient_timeout, 30.0),
+            timeout=answer_within(self.http, max(self.patient_timeout, 30.0)),
         )
         response.raise_for_status()
         return int(response.json()["usage"]["prompt_tokens"])
