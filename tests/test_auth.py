@@ -73,6 +73,7 @@ def test_revoked_key_is_refused_at_once_and_its_name_can_rotate(make_app: Any) -
     assert app.keys("revoke", "--name", "nobody").returncode == 1
 
 
+@pytest.mark.slow
 def test_a_worker_trusts_what_it_read_of_a_key_for_api_key_cache_seconds(
     make_app: Any,
 ) -> None:
@@ -137,6 +138,7 @@ def test_auth_mode_defaults_to_api_key_off_loopback(make_app: Any) -> None:
         assert http.get("/api/sessions").status_code == 200
 
 
+@pytest.mark.slow
 def test_gunicorn_bound_off_loopback_defaults_to_api_key(tmp_path: Path, fake_llm: FakeLLM) -> None:
     argv = [arg.replace("127.0.0.1:", "0.0.0.0:") for arg in gunicorn_argv(1)]
     server = ServerApp(argv, tmp_path, fake_llm.url).run_from_repository()

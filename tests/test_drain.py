@@ -20,6 +20,9 @@ from tests.helpers import history, new_session, streaming_turn, wait_for
 
 SLOW_WORDS = " ".join(f"w{n}" for n in range(8))  # 8 chunks
 
+# Signals to whole services, and gunicorn: timing-bound, run one at a time.
+pytestmark = pytest.mark.slow
+
 
 def send_sigterm(app: App) -> float:
     assert app.proc.process is not None

@@ -42,6 +42,7 @@ def test_an_unreachable_database_at_startup_is_one_line_and_exit_2(
     assert "s3cret" not in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 def test_an_unreachable_database_stops_gunicorn_with_one_line(
     tmp_path: Path, fake_llm: FakeLLM, refused_port: RefusedPort
 ) -> None:
@@ -89,6 +90,7 @@ def test_migrations_started_at_the_same_moment_run_one_at_a_time(
     assert said == ["database created at schema revision 0014"] + ["nothing to do"] * 3
 
 
+@pytest.mark.slow
 def test_instances_starting_together_on_a_new_database_migrate_it_once(
     postgres_server: PostgresServer, fake_llm: FakeLLM, tmp_path: Path
 ) -> None:
@@ -184,6 +186,7 @@ def test_a_stop_on_another_instance_stops_the_owners_reply(
     assert stored["content"].startswith("slow slow")  # the text so far is kept
 
 
+@pytest.mark.slow
 def test_the_request_rate_is_exact_across_three_instances(
     postgres_server: PostgresServer, fake_llm: FakeLLM, tmp_path: Path
 ) -> None:
@@ -221,6 +224,7 @@ def test_the_request_rate_is_exact_across_three_instances(
             instance.stop()
 
 
+@pytest.mark.slow
 def test_an_instance_starting_leaves_the_replies_of_the_others_alone(
     postgres_server: PostgresServer, fake_llm: FakeLLM, tmp_path: Path
 ) -> None:

@@ -20,6 +20,9 @@ from tests.helpers import new_session, streaming_turn, wait_for
 LONG_REPLY = " ".join(f"w{n}" for n in range(200))  # 200 chunks, 0.1 s apart: 20 s
 QUICK = 5.0  # seconds: the most a stop may take
 
+# Signals to whole services, and gunicorn: timing-bound, run one at a time.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def gunicorn_app(tmp_path: Path, fake_llm: FakeLLM) -> Iterator[App]:
@@ -68,7 +71,6 @@ def assert_clean_shutdown_log(app: App, sig: int) -> None:
     assert "was sent" not in log  # every worker ended by itself
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGQUIT], ids=["SIGINT", "SIGQUIT"])
 def test_an_idle_gunicorn_stops_at_once_on_sigint_and_sigquit(gunicorn_app: App, sig: int) -> None:
     assert signal_and_time_the_exit(gunicorn_app, sig) < QUICK
@@ -97,7 +99,6 @@ def stop_mid_reply(app: App, fake_llm: FakeLLM, sig: int, group: bool = False) -
     assert_clean_shutdown_log(app, sig)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGQUIT], ids=["SIGINT", "SIGQUIT"])
 def test_gunicorn_stores_a_streaming_reply_interrupted_on_sigint_and_sigquit(
     gunicorn_app: App, fake_llm: FakeLLM, sig: int
@@ -105,7 +106,6 @@ def test_gunicorn_stores_a_streaming_reply_interrupted_on_sigint_and_sigquit(
     stop_mid_reply(gunicorn_app, fake_llm, sig)
 
 
-@pytest.mark.slow
 def test_ctrl_c_to_gunicorn_and_its_workers_stops_once(
     gunicorn_app: App, fake_llm: FakeLLM
 ) -> None:

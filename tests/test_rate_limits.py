@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from tests.conftest import App, FakeLLM
 from tests.helpers import chat, new_session, streaming_turn
 
@@ -33,6 +35,7 @@ def test_requests_over_the_rate_get_429_with_retry_after_then_recover(make_app: 
         assert http.get("/api/sessions").status_code == 200  # the window moved on
 
 
+@pytest.mark.slow
 def test_a_keys_concurrent_streams_are_capped_across_workers(
     make_app: Any, fake_llm: FakeLLM
 ) -> None:

@@ -105,6 +105,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.slow
 def test_workers_starting_together_all_migrate(tmp_path) -> None:
     """gunicorn -w N boots N workers at once on one new file: none may fail its boot."""
     for attempt in range(3):

@@ -9,6 +9,7 @@ import signal
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import App, FakeLLM
 from tests.helpers import chat, history, new_session, streaming_turn, wait_for, wait_until_swept
@@ -99,6 +100,7 @@ def test_status_of_a_new_session_is_idle_and_of_an_unknown_one_404(
     assert missing.json()["code"] == "session_not_found"
 
 
+@pytest.mark.slow
 def test_kill_9_mid_stream_leaves_the_turn_interrupted_with_its_text(
     make_app, fake_llm: FakeLLM
 ) -> None:
