@@ -49,13 +49,29 @@ function actions(message) {
   return [];
 }
 
+// A reply's tool calls and a tool message's results, as text: the service runs no
+// tool, the client that sent `tools` does (README: tool calls).
+function toolPart(kind, name, text) {
+  return el("details", { class: `tool ${kind}` },
+    el("summary", {}, kind === "call" ? `Tool call: ${name}` : `Tool result: ${name}`),
+    el("pre", {}, text));
+}
+
+function toolParts(message) {
+  const calls = (message.tool_calls || []).map((call) =>
+    toolPart("call", call.function.name, call.function.arguments));
+  const results = (message.tool_results || []).map((result) =>
+    toolPart("result", result.tool_call_id, result.content));
+  return [...calls, ...results];
+}
+
 function messageItem(message) {
   const status = message.status && message.status !== "complete" && message.status !== "streaming"
     ? [el("span", { class: "status" }, message.status)] : [];
   const meta = el("div", { class: "meta" }, el("span", { class: "role" }, message.role),
     ...versionArrows(message), ...status, ...actions(message));
   const item = el("li", { class: `message ${message.role}`, "data-id": message.message_id || "" },
-    meta, el("div", { class: "body" }));
+    meta, el("div", { class: "body" }), ...toolParts(message));
   setBody(item, message.role, message.content || "");
   return item;
 }

@@ -4,8 +4,8 @@ clicked as a person would, against the real service and the fake LLM.
 Covered: send and watch the stream, stop, reload mid-reply and see it resume (no text
 lost or doubled), regenerate, edit, the version arrows, search with highlights, pin
 and archive, a new chat with a profile, the API key field, replies holding HTML shown
-as text (the XSS probe), the dark theme and a phone-sized screen. A failing test
-leaves a screenshot in test-screenshots/.
+as text (the XSS probe), tool calls and results, the dark theme and a phone-sized
+screen. A failing test leaves a screenshot in test-screenshots/.
 """
 
 from __future__ import annotations
@@ -197,6 +197,34 @@ def test_html_in_replies_and_messages_is_shown_as_text(page: Any, fake_llm: Fake
     )
     assert page.evaluate("window.__xss") is None
     assert page.locator("#messages img, #messages script").count() == 0
+
+
+def test_tool_calls_and_results_are_shown_as_text(page: Any, app: Any, fake_llm: FakeLLM) -> None:
+    """A conversation with tools, made by an API client: the page shows each call's
+    name and arguments and each result, as text (an argument holding HTML runs nothing)."""
+    from playwright.sync_api import expect
+
+    hostile = '{"city": "<img src=x onerror=\\"window.__xss = 4\\">"}'
+    calls = [{"id": "call_a", "name": "get_weather", "arguments": hostile}]
+    fake_llm.script({"reply": "", "tool_calls": calls}, {"reply": "It is 18 C."})
+    weather = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
+    with httpx.Client(base_url=app.url) as http:
+        session = new_session(http, title="Weather")
+        chat(http, session_id=session, message="Weather?", tools=[weather])
+        results = [{"tool_call_id": "call_a", "content": "18 C <b>warm</b>"}]
+        chat(http, session_id=session, tool_results=results, tools=[weather])
+    page.goto(f"/#/s/{session}")
+    call = page.locator("#messages li.assistant details.tool.call")
+    expect(call.locator("summary")).to_have_text("Tool call: get_weather")
+    result = page.locator("#messages li.tool details.tool.result")
+    expect(result.locator("summary")).to_have_text("Tool result: call_a")
+    call.locator("summary").click()
+    expect(call.locator("pre")).to_have_text(hostile)
+    result.locator("summary").click()
+    expect(result.locator("pre")).to_have_text("18 C <b>warm</b>")
+    expect(replies(page).last).to_have_text("It is 18 C.")
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("#messages img, #messages b").count() == 0
 
 
 def test_the_page_asks_for_a_key_with_api_key_auth(browser: Any, make_app: Any) -> None:
