@@ -42,10 +42,10 @@ test: test-fast test-slow e2e  ## everything CI runs: the fast suite, the slow o
 
 # Four test processes: the tests mostly wait on the service processes they start.
 # --dist loadfile keeps each file's tests (and its module fixtures) in one of them.
-test-fast: $(VENV)/.dev  ## the fast suite: fake LLM, no model, SQLite and PostgreSQL (9.5-10 minutes)
+test-fast: $(VENV)/.dev  ## the fast suite: fake LLM, no model, SQLite and PostgreSQL (about 8 minutes)
 	$(PY) -m pytest -n 4 --dist loadfile -m "not e2e and not slow"
 
-test-slow: $(VENV)/.dev  ## load, kill -9, fuzzing, signals, gunicorn, PostgreSQL faults, Chromium (about 6 minutes, one at a time)
+test-slow: $(VENV)/.dev  ## load, kill -9, fuzzing, signals, gunicorn, several instances, PostgreSQL faults, Chromium (about 8.5 minutes, one at a time)
 	$(PY) -m pytest -m slow
 
 e2e: $(VENV)/.dev $(VENV)/.llm  ## end-to-end tests against llama.cpp + SmolLM2
