@@ -11,6 +11,7 @@ A test about the SQLite file itself carries `@pytest.mark.sqlite_only("why")`.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import socket
@@ -35,10 +36,29 @@ STARTUP_SECONDS = 30
 BACKENDS = os.environ.get("TEST_DATABASES", "sqlite,postgresql").split(",")
 
 
+# Each test process hands out ports from a range of its own, below the kernel's
+# ephemeral range (32768-60999 by default): a port asked for with bind(0) is free only
+# at that moment, and a parallel test's bind(0) or outgoing connection could take it
+# before the service started on it binds it. Here no other test process, and no
+# kernel-chosen port, ever lands in this process's range.
+PORTS_PER_PROCESS = 1500
+_FIRST_PORT = 20000 + PORTS_PER_PROCESS * int(
+    os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0
+)
+_next_ports = itertools.cycle(range(_FIRST_PORT, _FIRST_PORT + PORTS_PER_PROCESS))
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port on 127.0.0.1 nothing is bound to, from this test process's own range."""
+    for _ in range(PORTS_PER_PROCESS):
+        port = next(_next_ports)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use, or lingering after a server that stopped
+            return port
+    raise RuntimeError(f"no free port in {_FIRST_PORT}-{_FIRST_PORT + PORTS_PER_PROCESS - 1}")
 
 
 class RefusedPort:
