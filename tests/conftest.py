@@ -1,11 +1,12 @@
 """Fixtures that start real processes: the fake LLM server, PostgreSQL and the app.
 
-The app runs as `python main.py` (the README's run command) on 127.0.0.1 with an
-ephemeral port; its working directory is a temp dir, so a developer's own .env never
-leaks into the tests. Its database is a SQLite file in that dir or a database of its
-own on the tests' PostgreSQL server: every test that starts an app through these
-fixtures runs on both (`backend`, parametrized; TEST_DATABASES=sqlite narrows it).
-A test about the SQLite file itself carries `@pytest.mark.sqlite_only("why")`.
+The app runs as `python main.py` (the README's run command) on 127.0.0.1 with a
+port from this test process's own range (free_port); its working directory is a
+temp dir, so a developer's own .env never leaks into the tests. Its database is a
+SQLite file in that dir or a database of its own on the tests' PostgreSQL server:
+every test that starts an app through these fixtures runs on both (`backend`,
+parametrized; TEST_DATABASES=sqlite narrows it). A test about the SQLite file itself
+carries `@pytest.mark.sqlite_only("why")`.
 """
 
 from __future__ import annotations
