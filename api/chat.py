@@ -19,11 +19,16 @@ from api.deps import (
 from api.responses import (
     BODY_ERRORS,
     CHAT_UNPROCESSABLE,
+    CONTEXT_LENGTH_EXCEEDED,
     LLM_ERRORS,
     ROUTER_ERRORS,
     SESSION_NOT_FOUND,
     TOO_LONG,
+    TRUNCATION_REFUSED,
     TURN_IN_PROGRESS,
+    UNPARSEABLE_BODY,
+    UNPARSEABLE_EXAMPLE,
+    error_examples,
 )
 from api.sse import (
     EVENT_ID_SCHEMA,
@@ -42,8 +47,22 @@ router = APIRouter(
 )
 
 # The GET route has no body: no 415, no 400 for a body that cannot be parsed.
-QUERY_ERRORS = {**SESSION_NOT_FOUND, **TURN_IN_PROGRESS, **CHAT_UNPROCESSABLE, **TOO_LONG}
-REQUEST_ERRORS = {**QUERY_ERRORS, **BODY_ERRORS}
+QUERY_ERRORS = {
+    **SESSION_NOT_FOUND,
+    **TURN_IN_PROGRESS,
+    **CHAT_UNPROCESSABLE,
+    **TOO_LONG,
+    **error_examples(400, TRUNCATION_REFUSED, CONTEXT_LENGTH_EXCEEDED),
+}
+REQUEST_ERRORS = {
+    **QUERY_ERRORS,
+    **BODY_ERRORS,  # its 400 joins the truncation one:
+    **error_examples(
+        400,
+        f"{UNPARSEABLE_BODY}; or {TRUNCATION_REFUSED}",
+        {**UNPARSEABLE_EXAMPLE, **CONTEXT_LENGTH_EXCEEDED},
+    ),
+}
 
 
 @router.post(

@@ -97,15 +97,14 @@ NOT_JSON = error_doc(
 TOO_LARGE_EXAMPLE = {
     "payload_too_large": "request body over MAX_BODY_BYTES (1048576 bytes); nothing was stored"
 }
+UNPARSEABLE_BODY = (
+    "The body could not be parsed: not UTF-8, or JSON nested past the parser's depth,"
+    " or an integer of thousands of digits"
+)
+UNPARSEABLE_EXAMPLE = {"bad_request": "There was an error parsing the body"}
 BODY_ERRORS: dict[int | str, Any] = {
     **NOT_JSON,
-    **error_doc(
-        400,
-        "The body could not be parsed: not UTF-8, or JSON nested past the parser's depth,"
-        " or an integer of thousands of digits",
-        "There was an error parsing the body",
-        "bad_request",
-    ),
+    **error_examples(400, UNPARSEABLE_BODY, UNPARSEABLE_EXAMPLE),
     **error_examples(413, "Body over MAX_BODY_BYTES (refused unread)", TOO_LARGE_EXAMPLE),
 }
 UNAVAILABLE_EXAMPLES = {
@@ -157,6 +156,14 @@ CONTEXT_TOO_LONG = {
     "context_too_long": "the message needs about 2400 tokens but the model's context"
     " (LLM_CONTEXT_TOKENS=2048) leaves 1760 beside the 256 kept for the reply:"
     " shorten it or lower max_new_tokens",
+}
+TRUNCATION_REFUSED = (
+    "`truncation: disabled`, and the window would leave history out (nothing is stored)"
+)
+CONTEXT_LENGTH_EXCEEDED = {
+    "context_length_exceeded": "the conversation does not fit the model's context with"
+    " truncation disabled: older messages would be left out (budget 1760 tokens, at most"
+    " 50 messages); send truncation: auto to let the window leave the oldest out"
 }
 CHAT_UNPROCESSABLE = error_examples(
     422,

@@ -142,10 +142,16 @@ def test_each_route_documents_only_what_it_can_answer(client: httpx.Client) -> N
     assert set(paths["/api/health/live"]["get"]["responses"]) == {"200"}
     for path, item in paths.items():
         if "get" in item:  # no body: never 415, nor 400 for a body that cannot be parsed
-            assert not {"400", "415"} & set(item["get"]["responses"]), path
+            responses = item["get"]["responses"]
+            assert "415" not in responses, path
+            bad = responses.get("400", {}).get("content", {}).get("application/json", {})
+            # a 400 there is `truncation: disabled` refusing a window (GET /api/chat/stream)
+            assert set(bad.get("examples", {})) <= {"context_length_exceeded"}, path
         for method, operation in item.items():
             if not path.startswith("/api/health"):  # the database may refuse, or a drain
                 assert "503" in operation["responses"], (method, path)
+    stream_400 = paths["/api/chat/stream"]["get"]["responses"]["400"]
+    assert "context_length_exceeded" in stream_400["content"]["application/json"]["examples"]
     ready = paths["/api/health/ready"]["get"]["responses"]
     assert ready["200"]["content"]["application/json"]["example"]["ready"] is True
     assert ready["503"]["content"]["application/json"]["example"]["ready"] is False
