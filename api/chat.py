@@ -127,9 +127,9 @@ async def chat_stream_get(
     replay: ReplayDep,
     caller: StreamCallerDep,
     last_event_id: Annotated[
-        str | None,
+        str,
         Header(description="Sent by EventSource when it reconnects", **EVENT_ID_SCHEMA),
-    ] = None,
+    ] = "",
 ) -> Response:
     """The same turn and events as `POST /api/chat/stream`, for browser `EventSource`
     (which can only send GET): the fields go in the query string.

@@ -182,12 +182,12 @@ async def resume_stream(
         int | None, Query(ge=0, description="Send the events after this id (as Last-Event-ID)")
     ] = None,
     last_event_id: Annotated[
-        str | None,
+        str,
         Header(
             description="The id of the last event received; wins over `after`",
             **EVENT_ID_SCHEMA,
         ),
-    ] = None,
+    ] = "",
 ) -> Response:
     """Re-attach to a reply's event stream, live or finished, from any worker.
 

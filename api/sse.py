@@ -153,7 +153,9 @@ async def _close(events: AsyncIterator[Any]) -> None:
         await aclose()
 
 
-# Documents what resume_point accepts; it checks, so the error can name the header.
+# Documents what resume_point accepts; it checks, so the error can name the header. The
+# header is a plain string with "" for none: an optional `str | None` would document a
+# null branch, which a header cannot send (a client would send the text "null").
 EVENT_ID_SCHEMA: dict[str, Any] = {"json_schema_extra": {"pattern": "^[0-9]*$"}}
 
 

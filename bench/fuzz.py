@@ -43,7 +43,7 @@ def main() -> int:
                 )
                 print(f"run {number}: {runs[-1]}", flush=True)
                 if run.returncode:
-                    print(run.output[-6000:])
+                    print(run.report())
         finally:
             app.stop()
         log = app.output()

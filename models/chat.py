@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from models.message import TokenUsage
+from models.numbers import JsonInt
 from models.text import Text
 from models.tools import MAX_TOOL_RESULTS, TOOL_EXAMPLE, ToolCall, ToolOptions, ToolResult
 
@@ -42,8 +43,9 @@ StopSequences = Annotated[list[Text] | None, BeforeValidator(_as_list), AfterVal
 class SamplingOptions(BaseModel):
     """How a reply is generated: the sampling fields, and what a dropped stream does.
 
-    Strict: a JSON number field takes a number, not "256" or 256.0, a flag takes
-    true or false, as the schema says (ChatQuery relaxes that for query strings).
+    Strict: a JSON number field takes a number, not "256" (a whole one takes 256.0, a
+    JSON Schema integer too: models/numbers.py), a flag takes true or false, as the
+    schema says (ChatQuery relaxes that for query strings).
     """
 
     model_config = ConfigDict(
@@ -52,7 +54,7 @@ class SamplingOptions(BaseModel):
         json_schema_extra={"examples": [{"temperature": 1.1, "max_new_tokens": 256}]},
     )
 
-    max_new_tokens: int | None = Field(
+    max_new_tokens: JsonInt | None = Field(
         None, ge=1, le=32768, description="Reply length cap; default DEFAULT_MAX_TOKENS"
     )
     temperature: float | None = Field(

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.message import MESSAGE_EXAMPLE
+from models.message import EXPORT_EXAMPLE
 from models.session import SESSION_EXAMPLE
 
 ImportStatus = Literal["imported", "duplicate", "invalid"]
@@ -55,7 +55,7 @@ IMPORT_EXAMPLES: dict[str, Any] = {
     },
     "export": {
         "summary": "This service's export of a session",
-        "value": {"session": SESSION_EXAMPLE, "messages": [MESSAGE_EXAMPLE]},
+        "value": EXPORT_EXAMPLE,
     },
 }
 

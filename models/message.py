@@ -148,6 +148,23 @@ MESSAGE_EXAMPLE: dict[str, Any] = {
     "sibling_index": 1,
     "sibling_count": 2,
 }
+# A whole export (GET /api/sessions/{id}/export), importable as it is shown: the
+# question the reply above answers is there, so every parent is.
+QUESTION_EXAMPLE: dict[str, Any] = MESSAGE_EXAMPLE | {
+    "message_id": MESSAGE_EXAMPLE["parent_id"],
+    "parent_id": None,
+    "role": "user",
+    "content": "Hello!",
+    "created_at": "2026-11-21T10:04:59Z",
+    "token_usage": None,
+    "finish_reason": None,
+    "sibling_index": 0,
+    "sibling_count": 1,
+}
+EXPORT_EXAMPLE: dict[str, Any] = {
+    "session": SESSION_EXAMPLE | {"message_count": 2},
+    "messages": [QUESTION_EXAMPLE, MESSAGE_EXAMPLE | {"sibling_index": 0, "sibling_count": 1}],
+}
 messages_table: Table = MessageRecord.__table__  # type: ignore[attr-defined]
 # "Being generated", with the status as a literal, so that the partial index applies
 # to every plan: PostgreSQL's generic plan of a prepared statement cannot use it for
@@ -182,8 +199,8 @@ class MessagePublic(BaseModel):
     content: str
     status: MessageStatus
     created_at: datetime
-    token_usage: TokenUsage | None
-    finish_reason: str | None
+    token_usage: TokenUsage | None = None
+    finish_reason: str | None = None
     error: str | None = Field(None, description="Error code of a failed assistant message")
     model: str | None = Field(
         None, description="A reply's model (as the LLM server named it); null for others"
@@ -268,11 +285,7 @@ class TreePage(BaseModel):
 class SessionExport(BaseModel):
     """A whole conversation: the session and every message, oldest first."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"session": SESSION_EXAMPLE, "messages": [MESSAGE_EXAMPLE]}]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [EXPORT_EXAMPLE]})
 
     session: SessionPublic
     messages: list[MessagePublic]

@@ -18,6 +18,7 @@ from sqlmodel import Field as TableField
 from sqlmodel import SQLModel
 
 from models.auth import MAX_KEY_NAME_CHARS
+from models.numbers import JsonInt
 from models.session import MAX_SYSTEM_PROMPT_CHARS
 from models.text import Text
 from models.types import UTCDateTime
@@ -85,10 +86,10 @@ class MemoryConfig(BaseModel):
         description="buffer: the newest messages that fit; summary: also a running summary"
         " of what no longer fits (SUMMARY_TRIGGER_TOKENS)",
     )
-    max_messages: int | None = Field(
+    max_messages: JsonInt | None = Field(
         None, ge=1, le=1000, description="History messages per window; default MAX_CONTEXT_MESSAGES"
     )
-    max_context_tokens: int | None = Field(
+    max_context_tokens: JsonInt | None = Field(
         None, ge=1, description="Cap on the window's tokens; default MAX_CONTEXT_TOKENS"
     )
 
@@ -122,7 +123,7 @@ class ProfileFields(BaseModel):
     )
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
-    max_tokens: int | None = Field(None, ge=1, le=32768, description="Reply length cap")
+    max_tokens: JsonInt | None = Field(None, ge=1, le=32768, description="Reply length cap")
     memory: MemoryConfig | None = None
     tags: list[Tag] | None = Field(
         None, max_length=MAX_TAGS, description=f"At most {MAX_TAGS}, each a search filter"

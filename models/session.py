@@ -171,7 +171,7 @@ class SessionPublic(BaseModel):
     created_at: datetime
     last_accessed: datetime
     metadata: dict[str, Any]
-    system_prompt: str | None
+    system_prompt: str | None = None
     message_count: int
     owner: str | None = Field(
         None, description="Name of the API key that created it; null without AUTH_MODE=api_key"

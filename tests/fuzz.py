@@ -13,11 +13,18 @@ import re
 import subprocess
 import sys
 import tempfile
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import schemathesis
+from schemathesis.config import SchemathesisConfig
+from schemathesis.core.result import Err
 
 ROOT = Path(__file__).resolve().parent.parent
 ST = Path(sys.executable).with_name("st")
+CONFIG = ROOT / "schemathesis.toml"
 
 
 @dataclass
@@ -28,6 +35,14 @@ class FuzzRun:
     operations: int
     output: str
 
+    def report(self) -> str:
+        """What a failed run found: its failures whole (each with its status, body and
+        curl line), then the summary; the output's tail alone can hide the first ones."""
+        start = self.output.find("= FAILURES =")
+        warnings = self.output.find("= WARNINGS =")
+        failures = self.output[start:warnings] if 0 <= start < warnings else ""
+        return failures + self.output[-3000:]
+
 
 def run_schemathesis(
     base_url: str, max_examples: int, workers: int = 1, api_key: str | None = None
@@ -37,7 +52,7 @@ def run_schemathesis(
     command = [
         str(ST),
         "--config-file",
-        str(ROOT / "schemathesis.toml"),
+        str(CONFIG),
         "--no-color",
         "run",
         f"{base_url}/openapi.json",
@@ -71,3 +86,24 @@ def run_schemathesis(
 def _figure(pattern: str, output: str) -> int:
     found = re.search(pattern, output)
     return int(found.group(1)) if found else 0
+
+
+def accepted_statuses(openapi: dict[str, Any]) -> dict[str, list[str]]:
+    """What schemathesis.toml lets each operation answer a schema-valid request with
+    (`positive_data_acceptance`), by "METHOD /path", as Schemathesis itself reads it."""
+    config = SchemathesisConfig.from_path(CONFIG).projects.get_default()
+    schema = schemathesis.openapi.from_dict(openapi)
+    statuses = {}
+    for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
+        operation = result.ok()
+        checks = config.operations.get_for_operation(operation).checks
+        statuses[operation.label] = list(checks.positive_data_acceptance.expected_statuses)
+    return statuses
+
+
+def configured_names() -> list[str]:
+    """Every operation schemathesis.toml names in an `include-name`."""
+    blocks = tomllib.loads(CONFIG.read_text())["operations"]
+    return [name for block in blocks for name in block["include-name"]]

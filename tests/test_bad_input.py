@@ -27,6 +27,9 @@ from tests.helpers import new_session
         ({"message": "hi", "temperature": 2.01}, "temperature"),
         ({"message": "hi", "max_new_tokens": 0}, "max_new_tokens"),
         ({"message": "hi", "max_new_tokens": 32769}, "max_new_tokens"),
+        ({"message": "hi", "max_new_tokens": 256.5}, "max_new_tokens"),
+        ({"message": "hi", "max_new_tokens": "256"}, "max_new_tokens"),
+        ({"message": "hi", "max_new_tokens": True}, "max_new_tokens"),
         ({"message": "hi", "top_p": 0}, "top_p"),
         ({"message": "hi", "top_p": 1.5}, "top_p"),
         ({"message": "hi", "stop": ["a", "b", "c", "d", "e"]}, "stop"),
@@ -46,6 +49,18 @@ def test_bad_chat_fields_are_422_naming_the_field(
     assert payload["errors"][0]["field"] == field
     assert client.get(f"/api/sessions/{session_id}").json()["message_count"] == 0
     assert fake_llm.requests() == []
+
+
+@pytest.mark.parametrize("path", ["/api/chat", "/api/chat/stream"])
+def test_a_whole_float_is_an_integer_as_json_schema_says(
+    client: httpx.Client, fake_llm: FakeLLM, path: str
+) -> None:
+    """256.0 is a JSON Schema `integer`; it reaches the LLM server as 256."""
+    response = client.post(path, json={"message": "hi", "max_new_tokens": 256.0})
+    assert response.status_code == 200, response.text
+    sent = fake_llm.last_body()["max_tokens"]
+    assert sent == 256
+    assert type(sent) is int
 
 
 def test_message_over_limit_is_413_and_not_stored(make_app, fake_llm: FakeLLM) -> None:

@@ -93,7 +93,7 @@ def test_a_body_sent_at_a_normal_pace_is_not_timed_out(impatient_app: App) -> No
         ('{"message": "hi", "max_new_tokens": 1e400}', 422, "max_new_tokens"),
         ('{"message": "hi", "temperature": NaN}', 422, "temperature"),
         ('{"message": "hi", "top_p": -Infinity}', 422, "top_p"),
-        ('{"message": "hi", "max_new_tokens": 256.0}', 422, "max_new_tokens"),
+        ('{"message": "hi", "max_new_tokens": 256.5}', 422, "max_new_tokens"),
         ('{"message": "\\ud800 lone"}', 422, "message"),
         ('{"message": "hi", "stop": ["\\udfff"]}', 422, "stop"),
     ],

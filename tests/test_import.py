@@ -63,6 +63,17 @@ def chatgpt_conversation(conversation_id: str, title: str) -> dict[str, Any]:
     }
 
 
+def test_the_documented_examples_import_as_shown(client: httpx.Client) -> None:
+    """Each example of /openapi.json (what Swagger UI's "Try it out" sends; the schema
+    leaves out its nulls) comes in; the fuzzer sent them and found one did not."""
+    operation = client.get("/openapi.json").json()["paths"]["/api/sessions/import"]["post"]
+    examples = operation["requestBody"]["content"]["application/json"]["examples"]
+    assert set(examples) == {"chatgpt", "export"}
+    for name, example in examples.items():
+        items = imported(client, example["value"])["items"]
+        assert [item["status"] for item in items] == ["imported"], (name, items)
+
+
 def test_chatgpt_export_comes_in_with_its_tree(client: httpx.Client) -> None:
     good = chatgpt_conversation("c-1", "Busan trip")
     broken = chatgpt_conversation("c-2", "Broken one")

@@ -89,6 +89,9 @@ def test_names_are_unique_per_owner(client: httpx.Client) -> None:
         {"name": "ok", "tags": [f"t{n}" for n in range(21)]},
         {"name": "ok", "owner": "someone-else"},
         {"name": "ok", "temperature": "0.5"},
+        {"name": "ok", "max_tokens": 300.5},
+        {"name": "ok", "max_tokens": "300"},
+        {"name": "ok", "memory": {"max_messages": True}},
     ],
 )
 def test_bad_profiles_are_refused_naming_the_field(
@@ -97,6 +100,24 @@ def test_bad_profiles_are_refused_naming_the_field(
     response = client.post("/api/profiles", json=body)
     assert response.status_code == 422, body
     assert response.json()["code"] == "validation_error"
+
+
+def test_a_whole_number_written_as_a_float_is_a_json_schema_integer(
+    client: httpx.Client,
+) -> None:
+    """`300.0` is an `integer` by JSON Schema (what a JavaScript client may send)."""
+    body = {"name": "floaty", "max_tokens": 300.0, "memory": {"max_context_tokens": 900.0}}
+    created = client.post("/api/profiles", json=body)
+    assert created.status_code == 201, created.text
+    profile = client.get(f"/api/profiles/{created.json()['profile_id']}").json()
+    assert profile["max_tokens"] == 300
+    assert type(profile["max_tokens"]) is int
+    assert profile["memory"]["max_context_tokens"] == 900
+    changed = client.patch(
+        f"/api/profiles/{profile['profile_id']}", json={"memory": {"max_messages": 12.0}}
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["memory"]["max_messages"] == 12
 
 
 def names(page: dict[str, Any]) -> list[str]:
