@@ -17,7 +17,6 @@ from api.deps import (
     require_json_body,
 )
 from api.responses import (
-    BODY_ERRORS,
     CHAT_UNPROCESSABLE,
     CONTEXT_LENGTH_EXCEEDED,
     LLM_ERRORS,
@@ -25,9 +24,8 @@ from api.responses import (
     SESSION_NOT_FOUND,
     TOO_LONG,
     TRUNCATION_REFUSED,
+    TURN_BODY_ERRORS,
     TURN_IN_PROGRESS,
-    UNPARSEABLE_BODY,
-    UNPARSEABLE_EXAMPLE,
     error_examples,
 )
 from api.sse import (
@@ -54,15 +52,7 @@ QUERY_ERRORS = {
     **TOO_LONG,
     **error_examples(400, TRUNCATION_REFUSED, CONTEXT_LENGTH_EXCEEDED),
 }
-REQUEST_ERRORS = {
-    **QUERY_ERRORS,
-    **BODY_ERRORS,  # its 400 joins the truncation one:
-    **error_examples(
-        400,
-        f"{UNPARSEABLE_BODY}; or {TRUNCATION_REFUSED}",
-        {**UNPARSEABLE_EXAMPLE, **CONTEXT_LENGTH_EXCEEDED},
-    ),
-}
+REQUEST_ERRORS = {**QUERY_ERRORS, **TURN_BODY_ERRORS}
 
 
 @router.post(

@@ -20,12 +20,12 @@ from api.deps import (
     require_json_body,
 )
 from api.responses import (
-    BODY_ERRORS,
     LLM_ERRORS,
     MESSAGE_NOT_FOUND,
     NO_CONTEXT_PLAN,
     REGENERATE_UNPROCESSABLE,
     ROUTER_ERRORS,
+    TURN_BODY_ERRORS,
     TURN_IN_PROGRESS,
     VALIDATION,
 )
@@ -56,7 +56,7 @@ REGENERATE_ERRORS = {
     **MESSAGE_NOT_FOUND,
     **TURN_IN_PROGRESS,
     **REGENERATE_UNPROCESSABLE,
-    **BODY_ERRORS,
+    **TURN_BODY_ERRORS,
 }
 OptionalOptions = Annotated[
     TurnOptions | None,

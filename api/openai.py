@@ -18,7 +18,7 @@ from api.auth import CallerDep
 from api.chat import REQUEST_ERRORS
 from api.deps import SettingsDep, get_services, require_json_body
 from api.openai_docs import OPENAI_STREAM_DOC, openai_errors
-from api.responses import LLM_ERRORS, ROUTER_ERRORS
+from api.responses import BODY_ERRORS, LLM_ERRORS, ROUTER_ERRORS
 from api.sse import EventStream
 from models.openai import SESSION_HEADER, ChatCompletion, ChatCompletionRequest, ModelList
 from services.openai.completions import OpenAIChat
@@ -56,7 +56,11 @@ async def list_models(service: OpenAIDep, caller: CallerDep) -> ModelList:
     "/chat/completions",
     response_model=ChatCompletion,
     dependencies=[Depends(require_json_body)],
-    responses={**OPENAI_STREAM_DOC, **openai_errors({**REQUEST_ERRORS, **LLM_ERRORS})},
+    # No `truncation` field here: the 400 is only the unparseable body's (BODY_ERRORS).
+    responses={
+        **OPENAI_STREAM_DOC,
+        **openai_errors({**REQUEST_ERRORS, **BODY_ERRORS, **LLM_ERRORS}),
+    },
 )
 async def chat_completions(
     body: ChatCompletionRequest,

@@ -165,6 +165,16 @@ CONTEXT_LENGTH_EXCEEDED = {
     " truncation disabled: older messages would be left out (budget 1760 tokens, at most"
     " 50 messages); send truncation: auto to let the window leave the oldest out"
 }
+# A turn's body (chat, regenerate): its 400 is the unparseable body, or `truncation:
+# disabled` with a history that no longer fits whole.
+TURN_BODY_ERRORS: dict[int | str, Any] = {
+    **BODY_ERRORS,
+    **error_examples(
+        400,
+        f"{UNPARSEABLE_BODY}; or {TRUNCATION_REFUSED}",
+        {**UNPARSEABLE_EXAMPLE, **CONTEXT_LENGTH_EXCEEDED},
+    ),
+}
 CHAT_UNPROCESSABLE = error_examples(
     422,
     "A bad field (parent_id and edit_of together, or either without session_id); a"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -150,8 +151,18 @@ def test_each_route_documents_only_what_it_can_answer(client: httpx.Client) -> N
         for method, operation in item.items():
             if not path.startswith("/api/health"):  # the database may refuse, or a drain
                 assert "503" in operation["responses"], (method, path)
-    stream_400 = paths["/api/chat/stream"]["get"]["responses"]["400"]
-    assert "context_length_exceeded" in stream_400["content"]["application/json"]["examples"]
+    # Every route that takes `truncation` documents its refusal; the others do not.
+    takes_truncation = [
+        ("/api/chat/stream", "get"),
+        ("/api/chat", "post"),
+        ("/api/chat/stream", "post"),
+        ("/api/messages/{message_id}/regenerate", "post"),
+        ("/api/messages/{message_id}/regenerate/stream", "post"),
+    ]
+    for path, method in [*takes_truncation, ("/v1/chat/completions", "post")]:
+        bad = paths[path][method]["responses"]["400"]["content"]["application/json"]
+        documented = "context_length_exceeded" in json.dumps(bad)
+        assert documented == ((path, method) in takes_truncation), path
     ready = paths["/api/health/ready"]["get"]["responses"]
     assert ready["200"]["content"]["application/json"]["example"]["ready"] is True
     assert ready["503"]["content"]["application/json"]["example"]["ready"] is False
