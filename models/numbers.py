@@ -2,9 +2,9 @@
 
 The strict request models refuse `"256"` and `true` where a number goes, as their
 schema says. JSON Schema's `integer` is any number with no fractional part, so `256.0`
-is one: a client whose JSON library writes every number as a float (JavaScript's
-`JSON.stringify` of a computed value, some Go and Java encoders) sends it, and the
-schema promises it is accepted. `JsonInt` takes it as 256; `256.5` is still refused.
+is one: a client that computes a length as a float sends it (Python's
+`json.dumps(512 / 2)` is `256.0`), and the schema promises it is accepted. `JsonInt`
+takes it as 256; `256.5` is still refused.
 """
 
 from __future__ import annotations
